@@ -1,0 +1,3 @@
+from kioskctl.cli import main
+
+main()

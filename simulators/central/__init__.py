@@ -1,0 +1,2 @@
+"""The central benefit platform, simulated: a synthetic population behind the contract in
+docs/contracts/central-api.md."""

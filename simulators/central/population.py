@@ -1,0 +1,322 @@
+"""A synthetic population, deterministic from a seed: identities, cards, insurance, payments.
+
+Citizen `i` of seed `s` is always the same person, computed on demand from (s, i), so a million
+citizens cost only an index of their ID numbers. Every ID has a valid GB 11643 check character.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import itertools
+import random
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+
+from common import citizen_id
+from simulators.central import names
+
+DEFAULT_SEED = 42
+DEFAULT_SIZE = 5000
+MILLION = 1_000_000
+
+GENERATION_YEARS = {1: (2000, 2011), 2: (2012, 2019), 3: (2020, 2026)}
+SPEC_VERSION = {1: "1.00", 2: "2.00", 3: "3.00"}
+MOHRSS_RID = "D156000005"
+
+
+@dataclass(frozen=True)
+class SimCard:
+    card_number: str  # 9 ASCII characters
+    card_id_code: str  # 32 hex characters, issuing region first
+    generation: int
+    status: str  # normal | reported-lost | replaced | cancelled
+    issued_on: dt.date
+    expires_on: dt.date
+    card_type: str = "3"
+    init_org_code: str = ""  # 24 hex characters (12 bytes)
+
+    @property
+    def spec_version(self) -> str:
+        return SPEC_VERSION[self.generation]
+
+
+@dataclass(frozen=True)
+class Participation:
+    scheme: str
+    status: str  # contributing | receiving | suspended | ended
+    since: str  # YYYY-MM
+
+    @property
+    def scheme_name(self) -> str:
+        return names.SCHEME_NAMES[self.scheme]
+
+
+@dataclass(frozen=True)
+class Pension:
+    scheme: str
+    start: str  # YYYY-MM of the first payment
+    monthly_at_start: Decimal
+    bank: str
+    account: str
+    pay_day: int
+
+
+@dataclass(frozen=True, repr=False)
+class Citizen:
+    index: int
+    citizen_id: str
+    name: str
+    gender: str  # "1" male, "2" female
+    birth_date: dt.date
+    ethnicity: str  # 2-digit code; "01" Han, "05" Uyghur
+    region: str
+    cards: tuple[SimCard, ...]
+    participation: tuple[Participation, ...]
+    pension: Pension | None = field(default=None)
+
+    @property
+    def current_card(self) -> SimCard:
+        return self.cards[-1]
+
+    @property
+    def region_name(self) -> str:
+        return names.REGION_NAMES.get(self.region, "")
+
+    def age(self, today: dt.date) -> int:
+        years = today.year - self.birth_date.year
+        return years - ((today.month, today.day) < (self.birth_date.month, self.birth_date.day))
+
+    def __repr__(self) -> str:
+        return f"Citizen(index={self.index})"
+
+
+@dataclass(frozen=True)
+class Payment:
+    period: str
+    amount: Decimal
+    paid_on: dt.date
+    status: str  # paid | pending | returned
+    bank: str
+    account: str
+
+
+def _weighted(pairs: tuple[tuple[str, int], ...]) -> tuple[list[str], list[int]]:
+    values = [p[0] for p in pairs]
+    cumulative = list(itertools.accumulate(p[1] for p in pairs))
+    return values, cumulative
+
+
+_SURNAMES, _SURNAME_CUM = _weighted(names.SURNAMES)
+_REGION_CODES = [r[0] for r in names.REGIONS]
+_REFERENCE_TODAY = dt.date(2026, 11, 22)  # fixes the age mix; payments use the caller's today
+
+
+def _pick_surname(rng: random.Random) -> str:
+    return _SURNAMES[bisect.bisect_right(_SURNAME_CUM, rng.randrange(_SURNAME_CUM[-1]))]
+
+
+def _birth_date(rng: random.Random) -> dt.date:
+    # Skewed towards the people who use a social security hall's terminals: retirees.
+    age = int(rng.triangular(18, 95, 68))
+    day_of_year = rng.randrange(365)
+    year = _REFERENCE_TODAY.year - age
+    return dt.date(year, 1, 1) + dt.timedelta(days=day_of_year)
+
+
+def _months(period: str, delta: int) -> str:
+    year, month = map(int, period.split("-"))
+    total = year * 12 + (month - 1) + delta
+    return f"{total // 12:04d}-{total % 12 + 1:02d}"
+
+
+def _period(d: dt.date) -> str:
+    return f"{d.year:04d}-{d.month:02d}"
+
+
+class Population:
+    """`citizen(i)` for 0 <= i < size; `find(citizen_id)` by ID number."""
+
+    def __init__(self, seed: int = DEFAULT_SEED, size: int = DEFAULT_SIZE) -> None:
+        if size < 1:
+            raise ValueError("a population needs at least one citizen")
+        self.seed = seed
+        self.size = size
+        self._index: dict[str, int] | None = None
+        self.citizen = lru_cache(maxsize=4096)(self._make_citizen)
+
+    # -- identity ---------------------------------------------------------------------------
+    def _rng(self, index: int, part: str) -> random.Random:
+        return random.Random(f"{self.seed}/{index}/{part}")
+
+    def _identity(self, index: int, bump: int = 0) -> tuple[str, str, dt.date, int]:
+        rng = self._rng(index, "id")
+        region = rng.choice(_REGION_CODES)
+        birth = _birth_date(rng)
+        gender = rng.choice("12")
+        sequence = rng.randrange(0, 500) * 2 + (1 if gender == "1" else 0)
+        sequence = (sequence + 2 * bump) % 1000
+        return citizen_id.make(region, birth, sequence), region, birth, sequence
+
+    def _build_index(self) -> dict[str, int]:
+        index: dict[str, int] = {}
+        self._bumps: dict[int, int] = {}
+        for i in range(self.size):
+            bump = 0
+            cid = self._identity(i, bump)[0]
+            while cid in index:  # rare: same region, birth date and sequence
+                bump += 1
+                cid = self._identity(i, bump)[0]
+            if bump:
+                self._bumps[i] = bump
+            index[cid] = i
+        return index
+
+    def find(self, cid: str) -> Citizen | None:
+        if self._index is None:
+            self._index = self._build_index()
+        i = self._index.get(cid.strip().upper())
+        return None if i is None else self.citizen(i)
+
+    # -- the whole person --------------------------------------------------------------------
+    def _make_citizen(self, index: int) -> Citizen:
+        if not 0 <= index < self.size:
+            raise IndexError(f"citizen index {index} outside 0..{self.size - 1}")
+        if self._index is None:
+            self._index = self._build_index()
+        cid, region, birth, sequence = self._identity(index, self._bumps.get(index, 0))
+        gender = "1" if sequence % 2 else "2"
+        rng = self._rng(index, "person")
+        uyghur = region == "653101" and rng.random() < 0.8
+        name = self._name(rng, gender, birth, uyghur)
+        cards = self._cards(rng, region, birth, index)
+        participation, pension = self._insurance(rng, gender, birth)
+        return Citizen(
+            index=index,
+            citizen_id=cid,
+            name=name,
+            gender=gender,
+            birth_date=birth,
+            ethnicity="05" if uyghur else "01",
+            region=region,
+            cards=cards,
+            participation=participation,
+            pension=pension,
+        )
+
+    @staticmethod
+    def _name(rng: random.Random, gender: str, birth: dt.date, uyghur: bool) -> str:
+        if uyghur:
+            name = f"{rng.choice(names.UYGHUR_GIVEN)}·{rng.choice(names.UYGHUR_FATHER)}"
+            if rng.random() < 0.3:  # given·father·grandfather: often longer than EF06 tag 09
+                name += f"·{rng.choice(names.UYGHUR_FATHER)}"
+            return name
+        older = birth.year < 1980
+        if gender == "1":
+            pool = names.GIVEN_OLDER_MALE if older else names.GIVEN_YOUNGER_MALE
+        else:
+            pool = names.GIVEN_OLDER_FEMALE if older else names.GIVEN_YOUNGER_FEMALE
+        return _pick_surname(rng) + rng.choice(pool)
+
+    @staticmethod
+    def _cards(rng: random.Random, region: str, birth: dt.date, index: int) -> tuple[SimCard, ...]:
+        first_year = max(birth.year + 16, 2000)
+        cards: list[SimCard] = []
+        # Adults mostly got their first card in the big issuing drives of 2000-2016; the young
+        # get theirs at 16.
+        year = rng.randint(first_year, 2016) if first_year <= 2016 else first_year
+        year = min(year, 2026)
+        while True:
+            generation = next(g for g, (lo, hi) in GENERATION_YEARS.items() if lo <= year <= hi)
+            issued = dt.date(year, rng.randint(1, 12), rng.randint(1, 28))
+            # A 9-character card number: a letter per replacement and eight digits that are a
+            # bijection of the index (7919 is coprime to 10**8), so numbers never collide.
+            number = f"{'ABCDEFGHJK'[len(cards) % 10]}{(index * 7919 + 104729) % 10**8:08d}"
+            cards.append(
+                SimCard(
+                    card_number=number,
+                    card_id_code=f"{region}{MOHRSS_RID}{rng.getrandbits(64):016X}",
+                    generation=generation,
+                    status="replaced",
+                    issued_on=issued,
+                    expires_on=issued.replace(year=issued.year + 10),
+                    init_org_code=f"{rng.getrandbits(96):024X}",
+                )
+            )
+            # Most cards are replaced around their 10-year expiry, some years late: this gives
+            # about 5 % generation 1, 60 % generation 2 and 35 % generation 3 in 2026.
+            next_year = year + rng.randint(9, 18)
+            if next_year > 2026 or len(cards) == 3:
+                break
+            year = next_year
+        roll = rng.random()
+        status = "reported-lost" if roll < 0.02 else "cancelled" if roll < 0.025 else "normal"
+        cards[-1] = SimCard(**{**cards[-1].__dict__, "status": status})
+        return tuple(cards)
+
+    @staticmethod
+    def _insurance(
+        rng: random.Random, gender: str, birth: dt.date
+    ) -> tuple[tuple[Participation, ...], Pension | None]:
+        employee = rng.random() < 0.7
+        retire_age = 60 if gender == "1" else (55 if rng.random() < 0.5 else 50)
+        retire = dt.date(birth.year + retire_age, birth.month, 1)
+        start_work = _period(dt.date(birth.year + rng.randint(18, 25), rng.randint(1, 12), 1))
+        scheme = "employee-pension" if employee else "resident-pension"
+        resident_since = _period(dt.date(max(birth.year + 16, 2011), 7, 1))
+        medical = Participation("medical", "receiving" if retire <= _REFERENCE_TODAY else
+                                "contributing", max(start_work, "1999-01"))
+        if retire <= _REFERENCE_TODAY:
+            start = _months(_period(retire), 1)
+            if not employee:
+                start = max(start, "2011-07")  # the resident scheme pays from its founding
+            base = (
+                Decimal(rng.randint(2200, 6500)) if employee else Decimal(rng.randint(150, 700))
+            ) + Decimal(rng.randint(0, 99)) / 100
+            bank, prefix = rng.choice(names.BANKS)
+            account = prefix + f"{rng.randrange(10**10):010d}"
+            pension = Pension(scheme, start, base, bank, account, rng.choice((5, 10, 15, 20)))
+            items = [Participation(scheme, "receiving", start), medical]
+            return tuple(items), pension
+        since = start_work if employee else resident_since
+        status = "suspended" if rng.random() < 0.05 else "contributing"
+        items = [Participation(scheme, status, since), medical]
+        if employee and status == "contributing":
+            items += [Participation("unemployment", "contributing", since),
+                      Participation("work-injury", "contributing", since)]
+        return tuple(items), None
+
+    # -- payments ----------------------------------------------------------------------------
+    def pension_payments(
+        self,
+        citizen: Citizen,
+        today: dt.date,
+        from_period: str | None = None,
+        to_period: str | None = None,
+    ) -> list[Payment]:
+        """Monthly payments, newest first; the current month's is `pending` until its pay day."""
+        pension = citizen.pension
+        if pension is None:
+            return []
+        last = to_period or _period(today)
+        first = from_period or _months(last, -23)
+        first = max(first, pension.start)
+        out: list[Payment] = []
+        period = last
+        while period >= first:
+            year, month = map(int, period.split("-"))
+            paid_on = dt.date(year, month, pension.pay_day)
+            if paid_on > today and period != _period(today):
+                period = _months(period, -1)
+                continue
+            # Pensions are raised each January, about 3 % a year in the recent decade.
+            raises = year - int(pension.start[:4])
+            amount = (pension.monthly_at_start * Decimal("1.03") ** raises).quantize(
+                Decimal("0.01"), rounding=ROUND_HALF_UP
+            )
+            roll = random.Random(f"{self.seed}/{citizen.index}/pay/{period}").random()
+            status = "pending" if paid_on > today else "returned" if roll < 0.005 else "paid"
+            out.append(Payment(period, amount, paid_on, status, pension.bank, pension.account))
+            period = _months(period, -1)
+        return out

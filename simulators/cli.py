@@ -1,0 +1,14 @@
+"""`kioskctl sim ...`, `kioskctl central-sim` and `kioskctl demo`."""
+
+from __future__ import annotations
+
+import typer
+
+from simulators.card.cli import card_app
+from simulators.central.cli import central_sim_command
+from simulators.demo.cli import demo_command
+
+sim_app = typer.Typer(help="Simulated devices for testers.", no_args_is_help=True)
+sim_app.add_typer(card_app, name="card")
+
+__all__ = ["central_sim_command", "demo_command", "sim_app"]

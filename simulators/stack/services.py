@@ -1,0 +1,284 @@
+"""How to start each process of the stack: command line, environment and readiness check.
+
+Every function returns a ProcessSpec plus what a client needs to reach the process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from simulators.stack.ports import free_port, free_port_pair, port_open
+from simulators.stack.requirements import require
+from simulators.stack.supervisor import ProcessSpec
+
+VPCD_DRIVER = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so"
+
+
+def kioskctl(*args: str) -> list[str]:
+    """argv that runs our CLI with this interpreter (works without the entry point on PATH)."""
+    return [sys.executable, "-m", "kioskctl", *args]
+
+
+@dataclass(frozen=True)
+class Pcscd:
+    spec: ProcessSpec
+    socket_path: Path
+    vpcd_port: int  # reader "Virtual PCD 00 00"; "Virtual PCD 00 01" is vpcd_port + 1
+
+    @property
+    def client_env(self) -> dict[str, str]:
+        """Environment for any process that talks to this pcscd (pyscard reads it once)."""
+        return {"PCSCLITE_CSOCK_NAME": str(self.socket_path)}
+
+
+def pcscd(workdir: Path, vpcd_port: int | None = None) -> Pcscd:
+    """pcscd in the foreground with the vpcd virtual readers on a private port.
+
+    pcscd hard-codes /run/pcscd for its socket; it runs in its own mount namespace with a
+    private directory bound over /run/pcscd, so several instances (and a system pcscd) can
+    coexist. Clients find it through PCSCLITE_CSOCK_NAME, which libpcsclite honours.
+    """
+    require("pcscd", "vpcd", "unshare")
+    port = vpcd_port or free_port_pair()
+    run_dir = workdir / "run"
+    conf_dir = workdir / "reader.conf.d"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("pcscd.comm", "pcscd.pid"):
+        (run_dir / stale).unlink(missing_ok=True)
+    (conf_dir / "vpcd").write_text(
+        'FRIENDLYNAME "Virtual PCD"\n'
+        f"DEVICENAME   /dev/null:0x{port:04X}\n"
+        f"LIBPATH      {VPCD_DRIVER}\n"
+        f"CHANNELID    0x{port:04X}\n"
+    )
+    inner = (
+        f"mkdir -p /run/pcscd && mount --bind '{run_dir}' /run/pcscd"
+        f" && exec pcscd --foreground --config '{conf_dir}' --info"
+    )
+    argv = ["unshare", "--mount", "--propagation", "private"]
+    if os.geteuid() != 0:
+        argv.append("--map-root-user")
+    argv += ["sh", "-c", inner]
+    socket_path = run_dir / "pcscd.comm"
+    spec = ProcessSpec(name="pcscd", argv=argv, ready=socket_path.exists, ready_timeout=15)
+    return Pcscd(spec=spec, socket_path=socket_path, vpcd_port=port)
+
+
+@dataclass(frozen=True)
+class Mosquitto:
+    spec: ProcessSpec
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+
+def mosquitto(workdir: Path, port: int | None = None) -> Mosquitto:
+    """A private Mosquitto on loopback (anonymous access; provisioning adds auth and TLS)."""
+    require("mosquitto")
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\n"
+        "allow_anonymous true\n"
+        "persistence false\n"
+        "log_dest stdout\n"
+        "log_type error\nlog_type warning\nlog_type notice\n"
+        "max_queued_messages 10000\n"
+    )
+    conf.chmod(0o644)
+    spec = ProcessSpec(
+        name=f"mosquitto-{port}",
+        argv=["mosquitto", "-c", str(conf)],
+        ready=lambda: port_open("127.0.0.1", port),
+        ready_timeout=15,
+    )
+    return Mosquitto(spec=spec, host="127.0.0.1", port=port)
+
+
+def http_ok(url: str) -> bool:
+    """True when GET url answers 200 (a readiness probe)."""
+    try:
+        return httpx.get(url, timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass(frozen=True)
+class HttpService:
+    spec: ProcessSpec
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+CENTRAL_API_KEY = "central-dev-key"  # the simulator's default; a real platform issues one
+
+
+def central_sim(
+    port: int | None = None,
+    *,
+    seed: int = 42,
+    population: int = 5000,
+    api_key: str = CENTRAL_API_KEY,
+    today: str | None = None,
+) -> HttpService:
+    """`kioskctl central-sim`: the central benefit platform simulator."""
+    port = port or free_port()
+    argv = kioskctl(
+        "central-sim", "--host", "127.0.0.1", "--port", str(port), "--seed", str(seed),
+        "--population", str(population), "--api-key", api_key,
+    )
+    if today:
+        argv += ["--today", today]
+    url = f"http://127.0.0.1:{port}"
+    spec = ProcessSpec(
+        name="central-sim", argv=argv, ready=lambda: http_ok(f"{url}/central/v1/health")
+    )
+    return HttpService(spec=spec, host="127.0.0.1", port=port)
+
+
+def edge(
+    workdir: Path,
+    *,
+    central_url: str,
+    hall_secret: str,
+    port: int | None = None,
+    central_api_key: str = CENTRAL_API_KEY,
+    extra_env: dict[str, str] | None = None,
+) -> HttpService:
+    """`kioskctl edge`: the hall's edge server with an SQLite database in `workdir`."""
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "EDGE_DATABASE_URL": f"sqlite:///{workdir / 'edge.db'}",
+        "EDGE_CENTRAL_URL": central_url,
+        "EDGE_CENTRAL_API_KEY": central_api_key,
+        "EDGE_HALL_SECRET": hall_secret,
+        "EDGE_DATA_KEY_FILE": str(workdir / "data.key"),
+        **(extra_env or {}),
+    }
+    url = f"http://127.0.0.1:{port}"
+    spec = ProcessSpec(
+        name=f"edge-{port}",
+        argv=kioskctl("edge", "--host", "127.0.0.1", "--port", str(port)),
+        env=env,
+        ready=lambda: http_ok(f"{url}/api/v1/health"),
+    )
+    return HttpService(spec=spec, host="127.0.0.1", port=port)
+
+
+def card_sim(
+    vpcd_port: int, control_port: int | None = None, *, seed: int = 42, population: int = 5000
+) -> HttpService:
+    """`kioskctl sim card serve`: virtual cards for the vpcd readers, driven over HTTP."""
+    control_port = control_port or free_port()
+    argv = kioskctl(
+        "sim", "card", "serve", "--vpcd-host", "127.0.0.1", "--vpcd-port", str(vpcd_port),
+        "--control-host", "127.0.0.1", "--control-port", str(control_port),
+        "--seed", str(seed), "--population", str(population),
+    )
+    url = f"http://127.0.0.1:{control_port}"
+    spec = ProcessSpec(name="card-sim", argv=argv, ready=lambda: http_ok(f"{url}/status"))
+    return HttpService(spec=spec, host="127.0.0.1", port=control_port)
+
+
+def fleet_manager(workdir: Path, *, broker_url: str, port: int | None = None) -> HttpService:
+    """`kioskctl fleet manager`: registry, presence and commands over MQTT; REST on `port`."""
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "FLEET_MANAGER_BROKER_URL": broker_url,
+        "FLEET_MANAGER_DATABASE_URL": f"sqlite:///{workdir / 'fleet.db'}",
+    }
+    url = f"http://127.0.0.1:{port}"
+    spec = ProcessSpec(
+        name=f"fleet-manager-{port}",
+        argv=kioskctl("fleet", "manager", "--host", "127.0.0.1", "--port", str(port)),
+        env=env,
+        ready=lambda: http_ok(f"{url}/api/v1/health"),
+    )
+    return HttpService(spec=spec, host="127.0.0.1", port=port)
+
+
+def fleet_agent(
+    workdir: Path,
+    *,
+    device_id: str,
+    broker_url: str,
+    kiosk_status_url: str,
+    health_interval_s: float = 5.0,
+    site: str = "demo-hall",
+) -> ProcessSpec:
+    """`kioskctl fleet agent`: one terminal's agent. Readiness is the manager seeing its birth."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {
+        "AGENT_DEVICE_ID": device_id,
+        "AGENT_SITE": site,
+        "AGENT_BROKER_URL": broker_url,
+        "AGENT_KIOSK_STATUS_URL": kiosk_status_url,
+        "AGENT_STATE_DIR": str(workdir),
+        "AGENT_HEALTH_INTERVAL_S": str(health_interval_s),
+    }
+    return ProcessSpec(name=f"fleet-agent-{device_id}", argv=kioskctl("fleet", "agent"), env=env)
+
+
+def kiosk(
+    workdir: Path,
+    *,
+    device_id: str,
+    device_token: str,
+    edge_url: str,
+    pcscd_env: dict[str, str],
+    status_port: int | None = None,
+    screenshots: Path | None = None,
+    offscreen: bool = True,
+    automation: bool = True,
+    extra_env: dict[str, str] | None = None,
+) -> HttpService:
+    """`kioskctl kiosk`: the Kivy app, offscreen unless a display is wanted.
+
+    `automation` enables the loopback-only hooks (tap, wait-for-screen, screenshot) that the demo
+    script and the end-to-end tests drive it with.
+    """
+    status_port = status_port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = {
+        **pcscd_env,
+        "KIOSK_DEVICE_ID": device_id,
+        "KIOSK_DEVICE_TOKEN": device_token,
+        "KIOSK_EDGE_URL": edge_url,
+        "KIOSK_STATUS_PORT": str(status_port),
+        "KIVY_HOME": str(workdir / "kivy"),
+        "KIVY_NO_ARGS": "1",
+        "KIVY_NO_FILELOG": "1",
+        "KIVY_NO_CONFIG": "1",
+        # Without this a missing display makes Kivy fall back to x11 and die (kivy-notes.md).
+        "KIVY_WINDOW": "sdl2",
+        **(extra_env or {}),
+    }
+    if offscreen:
+        env["SDL_VIDEODRIVER"] = "offscreen"
+    argv = kioskctl("kiosk")
+    if automation:
+        argv.append("--automation")
+    if screenshots is not None:
+        argv += ["--screenshots", str(screenshots)]
+    url = f"http://127.0.0.1:{status_port}"
+    spec = ProcessSpec(
+        name="kiosk", argv=argv, env=env, cwd=workdir, ready=lambda: http_ok(f"{url}/status"),
+        ready_timeout=60,
+    )
+    return HttpService(spec=spec, host="127.0.0.1", port=status_port)

@@ -20,7 +20,7 @@ class InvalidCitizenId(ValueError):
 def check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character for the first 17 digits."""
     if len(first17) != 17 or not first17.isdigit():
-        raise InvalidCitizenId("need exactly 17 digits")
+        raise InvalidCitizenId("need exactly seventeen digits")
     total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
     return _CHECK_CHARS[total % 11]
 
@@ -51,13 +51,13 @@ def parse(text: str) -> CitizenId:
     """Parse and validate; raises InvalidCitizenId with a reason that holds no digits of it."""
     value = normalize(text)
     if not _SHAPE.match(value):
-        raise InvalidCitizenId("a citizen ID has 17 digits and a final digit or X")
-    if check_char(value[:17]) != value[17]:
-        raise InvalidCitizenId("the check character does not match")
+        raise InvalidCitizenId("a citizen ID has seventeen digits and a final digit or X")
     try:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError as exc:
         raise InvalidCitizenId("the birth date inside it is not a date") from exc
+    if check_char(value[:17]) != value[17]:
+        raise InvalidCitizenId("the check character does not match")
     return CitizenId(value=value, region=value[:6], birth_date=birth, sequence=int(value[14:17]))
 
 

@@ -1,12 +1,38 @@
-"""STUB: replaced by the edge server implementation."""
+"""`kioskctl edge`: run the hall's edge server.
+
+Only typer is imported at module level: `kioskctl` loads every part's CLI on start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
 
 import typer
 
 
 def edge_command(
-    config: str | None = typer.Option(None, help="Device TOML file."),
-    host: str | None = typer.Option(None),
-    port: int | None = typer.Option(None),
+    config: Annotated[
+        str | None, typer.Option(help="Device TOML file ([device] and [edge] tables).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (default 8200).")] = None,
 ) -> None:
-    """Run the edge server."""
-    raise typer.Exit(2)
+    """Run the edge server (settings: the device file, then EDGE_* environment variables)."""
+    from pydantic import ValidationError
+
+    from edge_server.main import serve
+    from edge_server.settings import EdgeSettings
+
+    overrides: dict[str, Any] = {k: v for k, v in (("host", host), ("port", port)) if v}
+    try:
+        settings = EdgeSettings.load(config, **overrides)
+    except (ValidationError, FileNotFoundError) as exc:
+        # Field names and messages only: never echo a value (secrets live in these settings).
+        if isinstance(exc, ValidationError):
+            for error in exc.errors():
+                where = ".".join(map(str, error["loc"])) or "settings"
+                typer.echo(f"edge: setting {where}: {error['msg']}", err=True)
+        else:
+            typer.echo(f"edge: {exc}", err=True)
+        raise typer.Exit(2) from None
+    serve(settings)

@@ -1,11 +1,50 @@
-"""STUB: replaced by the provisioning implementation."""
+"""`kioskctl provision ...`: hall secrets and device files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import typer
 
-provision_app = typer.Typer(help="Provision terminals.", no_args_is_help=True)
+provision_app = typer.Typer(
+    help="Provision terminals: hall enrolment secrets and per-device files.", no_args_is_help=True
+)
+
+
+@provision_app.command("hall-secret")
+def hall_secret(
+    out: Path = typer.Option(..., help="Where to write the new secret (created 0600)."),
+) -> None:
+    """Create a hall's enrolment secret; give it to the hall's edge server (edge.hall_secret)."""
+    from provisioning.device_credentials import new_hall_secret
+
+    if out.exists():
+        typer.echo(f"{out} exists; refusing to replace a hall secret in use", err=True)
+        raise typer.Exit(1)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(new_hall_secret() + "\n")
+    typer.echo(f"wrote {out}")
 
 
 @provision_app.command("device")
-def device() -> None:
-    """Write a terminal's device file."""
-    raise typer.Exit(2)
+def device(
+    device_id: str = typer.Option(..., help="The terminal's id, e.g. T-110105-0001."),
+    site: str = typer.Option(..., help="The hall (site) it stands in."),
+    hall_secret_file: Path = typer.Option(..., help="The hall's enrolment secret file."),
+    edge_url: str = typer.Option("http://127.0.0.1:8200", help="The hall's edge server."),
+    broker_url: str = typer.Option("mqtt://127.0.0.1:1883", help="The fleet's MQTT broker."),
+    out: Path = typer.Option(..., help="Device file to write (TOML, 0600)."),
+) -> None:
+    """Write a terminal's device file: identity, edge credential, broker address."""
+    from provisioning.device_credentials import InvalidDeviceId
+    from provisioning.device_file import DeviceProfile, write
+
+    secret = hall_secret_file.read_text().strip()
+    try:
+        write(out, DeviceProfile(device_id, site, edge_url, broker_url), secret)
+    except InvalidDeviceId as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"wrote {out}")

@@ -1,1 +1,1 @@
-"""(placeholder: replaced by the part's implementation)"""
+"""Cameras for face verification and camera-based QR scanning; interface in interface.py."""

@@ -1,1 +1,1 @@
-"""(placeholder: replaced by the part's implementation)"""
+"""Receipt printers (ESC/POS): certificates and receipts; interface in interface.py."""

@@ -1,1 +1,5 @@
-"""(placeholder: replaced by the part's implementation)"""
+"""QR code scanners (electronic social security card, 电子社保卡): serial or camera-based.
+
+The interface is in drivers/qr/interface.py; the scanned text is an opaque token for the
+edge server, never parsed or logged here.
+"""

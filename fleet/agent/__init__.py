@@ -1,1 +1,1 @@
-"""(placeholder: replaced by the part's implementation)"""
+"""The fleet agent that runs beside the kiosk app on every terminal."""

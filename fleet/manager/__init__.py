@@ -1,1 +1,1 @@
-"""(placeholder: replaced by the part's implementation)"""
+"""The fleet manager: registry, presence, health and commands over MQTT; REST for operators."""

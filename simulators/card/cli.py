@@ -1,11 +1,138 @@
-"""STUB: replaced by the card simulator implementation."""
+"""`kioskctl sim card ...`: run the virtual card service and drive it.
+
+Only typer is imported at module level, so `kioskctl --help` stays fast; each command imports
+what it needs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
 
 import typer
 
-card_app = typer.Typer(help="Virtual social security cards.", no_args_is_help=True)
+DEFAULT_CONTROL_URL = "http://127.0.0.1:8700"
+
+card_app = typer.Typer(
+    help=(
+        "Virtual social security cards (社会保障卡) in the vpcd readers of a real pcscd.\n\n"
+        "`serve` runs the card service; `insert`, `remove` and `status` drive a running one. "
+        "See docs/simulators/card.md."
+    ),
+    no_args_is_help=True,
+)
+
+_CONTROL_URL_HELP = "URL of a running `kioskctl sim card serve`."
 
 
 @card_app.command("serve")
-def serve() -> None:
-    """Run the virtual card service."""
-    raise typer.Exit(2)
+def serve(
+    vpcd_host: str = typer.Option(
+        "127.0.0.1", help="Host where pcscd's vpcd driver listens for virtual cards."
+    ),
+    vpcd_port: int = typer.Option(
+        35963, help="vpcd port of slot 0 (reader 'Virtual PCD 00 00'); slot 1 uses port + 1."
+    ),
+    control_host: str = typer.Option("127.0.0.1", help="Address of the HTTP control API."),
+    control_port: int = typer.Option(8700, help="Port of the HTTP control API."),
+    seed: int = typer.Option(42, help="Seed of the synthetic population (as the central sim)."),
+    population: int = typer.Option(5000, help="Size of the synthetic population."),
+    log_level: str = typer.Option("INFO", help="Logging level."),
+) -> None:
+    """Run the virtual card service: two reader slots, controlled over HTTP.
+
+    Cards are built from the same synthetic population as the central simulator, so a card's
+    holder is known there. No card is in a reader until you `insert` one.
+    """
+    from common.logs import setup_logging
+    from simulators.card.service import serve as run
+
+    setup_logging(log_level.upper())
+    run(
+        vpcd_host=vpcd_host, vpcd_port=vpcd_port, control_host=control_host,
+        control_port=control_port, seed=seed, population=population,
+    )
+
+
+@card_app.command("insert")
+def insert(
+    control_url: str = typer.Option(DEFAULT_CONTROL_URL, help=_CONTROL_URL_HELP),
+    citizen_index: int | None = typer.Option(
+        None, help="The holder by population index (default 0 when no --citizen-id)."
+    ),
+    citizen_id: str | None = typer.Option(None, help="The holder by 18-character citizen ID."),
+    generation: int | None = typer.Option(
+        None, min=1, max=3,
+        help="Card generation 1, 2 or 3 (default: the holder's card). Generation 3 keeps "
+        "holder data behind PSAM authentication; generation 1 has no name extension.",
+    ),
+    protocol: str = typer.Option(
+        "T=0", help="T=0 (answers 61xx / 6Cxx, as most social security cards) or T=1."
+    ),
+    pull_after_apdus: int | None = typer.Option(
+        None, min=0, help="Misbehave: pull the card out when APDU number N+1 arrives."
+    ),
+    latency_ms: float = typer.Option(0.0, min=0, help="Misbehave: delay every APDU answer."),
+    mute: bool = typer.Option(False, "--mute", help="Misbehave: answer without a valid ATR."),
+    non_ssc: bool = typer.Option(
+        False, "--non-ssc",
+        help="Insert a card without the social security application (a bank card).",
+    ),
+    slot: int = typer.Option(0, min=0, max=1, help="Reader slot: 0 or 1."),
+) -> None:
+    """Insert a card (replacing any card in the slot) and print the slot's status."""
+    if protocol not in ("T=0", "T=1"):
+        raise typer.BadParameter("use T=0 or T=1", param_hint="--protocol")
+    body: dict[str, Any] = {
+        "protocol": protocol, "slot": slot, "latency_ms": latency_ms, "mute": mute,
+        "kind": "non-ssc" if non_ssc else "ssc",
+    }
+    optional = {
+        "citizen_index": citizen_index, "citizen_id": citizen_id, "generation": generation,
+        "pull_after_apdus": pull_after_apdus,
+    }
+    body |= {k: v for k, v in optional.items() if v is not None}
+    _print(_call("POST", control_url, "/insert", body))
+
+
+@card_app.command("remove")
+def remove(
+    control_url: str = typer.Option(DEFAULT_CONTROL_URL, help=_CONTROL_URL_HELP),
+    slot: int = typer.Option(0, min=0, max=1, help="Reader slot: 0 or 1."),
+) -> None:
+    """Take the card out of a slot (nothing happens if it is empty)."""
+    _print(_call("POST", control_url, "/remove", {"slot": slot}))
+
+
+@card_app.command("status")
+def status(
+    control_url: str = typer.Option(DEFAULT_CONTROL_URL, help=_CONTROL_URL_HELP),
+) -> None:
+    """Print both slots: which card is in, its generation and protocol, APDUs answered."""
+    _print(_call("GET", control_url, "/status"))
+
+
+def _call(method: str, base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    import httpx
+
+    try:
+        response = httpx.request(method, base_url.rstrip("/") + path, json=body, timeout=10)
+    except httpx.HTTPError as exc:
+        typer.echo(f"card simulator not reachable at {base_url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {"status": response.status_code, "title": response.text[:200]}
+    if response.is_error:
+        title = payload.get("title", "error") if isinstance(payload, dict) else "error"
+        detail = payload.get("detail") if isinstance(payload, dict) else None
+        typer.echo(f"{response.status_code} {title}" + (f": {detail}" if detail else ""), err=True)
+        for error in payload.get("errors", []) if isinstance(payload, dict) else []:
+            typer.echo(f"  {'.'.join(error.get('loc', []))}: {error.get('msg', '')}", err=True)
+        raise typer.Exit(1)
+    return payload
+
+
+def _print(payload: Any) -> None:
+    typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))

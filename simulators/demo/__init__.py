@@ -1,1 +1,1 @@
-"""(placeholder: replaced by the part's implementation)"""
+"""`kioskctl demo`: the whole stack on simulated hardware, with a scripted journey offscreen."""

@@ -105,6 +105,10 @@ def mosquitto(workdir: Path, port: int | None = None) -> Mosquitto:
     return Mosquitto(spec=spec, host="127.0.0.1", port=port)
 
 
+def _optional_env(**values: object) -> dict[str, str]:
+    return {k: str(v) for k, v in values.items() if v is not None}
+
+
 def http_ok(url: str) -> bool:
     """True when GET url answers 200 (a readiness probe)."""
     try:
@@ -134,8 +138,10 @@ def central_sim(
     population: int = 5000,
     api_key: str = CENTRAL_API_KEY,
     today: str | None = None,
+    ready_timeout: float = 30.0,
 ) -> HttpService:
-    """`kioskctl central-sim`: the central benefit platform simulator."""
+    """`kioskctl central-sim`: the central benefit platform simulator. It answers health once its
+    population's ID index is built (15-25 s for a million citizens on 2 cores)."""
     port = port or free_port()
     argv = kioskctl(
         "central-sim", "--host", "127.0.0.1", "--port", str(port), "--seed", str(seed),
@@ -145,7 +151,8 @@ def central_sim(
         argv += ["--today", today]
     url = f"http://127.0.0.1:{port}"
     spec = ProcessSpec(
-        name="central-sim", argv=argv, ready=lambda: http_ok(f"{url}/central/v1/health")
+        name="central-sim", argv=argv, ready=lambda: http_ok(f"{url}/central/v1/health"),
+        ready_timeout=ready_timeout,
     )
     return HttpService(spec=spec, host="127.0.0.1", port=port)
 
@@ -216,32 +223,39 @@ def fleet_manager(workdir: Path, *, broker_url: str, port: int | None = None) ->
 def fleet_agent(
     workdir: Path,
     *,
-    device_id: str,
-    broker_url: str,
     kiosk_status_url: str,
+    config: Path | None = None,
+    device_id: str | None = None,
+    broker_url: str | None = None,
+    site: str | None = None,
     health_interval_s: float = 5.0,
-    site: str = "demo-hall",
 ) -> ProcessSpec:
-    """`kioskctl fleet agent`: one terminal's agent. Readiness is the manager seeing its birth."""
+    """`kioskctl fleet agent`: one terminal's agent. Readiness is the manager seeing its birth.
+
+    Identity and broker come from a provisioned device file (`config`) or keyword arguments.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     env = {
-        "AGENT_DEVICE_ID": device_id,
-        "AGENT_SITE": site,
-        "AGENT_BROKER_URL": broker_url,
+        **_optional_env(
+            HRSS_CONFIG=config, AGENT_DEVICE_ID=device_id, AGENT_BROKER_URL=broker_url,
+            AGENT_SITE=site,
+        ),
         "AGENT_KIOSK_STATUS_URL": kiosk_status_url,
         "AGENT_STATE_DIR": str(workdir),
         "AGENT_HEALTH_INTERVAL_S": str(health_interval_s),
     }
-    return ProcessSpec(name=f"fleet-agent-{device_id}", argv=kioskctl("fleet", "agent"), env=env)
+    name = f"fleet-agent-{device_id or workdir.name}"
+    return ProcessSpec(name=name, argv=kioskctl("fleet", "agent"), env=env)
 
 
 def kiosk(
     workdir: Path,
     *,
-    device_id: str,
-    device_token: str,
-    edge_url: str,
     pcscd_env: dict[str, str],
+    config: Path | None = None,
+    device_id: str | None = None,
+    device_token: str | None = None,
+    edge_url: str | None = None,
     status_port: int | None = None,
     screenshots: Path | None = None,
     offscreen: bool = True,
@@ -250,16 +264,18 @@ def kiosk(
 ) -> HttpService:
     """`kioskctl kiosk`: the Kivy app, offscreen unless a display is wanted.
 
-    `automation` enables the loopback-only hooks (tap, wait-for-screen, screenshot) that the demo
-    script and the end-to-end tests drive it with.
+    Identity and credential come from a provisioned device file (`config`) or, for tests, from
+    the keyword arguments. `automation` enables the loopback-only hooks (tap, wait-for-screen,
+    screenshot) that the demo script and the end-to-end tests drive it with.
     """
     status_port = status_port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     env = {
         **pcscd_env,
-        "KIOSK_DEVICE_ID": device_id,
-        "KIOSK_DEVICE_TOKEN": device_token,
-        "KIOSK_EDGE_URL": edge_url,
+        **_optional_env(
+            HRSS_CONFIG=config, KIOSK_DEVICE_ID=device_id, KIOSK_DEVICE_TOKEN=device_token,
+            KIOSK_EDGE_URL=edge_url,
+        ),
         "KIOSK_STATUS_PORT": str(status_port),
         "KIVY_HOME": str(workdir / "kivy"),
         "KIVY_NO_ARGS": "1",

@@ -1,0 +1,297 @@
+"""Fleet manager ingest rate vs a bare paho subscriber, on a private Mosquitto.
+
+    python -m benchmarks.fleet_ingest [--messages 20000] [--terminals 200] [--managers 1]
+
+1. Live phase: a birth from every simulated terminal, then health messages paced at
+   `--live-rate` while the manager(s) and the baseline subscriber are connected: end-to-end
+   latency (sender timestamp to registry commit; to receipt for the baseline).
+2. Drain phase: all consumers go away (keeping their persistent sessions), `--messages` health
+   messages are published, then each consumer comes back and drains its queue. Rate = messages /
+   (last commit, or last receipt, minus first receipt): the consumers' capacity, not the
+   publisher's.
+
+The managers are real processes (`kioskctl fleet manager`, one SQLite registry, acknowledging
+after each batch commit) on the shared subscription; the baseline counts in its own share group,
+so it receives every message too. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as paho
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from fleet.manager.stats import percentile
+from fleet.protocol import (
+    ALL_DEVICES_FILTER,
+    Birth,
+    Channel,
+    Health,
+    KioskHealth,
+    PeripheralHealth,
+    PeripheralState,
+    SystemHealth,
+    device_topic,
+    encode,
+    shared_subscription,
+)
+from simulators.stack import services
+from simulators.stack.supervisor import ManagedProcess, Supervisor
+
+RECEIVE_MAXIMUM = 10_000
+SESSION_EXPIRY_S = 600
+
+
+def health_payload(device: str, session_seq: int, seq: int) -> bytes:
+    """About the size of a real one (~500 bytes)."""
+    return encode(
+        Health(
+            device_id=device,
+            session_seq=session_seq,
+            seq=seq,
+            app_version="2.3.4",
+            system=SystemHealth(cpu_percent=12.5, memory_percent=41.2, disk_percent=37.9,
+                                uptime_s=86_400.0 + seq),
+            kiosk=KioskHealth(reachable=True, screen="attract", session_active=False,
+                              app_version="2.3.4"),
+            peripherals={
+                "card_reader": PeripheralHealth(state=PeripheralState.OK),
+                "printer": PeripheralHealth(state=PeripheralState.DEGRADED, code="paper-low",
+                                            reason="paper low"),
+                "camera": PeripheralHealth(state=PeripheralState.OK),
+            },
+        )
+    )
+
+
+def connect(
+    broker: services.Mosquitto, client_id: str, *, clean: bool, on_message: Any = None
+) -> paho.Client:
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=paho.MQTTv5)
+    # 0 = no limit; with a limit, paho rescans its whole queue on every PUBACK.
+    client.max_inflight_messages_set(0)
+    if on_message is not None:
+        client.on_message = on_message
+    ready = threading.Event()
+    client.on_connect = lambda *_a: ready.set()
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = SESSION_EXPIRY_S
+    props.ReceiveMaximum = RECEIVE_MAXIMUM
+    client.connect(broker.host, broker.port, clean_start=clean, properties=props)
+    client.loop_start()
+    if not ready.wait(10):
+        raise RuntimeError(f"{client_id} could not connect")
+    return client
+
+
+def close(client: paho.Client) -> None:
+    client.disconnect()
+    client.loop_stop()
+
+
+class Baseline:
+    """A bare paho subscriber that counts."""
+
+    def __init__(self, broker: services.Mosquitto) -> None:
+        self.broker = broker
+        self.count = 0
+        self.first: float | None = None
+        self.last: float | None = None
+        self.latency_ms: list[float] | None = []
+        self.client: paho.Client | None = None
+
+    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        now = time.time()
+        if self.first is None:
+            self.first = now
+        self.last = now
+        self.count += 1
+        if self.latency_ms is not None:  # live phase only: the drain phase only counts
+            sent = datetime.fromisoformat(json.loads(msg.payload)["ts"]).timestamp()
+            self.latency_ms.append((now - sent) * 1000)
+
+    def connect(self, *, clean: bool) -> None:
+        self.client = connect(self.broker, "bench-baseline", clean=clean,
+                              on_message=self._on_message)
+        if clean:
+            done = threading.Event()
+            self.client.on_subscribe = lambda *_a: done.set()
+            self.client.subscribe(shared_subscription("bench-baseline", ALL_DEVICES_FILTER), 1)
+            if not done.wait(10):
+                raise RuntimeError("baseline could not subscribe")
+
+    def disconnect(self) -> None:
+        assert self.client is not None
+        close(self.client)
+
+
+def wait(predicate: Any, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+@dataclass
+class Manager:
+    service: services.HttpService
+    proc: ManagedProcess
+
+    def stats(self) -> dict[str, Any]:
+        return httpx.get(f"{self.service.url}/api/v1/health", timeout=5).json()["ingest"]
+
+
+class Bench:
+    def __init__(self, sup: Supervisor, work: Path, args: argparse.Namespace) -> None:
+        self.sup = sup
+        self.args = args
+        self.broker = services.mosquitto(work / "broker")
+        # Room for the whole drain-phase backlog of every persistent session.
+        conf = work / "broker" / "mosquitto.conf"
+        conf.write_text(conf.read_text().replace(
+            "max_queued_messages 10000", f"max_queued_messages {args.messages * 2 + 10_000}"
+        ))
+        sup.start(self.broker.spec)
+        self.managers: list[Manager] = []
+        for n in range(args.managers):
+            service = services.fleet_manager(work / "manager", broker_url=self.broker.url)
+            service.spec.env.update({"FLEET_MANAGER_CLIENT_ID": f"bench-fleet-manager-{n}",
+                                     "FLEET_MANAGER_LOG_LEVEL": "WARNING"})
+            service.spec.name = f"fleet-manager-{n}"
+            self.managers.append(Manager(service, sup.start(service.spec)))
+        self.baseline = Baseline(self.broker)
+        self.baseline.connect(clean=True)
+        self.publisher = connect(self.broker, "bench-publisher", clean=True)
+        self.devices = [f"BENCH-{n:05d}" for n in range(args.terminals)]
+        self.session_seq = int(time.time() * 1000)
+        self.seq = 0
+
+    def ingested(self) -> int:
+        return sum(m.stats()["ingested"] for m in self.managers)
+
+    def next_health(self, i: int) -> tuple[str, bytes]:
+        device = self.devices[i % len(self.devices)]
+        if i % len(self.devices) == 0:
+            self.seq += 1
+        return device_topic(device, Channel.HEALTH), health_payload(device, self.session_seq,
+                                                                    self.seq)
+
+    def live_phase(self) -> dict[str, Any]:
+        for device in self.devices:
+            birth = Birth(device_id=device, session_seq=self.session_seq, app_version="2.3.4",
+                          agent_version="bench", site="bench-hall", hostname=device,
+                          health_interval_s=30)
+            self.publisher.publish(device_topic(device, Channel.BIRTH), encode(birth), qos=1)
+        wait(lambda: self.ingested() >= len(self.devices), "births", 60)
+        assert self.baseline.latency_ms is not None
+        self.baseline.latency_ms.clear()
+        rate = self.args.live_rate
+        start = time.monotonic()
+        for i in range(self.args.live_messages):
+            self.publisher.publish(*self.next_health(i), qos=1)
+            pause = start + (i + 1) / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)  # pacing the publisher (a benchmark, not a test)
+        total = len(self.devices) + self.args.live_messages
+        wait(lambda: self.ingested() >= total, "the live phase", 60)
+        wait(lambda: self.baseline.count >= total, "the baseline's live phase", 60)
+        # One manager's window is enough for the percentiles at this rate.
+        live = self.managers[0].stats()["health_latency_ms"]
+        base = sorted(self.baseline.latency_ms)
+        return {
+            "live_msgs_per_s": rate,
+            "live_p50_ms": _round(live["p50"]),
+            "live_p99_ms": _round(live["p99"]),
+            "baseline_live_p50_ms": _round(percentile(base, 0.50)),
+            "baseline_live_p99_ms": _round(percentile(base, 0.99)),
+        }
+
+    def drain_phase(self) -> dict[str, Any]:
+        messages = self.args.messages
+        self.baseline.disconnect()
+        for m in self.managers:  # persistent sessions: the broker queues their shares
+            m.proc.stop()
+            self.sup.processes.remove(m.proc)
+        payloads = [self.next_health(i) for i in range(messages)]
+        t0 = time.monotonic()
+        infos = [self.publisher.publish(topic, data, qos=1) for topic, data in payloads]
+        for info in infos:
+            info.wait_for_publish(120)
+        publish_rate = messages / (time.monotonic() - t0)
+
+        for m in self.managers:
+            m.proc = self.sup.start(m.service.spec)
+        wait(lambda: self.ingested() >= messages, "the managers to drain", 180)
+        stats = [m.stats() for m in self.managers]
+        first = min(s["first_received_at"] for s in stats)
+        last = max(s["last_committed_at"] for s in stats)
+        ingest_rate = messages / (last - first)
+
+        self.baseline.count, self.baseline.first, self.baseline.last = 0, None, None
+        self.baseline.latency_ms = None
+        self.baseline.connect(clean=False)
+        wait(lambda: self.baseline.count >= messages, "the baseline to drain", 180)
+        assert self.baseline.first is not None and self.baseline.last is not None
+        baseline_rate = messages / (self.baseline.last - self.baseline.first)
+        self.baseline.disconnect()
+        close(self.publisher)
+        return {
+            "ingest_msgs_per_s": round(ingest_rate),
+            "baseline_msgs_per_s": round(baseline_rate),
+            "ratio": round(ingest_rate / baseline_rate, 3),
+            "publish_msgs_per_s": round(publish_rate),
+            "payload_bytes": len(payloads[0][1]),
+        }
+
+    def verify(self) -> bool:
+        """Every terminal online in the registry with its newest health."""
+        url = self.managers[0].service.url
+        items = httpx.get(f"{url}/api/v1/devices", params={"limit": 1000},
+                          timeout=10).json()["items"]
+        return len(items) == len(self.devices) and all(
+            d["online"] and d["health"]["seq"] == self.seq for d in items
+        )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--terminals", type=int, default=200)
+    parser.add_argument("--managers", type=int, default=1, help="manager processes sharing "
+                        "the subscription and the database")
+    parser.add_argument("--live-messages", type=int, default=2_000)
+    parser.add_argument("--live-rate", type=float, default=1_000.0, help="messages per second")
+    args = parser.parse_args()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="fleet-ingest-") as tmp, \
+            Supervisor(Path(tmp) / "logs") as sup:
+        bench = Bench(sup, Path(tmp), args)
+        live = bench.live_phase()
+        drain = bench.drain_phase()
+        result = {"messages": args.messages, "terminals": args.terminals,
+                  "managers": args.managers, **drain, **live,
+                  "registry_verified": bench.verify()}
+    result["duration_s"] = round(time.monotonic() - started, 1)
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

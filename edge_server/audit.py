@@ -1,0 +1,109 @@
+"""The audit log: append-only, each entry chained to the one before by hash.
+
+hash(n) = sha256(hash(n-1) + canonical JSON of entry n's fields), hash(0) = 64 zeros. Editing,
+deleting or reordering any entry breaks the chain from that entry on, which `verify_chain`
+reports. (Cutting entries off the end needs an outside anchor: export the last hash.)
+Entries name a device, an action, a session and at most a masked ID: never personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from edge_server.models import AuditEntry
+
+GENESIS = "0" * 64
+_BATCH = 1000
+
+
+def _fields(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "device_id": entry.device_id,
+        "action": entry.action,
+        "session_id": entry.session_id,
+        "masked_id": entry.masked_id,
+        "outcome": entry.outcome,
+    }
+
+
+def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
+    canonical = json.dumps(
+        _fields(entry), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def append(
+    db: Session,
+    *,
+    at: dt.datetime,
+    device_id: str,
+    action: str,
+    session_id: str | None = None,
+    masked_id: str | None = None,
+    outcome: str | None = None,
+) -> AuditEntry:
+    """Add the next entry to `db`'s transaction; the caller commits.
+
+    Two writers can both pick the same `seq`: the primary key rejects the second commit, and
+    the caller retries (db.run_in_transaction) with the chain's new head.
+    """
+    last = db.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)).first()
+    entry = AuditEntry(
+        seq=1 if last is None else last.seq + 1,
+        at=at,
+        device_id=device_id,
+        action=action,
+        session_id=session_id,
+        masked_id=masked_id,
+        outcome=outcome,
+        prev_hash=GENESIS if last is None else last.hash,
+        hash="",
+    )
+    entry.hash = entry_hash(entry.prev_hash, entry)
+    db.add(entry)
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    entries: int
+    first_bad_seq: int | None = None
+    reason: str | None = None
+
+
+def verify_chain(db: Session) -> ChainReport:
+    """Walk the whole log and check every link; stops at the first broken one."""
+    prev_hash = GENESIS
+    expected_seq = 1
+    count = 0
+    last_seq = 0
+    while True:
+        batch = db.exec(
+            select(AuditEntry)
+            .where(col(AuditEntry.seq) > last_seq)
+            .order_by(col(AuditEntry.seq))
+            .limit(_BATCH)
+        ).all()
+        if not batch:
+            return ChainReport(ok=True, entries=count)
+        for entry in batch:
+            if entry.seq != expected_seq:
+                return ChainReport(False, count, expected_seq, "an entry is missing")
+            if entry.prev_hash != prev_hash:
+                return ChainReport(False, count, entry.seq, "does not link to the entry before")
+            if entry_hash(prev_hash, entry) != entry.hash:
+                return ChainReport(False, count, entry.seq, "content does not match its hash")
+            prev_hash = entry.hash
+            expected_seq += 1
+            count += 1
+            last_seq = entry.seq

@@ -1,0 +1,15 @@
+"""The route dependencies, in one place: context, calling device, idempotent request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from edge_server.auth import require_device
+from edge_server.context import EdgeContext, get_context
+from edge_server.idempotency import IdempotentRequest, idempotent_request
+
+Ctx = Annotated[EdgeContext, Depends(get_context)]
+CurrentDevice = Annotated[str, Depends(require_device)]
+Idempotent = Annotated[IdempotentRequest, Depends(idempotent_request)]

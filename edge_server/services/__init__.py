@@ -1,0 +1,1 @@
+"""Plain functions behind the routes: no FastAPI here except `Problem` for answers."""

@@ -1,0 +1,188 @@
+"""Service sessions: open one for an identified citizen, read it, end it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, update
+
+from common import citizen_id as citizen_ids
+from common.masking import mask_citizen_id, mask_name
+from common.problem import Problem
+from edge_server import audit
+from edge_server.central_client import CentralPerson
+from edge_server.context import EdgeContext
+from edge_server.crypto import Sealed, SealError
+from edge_server.db import run_in_transaction, session_scope
+from edge_server.idempotency import Commit
+from edge_server.models import ServiceSession
+from edge_server.schemas import CitizenView, OpenSessionRequest, SessionView, iso_utc
+from edge_server.services import citizens
+
+# Ages are counted on the calendar of the halls, which are in China.
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+SESSION_ID_PREFIX = "ses_"
+MAX_SESSION_ID = 64
+
+log = logging.getLogger(__name__)
+
+
+def age_on(birth_date: dt.date, today: dt.date) -> int:
+    years = today.year - birth_date.year
+    return years - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+def session_not_found() -> Problem:
+    return Problem(404, "session-not-found", "No such session (unknown, expired or ended)")
+
+
+def open_session(
+    ctx: EdgeContext, device_id: str, request: OpenSessionRequest, commit: Commit
+) -> SessionView:
+    """Identify the citizen at the central platform (or cache) and open a session."""
+    try:
+        cid = citizen_ids.parse(request.card.citizen_id)
+    except citizen_ids.InvalidCitizenId as exc:
+        # The reason never holds digits of the ID (common.citizen_id guarantees it).
+        raise Problem(422, "invalid-citizen-id", "The citizen ID is not valid", str(exc)) from None
+    masked = mask_citizen_id(cid.value)
+    try:
+        fresh = citizens.person(ctx, cid.value)
+    except Problem as problem:
+        if problem.code == "citizen-not-found":
+            _audit_refusal(ctx, device_id, masked, problem.code)
+        raise
+    card_status = _card_status(fresh.value, request.card.card_number)
+    if card_status != "normal":
+        _audit_refusal(ctx, device_id, masked, f"card-{card_status}")
+        log.info("refused card of %s on device %s: %s", masked, device_id, card_status)
+        raise Problem(
+            403, "card-not-valid", "This card is not valid", card_status=card_status
+        )
+
+    now = ctx.now()
+    person = fresh.value
+    view = CitizenView(
+        display_name=mask_name(person.name),
+        gender=person.gender,
+        age=age_on(person.birth_date, now.astimezone(CHINA_TZ).date()),
+        card_status=card_status,
+    )
+    session_id = SESSION_ID_PREFIX + secrets.token_urlsafe(24)
+    expires_at = now + dt.timedelta(seconds=ctx.settings.session_ttl_s)
+    answer = SessionView(
+        session_id=session_id, expires_at=iso_utc(expires_at), citizen=view,
+        as_of=iso_utc(fresh.as_of), stale=fresh.stale,
+    )
+    sealed = ctx.cipher.seal_json(
+        {"citizen_id": cid.value, "answer": answer.model_dump(mode="json")},
+        _aad(session_id),
+    )
+
+    def write(db: Session) -> SessionView:
+        db.add(
+            ServiceSession(
+                id=session_id, device_id=device_id, citizen_key=ctx.cipher.citizen_key(cid.value),
+                key_id=sealed.key_id, nonce=sealed.nonce, payload=sealed.ciphertext,
+                created_at=now, expires_at=expires_at,
+            )
+        )
+        audit.append(
+            db, at=now, device_id=device_id, action="session.opened", session_id=session_id,
+            masked_id=masked, outcome="stale" if fresh.stale else "ok",
+        )
+        return answer
+
+    result = commit(write)
+    log.info("session %s opened on device %s for %s", session_id, device_id, masked)
+    return result
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    row: ServiceSession
+    citizen_id: str
+    answer: SessionView
+
+
+def live_session(ctx: EdgeContext, device_id: str, session_id: str) -> LiveSession:
+    """The device's own session, not ended and not expired; else 404 session-not-found."""
+    if len(session_id) > MAX_SESSION_ID:
+        raise session_not_found()
+    with session_scope(ctx.engine, write=False) as db:
+        row = db.get(ServiceSession, session_id)
+    # Another device's session is "not found" too: no way to probe for other sessions.
+    if (
+        row is None
+        or row.device_id != device_id
+        or row.ended_at is not None
+        or row.expires_at <= ctx.now()
+    ):
+        raise session_not_found()
+    try:
+        payload: dict[str, Any] = ctx.cipher.open_json(
+            Sealed(row.key_id, row.nonce, row.payload), _aad(row.id)
+        )
+    except SealError as exc:
+        log.error("session %s does not open: %s", row.id, exc)
+        raise session_not_found() from None
+    return LiveSession(row, payload["citizen_id"], SessionView.model_validate(payload["answer"]))
+
+
+def get_session(ctx: EdgeContext, device_id: str, session_id: str) -> SessionView:
+    return live_session(ctx, device_id, session_id).answer
+
+
+def end_session(ctx: EdgeContext, device_id: str, session_id: str, commit: Commit) -> None:
+    """End the device's session; ending an ended (or expired) one is a success too."""
+    if len(session_id) > MAX_SESSION_ID:
+        raise session_not_found()
+    with session_scope(ctx.engine, write=False) as db:
+        row = db.get(ServiceSession, session_id)
+    if row is None or row.device_id != device_id:
+        raise session_not_found()
+    if row.ended_at is not None:
+        return
+    now = ctx.now()
+
+    def write(db: Session) -> None:
+        # Conditional: of two concurrent ends, only one changes the row and is audited.
+        changed = db.exec(
+            update(ServiceSession)
+            .where(col(ServiceSession.id) == session_id, col(ServiceSession.ended_at).is_(None))
+            .values(ended_at=now)
+        ).rowcount
+        if changed:
+            audit.append(db, at=now, device_id=device_id, action="session.ended",
+                         session_id=session_id)
+
+    commit(write)
+    log.info("session %s ended on device %s", session_id, device_id)
+
+
+def _card_status(person: CentralPerson, card_number: str) -> str:
+    """The presented card's status; `unknown` when it is none of this person's cards."""
+    wanted = card_number.strip().upper()
+    for card in person.cards:
+        if card.card_number.strip().upper() == wanted:
+            return card.status
+    return "unknown"
+
+
+def _audit_refusal(ctx: EdgeContext, device_id: str, masked: str, outcome: str) -> None:
+    now = ctx.now()
+    run_in_transaction(
+        ctx.engine,
+        lambda db: audit.append(
+            db, at=now, device_id=device_id, action="session.refused", masked_id=masked,
+            outcome=outcome,
+        ),
+    )
+
+
+def _aad(session_id: str) -> str:
+    return f"session:{session_id}"

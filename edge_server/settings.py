@@ -1,0 +1,54 @@
+"""The edge server's one settings object: `[device]` and `[edge]` of the device file, `EDGE_*`
+environment variables over them (see common/settings.py for the precedence)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from common.settings import DeviceSettings
+
+
+class EdgeSettings(DeviceSettings):
+    toml_tables: ClassVar[tuple[str, ...]] = ("device", "edge")
+    # `[device]` also holds other processes' keys (device id, broker...): ignore what is not ours.
+    model_config = SettingsConfigDict(env_prefix="EDGE_", env_nested_delimiter="__", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8200, ge=1, le=65535)
+    data_dir: Path = Field(Path("var/edge"), description="Default home of database and key.")
+    database_url: str = Field("", description="SQLAlchemy URL; default sqlite in data_dir.")
+    central_url: str = "http://127.0.0.1:8100"
+    central_api_key: SecretStr
+    central_timeout_s: float = Field(3.0, gt=0)
+    hall_secret: SecretStr = Field(description="The hall's enrolment secret (device tokens).")
+    revoked_devices: list[str] = Field(default_factory=list)
+    data_key_file: Path | None = Field(None, description="32-byte key; default in data_dir.")
+    cache_ttl_s: int = Field(300, ge=0)
+    cache_max_stale_s: int = Field(7 * 24 * 3600, ge=0)
+    session_ttl_s: int = Field(900, gt=0)
+    idempotency_ttl_s: int = Field(86400, gt=0)
+    # Not in the contract; operational knobs with safe defaults.
+    central_probe_interval_s: float = Field(15.0, gt=0)
+    central_retry_after_s: int = Field(30, ge=1)
+    purge_interval_s: float = Field(300.0, gt=0)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _defaults_under_data_dir(self) -> Self:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'edge.db'}"
+        if self.data_key_file is None:
+            self.data_key_file = self.data_dir / "data.key"
+        if not self.hall_secret.get_secret_value():
+            raise ValueError("hall_secret must not be empty")
+        return self
+
+    @property
+    def key_file(self) -> Path:
+        assert self.data_key_file is not None  # set by the validator
+        return self.data_key_file

@@ -1,0 +1,118 @@
+"""Registry tables (SQLModel). The latest state per terminal, its presence changes, downsampled
+health history, and commands; never every heartbeat (shared/docs/fleet-notes.md: storage, not
+the network, is the limit)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from fleet.manager.db import UTCDateTime
+from fleet.protocol.presence import PresenceKind
+
+NO_PRESENCE_SEQ = -1  # a device known only from health or results: any presence event is newer
+
+
+class Device(SQLModel, table=True):
+    __tablename__ = "fleet_device"
+    __table_args__ = (Index("ix_fleet_device_online_last_seen", "online", "last_seen"),)
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    site: str | None = Field(default=None, index=True)
+    online: bool = False
+    # The last accepted presence event: (session_seq, kind), birth(0) < death(1).
+    presence_seq: int = Field(
+        default=NO_PRESENCE_SEQ, sa_column=Column(BigInteger, nullable=False)
+    )
+    presence_kind: int = Field(default=int(PresenceKind.DEATH))
+    # Why the device is offline: the death's reason (`will`, `shutdown`) or `timeout`.
+    presence_reason: str | None = None
+    presence_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    first_seen: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    # From the newest birth.
+    birth_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    app_version: str | None = None
+    agent_version: str | None = None
+    hostname: str | None = None
+    health_interval_s: float | None = None
+    # The newest health message, ordered by (session_seq, seq).
+    health_session_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    health_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    health_ts: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    health: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class PresenceEvent(SQLModel, table=True):
+    """Accepted presence changes (births, deaths, timeouts); ignored events are not kept."""
+
+    __tablename__ = "fleet_presence_event"
+    __table_args__ = (Index("ix_fleet_presence_event_device", "device_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(sa_column=Column(String(64), nullable=False))
+    kind: str  # birth, death, timeout
+    session_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    reason: str | None = None
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class HealthSample(SQLModel, table=True):
+    """Downsampled health history: at most one sample per device per history interval."""
+
+    __tablename__ = "fleet_health_sample"
+    __table_args__ = (Index("ix_fleet_health_sample_device_ts", "device_id", "ts"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_id: str = Field(sa_column=Column(String(64), nullable=False))
+    session_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    ts: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    health: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class CommandState(StrEnum):
+    """Manager-side states; an agent's result status (ok, error, ...) replaces them."""
+
+    PENDING = "pending"  # stored; not yet acknowledged by the broker
+    SENT = "sent"  # the broker has it
+    TIMED_OUT = "timed-out"  # expired without an answer
+
+
+#: States in which an agent's result is still accepted (a late result beats `timed-out`).
+OPEN_STATES = (CommandState.PENDING.value, CommandState.SENT.value, CommandState.TIMED_OUT.value)
+#: States in which the command may still be (re)delivered.
+DELIVERABLE_STATES = (CommandState.PENDING.value, CommandState.SENT.value)
+
+
+class CommandRecord(SQLModel, table=True):
+    __tablename__ = "fleet_command"
+    __table_args__ = (
+        UniqueConstraint("device_id", "idempotency_key", name="uq_fleet_command_idempotency"),
+        Index("ix_fleet_command_device_status", "device_id", "status"),
+        Index("ix_fleet_command_status_expires", "status", "expires_at"),
+    )
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    device_id: str = Field(sa_column=Column(String(64), nullable=False))
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = CommandState.PENDING.value
+    idempotency_key: str = Field(sa_column=Column(String(128), nullable=False))
+    request_hash: str
+    issued_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    output: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+TABLES = [
+    Device.__table__, PresenceEvent.__table__, HealthSample.__table__, CommandRecord.__table__
+]

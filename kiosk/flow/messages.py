@@ -1,0 +1,81 @@
+"""Plain-language messages for every card failure and every edge problem.
+
+The flow only picks a message *key*; kiosk/i18n holds the words (`<key>.title`, `<key>.body`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from drivers.card.interface import CardFailure
+from kiosk import edge_errors as codes
+from kiosk.edge_errors import EdgeProblem
+
+
+class Msg(StrEnum):
+    # Card reading
+    CARD_REMOVED_MID_READ = "msg.card_removed_mid_read"
+    CARD_NEEDS_PSAM = "msg.card_needs_psam"
+    CARD_NOT_SSC = "msg.card_not_ssc"
+    CARD_UNRESPONSIVE = "msg.card_unresponsive"
+    CARD_UNREADABLE = "msg.card_unreadable"
+    READER_UNAVAILABLE = "msg.reader_unavailable"
+    # The edge and what stands behind it
+    EDGE_UNREACHABLE = "msg.edge_unreachable"
+    CENTRAL_UNAVAILABLE = "msg.central_unavailable"
+    SERVICE_BUSY = "msg.service_busy"
+    CITIZEN_NOT_FOUND = "msg.citizen_not_found"
+    CARD_LOST = "msg.card_lost"
+    CARD_REPLACED = "msg.card_replaced"
+    CARD_CANCELLED = "msg.card_cancelled"
+    CARD_NOT_VALID = "msg.card_not_valid"
+    CARD_DATA_INVALID = "msg.card_data_invalid"
+    SESSION_EXPIRED = "msg.session_expired"
+    DEVICE_NOT_AUTHORISED = "msg.device_not_authorised"
+    UNEXPECTED = "msg.unexpected"
+
+
+CARD_FAILURE_MESSAGES: dict[CardFailure, Msg] = {
+    CardFailure.REMOVED: Msg.CARD_REMOVED_MID_READ,
+    CardFailure.NEEDS_PSAM: Msg.CARD_NEEDS_PSAM,
+    CardFailure.NOT_SSC: Msg.CARD_NOT_SSC,
+    CardFailure.UNRESPONSIVE: Msg.CARD_UNRESPONSIVE,
+    CardFailure.UNREADABLE: Msg.CARD_UNREADABLE,
+    CardFailure.READER_UNAVAILABLE: Msg.READER_UNAVAILABLE,
+}
+
+PROBLEM_MESSAGES: dict[str, Msg] = {
+    codes.UNAUTHORIZED: Msg.DEVICE_NOT_AUTHORISED,
+    codes.VALIDATION_ERROR: Msg.UNEXPECTED,
+    codes.INVALID_CITIZEN_ID: Msg.CARD_DATA_INVALID,
+    codes.IDEMPOTENCY_KEY_REQUIRED: Msg.UNEXPECTED,
+    codes.IDEMPOTENCY_KEY_REUSED: Msg.UNEXPECTED,
+    codes.IDEMPOTENCY_KEY_IN_FLIGHT: Msg.SERVICE_BUSY,
+    codes.CITIZEN_NOT_FOUND: Msg.CITIZEN_NOT_FOUND,
+    codes.CARD_NOT_VALID: Msg.CARD_NOT_VALID,
+    codes.SESSION_NOT_FOUND: Msg.SESSION_EXPIRED,
+    codes.CENTRAL_UNAVAILABLE: Msg.CENTRAL_UNAVAILABLE,
+    codes.PAYLOAD_TOO_LARGE: Msg.UNEXPECTED,
+}
+
+# `card_status` of a card-not-valid problem; "unknown" (none of this person's cards) and any
+# value added later get the general card-not-valid words.
+CARD_STATUS_MESSAGES: dict[str, Msg] = {
+    "reported-lost": Msg.CARD_LOST,
+    "lost": Msg.CARD_LOST,
+    "replaced": Msg.CARD_REPLACED,
+    "cancelled": Msg.CARD_CANCELLED,
+}
+
+
+def message_for_failure(failure: CardFailure) -> Msg:
+    return CARD_FAILURE_MESSAGES.get(failure, Msg.CARD_UNREADABLE)
+
+
+def message_for_problem(problem: EdgeProblem) -> Msg:
+    if problem.code == codes.CARD_NOT_VALID:
+        return CARD_STATUS_MESSAGES.get(problem.card_status or "", Msg.CARD_NOT_VALID)
+    if problem.code in PROBLEM_MESSAGES:
+        return PROBLEM_MESSAGES[problem.code]
+    # Unknown codes: a server-side failure is worth retrying, anything else needs staff.
+    return Msg.SERVICE_BUSY if problem.status >= 500 else Msg.UNEXPECTED

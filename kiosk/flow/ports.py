@@ -1,0 +1,56 @@
+"""What the flow needs from the outside world, as protocols: time, worker threads, the edge.
+
+Production plugs in Kivy's Clock, a thread pool and the httpx client; tests plug in a manual
+clock, a queue of jobs they run when they choose, and a scripted edge. No sleeps anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from drivers.card.interface import CardData
+from kiosk.edge_models import Benefits, SessionOpened
+
+T = TypeVar("T")
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Scheduler(Protocol):
+    """Runs callbacks later on the flow's own thread (the UI thread in production)."""
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Cancellable: ...
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """What a job produced: a value, or the exception it raised."""
+
+    value: T | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class TaskRunner(Protocol):
+    """Runs blocking jobs off the flow's thread and reports back on it."""
+
+    def submit(self, job: Callable[[], T], done: Callable[[Outcome[T]], None]) -> None:
+        """Run `job` on a worker; call `done(outcome)` later on the flow's thread."""
+        ...
+
+
+class EdgePort(Protocol):
+    """The three edge calls a card session needs (kiosk.edge_client.EdgeClient has them)."""
+
+    def open_session(self, card: CardData, *, idempotency_key: str) -> SessionOpened: ...
+
+    def get_benefits(self, session_id: str) -> Benefits: ...
+
+    def end_session(self, session_id: str, *, idempotency_key: str) -> None: ...

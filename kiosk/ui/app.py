@@ -1,0 +1,285 @@
+"""The Kivy App: builds the screens, connects the card reader, the flow and the status server.
+
+Import only after kiosk.ui.boot.prepare_environment() and configure_kivy() (kiosk.runtime
+does this). Dependencies are passed in, so the window tests can run it with fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.widget import Widget
+
+from drivers.base import HealthChanged
+from drivers.card.interface import CardReader
+from kiosk.flow import Activity, FlowConfig, KioskFlow, Tap
+from kiosk.flow.backoff import Backoff
+from kiosk.flow.ports import EdgePort, Scheduler
+from kiosk.flow.screens import Action, ScreenName
+from kiosk.flow.view import View
+from kiosk.i18n import Translator
+from kiosk.screen_watch import ScreenWatch
+from kiosk.settings import KioskSettings
+from kiosk.status_server import StatusServer
+from kiosk.ui.automation import UiAutomation
+from kiosk.ui.bridge import HardwareBridge
+from kiosk.ui.chrome import Footer, Header, IdleOverlay
+from kiosk.ui.frames import after_frames, capture, unique_path
+from kiosk.ui.screens import (
+    AttractScreen,
+    BenefitsScreen,
+    EndingScreen,
+    HomeScreen,
+    KioskScreen,
+    MessageScreen,
+    ProgressScreen,
+    UiContext,
+)
+from kiosk.ui.theme import rgba, theme_named
+from kiosk.version import __version__
+from kiosk.voice import SilentVoice, Voice
+from kiosk.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+
+# What the voice says on each screen (the message screen speaks its notice instead).
+_PROMPTS: dict[ScreenName, tuple[str, ...]] = {
+    ScreenName.ATTRACT: ("attract.title", "attract.hint"),
+    ScreenName.READING: ("reading.title", "reading.body"),
+    ScreenName.IDENTIFYING: ("identifying.title", "identifying.body"),
+    ScreenName.HOME: ("home.prompt",),
+    ScreenName.LOADING: ("loading.title",),
+    ScreenName.BENEFITS: ("benefits.title",),
+    ScreenName.ENDING: ("ending.title", "ending.body"),
+}
+
+
+_SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
+
+
+def _animations(settings: KioskSettings) -> bool:
+    if settings.animations != "auto":
+        return settings.animations == "on"
+    from kivy.graphics.opengl import GL_RENDERER, glGetString
+
+    renderer = glGetString(GL_RENDERER).decode(errors="replace").lower()
+    software = any(name in renderer for name in _SOFTWARE_RENDERERS)
+    log.info("GL renderer %r: animations %s", renderer, "off" if software else "on")
+    return not software
+
+
+class ClockScheduler:
+    """kiosk.flow.ports.Scheduler on Kivy's Clock (callbacks run on the UI thread)."""
+
+    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Any:
+        return Clock.schedule_once(lambda _dt: callback(), delay_s)
+
+
+def post_to_ui(fn: Callable[[], None]) -> None:
+    """Run `fn` on the UI thread at the next frame; safe from any thread."""
+    Clock.schedule_once(lambda _dt: fn(), 0)
+
+
+class KioskApp(App):
+    title = "社会保障自助服务"
+    use_kivy_settings = False
+
+    def __init__(
+        self,
+        settings: KioskSettings,
+        reader: CardReader,
+        edge: EdgePort,
+        status: StatusServer | None = None,
+        voice: Voice | None = None,
+        scheduler: Scheduler | None = None,
+        flow_config: FlowConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.reader = reader
+        self.edge = edge
+        self.voice = voice or SilentVoice()
+        self.watch = ScreenWatch()
+        self.workers = WorkerPool(post_to_ui)
+        self.theme = theme_named(settings.theme)
+        self.t = Translator(settings.language)
+        self.flow = KioskFlow(
+            edge, self.workers, scheduler or ClockScheduler(),
+            flow_config or FlowConfig(
+                idle_timeout_s=settings.idle_timeout_s,
+                idle_warning_s=settings.idle_warning_s,
+                message_hold_s=settings.message_hold_s,
+                page_size=self.theme.page_size,
+                backoff=Backoff(initial_s=settings.retry_initial_s, max_s=settings.retry_max_s),
+            ),
+        )
+        self.status = status
+        self._unsubscribe: Callable[[], None] | None = None
+        self._spoken: tuple[str, str | None] | None = None
+        self._shot_screen: str | None = None
+        self._shots = 0
+        self.screens: dict[ScreenName, KioskScreen] = {}
+        self._shown: KioskScreen | None = None
+        self._stopped = False
+
+    # Building -------------------------------------------------------------------------------
+
+    def build(self) -> Widget:
+        Window.clearcolor = rgba(self.theme.palette.background)
+        ctx = UiContext(self.theme, self.t, self.tap, animate=_animations(self.settings))
+        self.manager = ScreenManager(transition=NoTransition())
+        screens: list[KioskScreen] = [
+            AttractScreen(ctx),
+            ProgressScreen(ctx, ScreenName.READING, "reading", card=True),
+            ProgressScreen(ctx, ScreenName.IDENTIFYING, "identifying", card=True),
+            HomeScreen(ctx),
+            ProgressScreen(ctx, ScreenName.LOADING, "loading"),
+            BenefitsScreen(ctx),
+            MessageScreen(ctx),
+            EndingScreen(ctx),
+        ]
+        for screen in screens:
+            self.screens[ScreenName(screen.name)] = screen
+            self.manager.add_widget(screen)
+        column = BoxLayout(orientation="vertical")
+        column.add_widget(Header(ctx))
+        column.add_widget(self.manager)
+        column.add_widget(Footer(ctx, self.settings.device_id))
+        self.overlay = IdleOverlay(ctx)
+        root = FloatLayout()
+        root.add_widget(column)
+        root.add_widget(self.overlay)
+        return root
+
+    def on_start(self) -> None:
+        Window.bind(on_request_close=self._refuse_close, on_touch_down=self._touched)
+        self.flow.subscribe(self.render)
+        self.render(self.flow.view)
+        bridge = HardwareBridge(post_to_ui, self.flow.handle)
+        self._unsubscribe = self.reader.subscribe(bridge)
+        self.reader.start()  # never raises for absent hardware (drivers contract)
+        self.flow.handle(HealthChanged(kind="card_reader", health=self.reader.health()))
+        self._start_status_server()
+        log.info("kiosk %s started as %s (theme %s, %s, %dx%d)", __version__,
+                 self.settings.device_id, self.theme.name, self.t.language,
+                 Window.width, Window.height)
+
+    def _start_status_server(self) -> None:
+        s = self.settings
+        if self.status is None:
+            return
+        automation = None
+        if s.automation:
+            shots = s.screenshots_dir or Path.cwd() / "screenshots"
+            automation = UiAutomation(self._visible_roots, lambda: self.manager.current, shots)
+            log.warning("automation hooks are enabled (tests and demo only)")
+        if s.screenshots_dir is not None:
+            log.warning("screenshots of every screen go to %s: simulated cards only",
+                        s.screenshots_dir)
+        self.status.start(self.status_document, self.watch, automation)
+
+    def status_document(self) -> dict[str, Any]:
+        """GET /status. No citizen data: names of things and health only."""
+        return {
+            "app_version": __version__,
+            "device_id": self.settings.device_id,
+            "screen": self.watch.screen,
+            "session_active": self.watch.session_active,
+            "peripherals": {"card_reader": self.reader.health().as_dict()},
+        }
+
+    # Input ----------------------------------------------------------------------------------
+
+    def tap(self, action: Action) -> None:
+        self.flow.handle(Tap(action))
+
+    def _touched(self, *_: Any) -> None:
+        # Runs before the widgets see the touch; returns None so that they still do.
+        self.flow.handle(Activity())
+
+    def _refuse_close(self, *_: Any, **__: Any) -> bool:
+        return True  # only a service stop (SIGTERM) ends the kiosk
+
+    def open_settings(self, *_: Any) -> bool:
+        return False  # F1 must not open Kivy's settings panel in front of citizens
+
+    # Rendering ------------------------------------------------------------------------------
+
+    def render(self, view: View) -> None:
+        screen = self.screens[view.screen]
+        if self._shown is not screen:  # (the manager starts on attract without our say-so)
+            if self._shown is not None:
+                self._shown.stopped()
+            self.manager.current = str(view.screen)
+            screen.started()
+            self._shown = screen
+        screen.render(view)
+        for other in self.screens.values():
+            if other is not screen and other.holds_citizen_data:
+                other.clear()
+        self.overlay.render(view)
+        self._speak(view)
+        after_frames(self._settled)
+
+    def _speak(self, view: View) -> None:
+        notice = view.notice.key if view.notice else None
+        if self._spoken == (view.screen, notice):
+            return
+        self._spoken = (view.screen, notice)
+        if notice is not None:
+            keys: tuple[str, ...] = (f"{notice}.title", f"{notice}.body")
+        else:
+            keys = _PROMPTS.get(view.screen, ())
+        if view.screen is ScreenName.ATTRACT:
+            self.voice.stop()
+        if keys:
+            self.voice.say(keys[0], "。".join(self.t(k) for k in keys))
+
+    def _settled(self) -> None:
+        """A frame of the current screen is drawn: tell waiters, take the automatic shot."""
+        if self.manager.transition.is_active:
+            # Even NoTransition keeps the old screen attached until its zero-length animation
+            # ends on a later tick; a frame drawn before that shows both screens overlapped.
+            after_frames(self._settled, frames=1)
+            return
+        current = self.manager.current
+        self.watch.update(current, self.flow.session_active)
+        directory = self.settings.screenshots_dir
+        if directory is not None and current != self._shot_screen:
+            self._shot_screen = current
+            self._shots += 1
+            capture(unique_path(directory, f"{self._shots:03d}-{current}"),
+                    lambda path: log.info("screenshot %s", path))
+
+    def _visible_roots(self) -> list[Widget]:
+        roots: list[Widget] = []
+        if self.overlay.shown:
+            roots.append(self.overlay)
+        roots.append(self.manager.current_screen)
+        return roots
+
+    # Stopping -------------------------------------------------------------------------------
+
+    def on_stop(self) -> None:
+        if self._stopped:
+            return  # Kivy dispatches on_stop once per App.stop() call
+        self._stopped = True
+        log.info("kiosk stopping")
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.reader.stop()
+        self.flow.close()  # ends any session at the edge (queued on the workers)
+        self.voice.stop()
+        if not self.workers.close(timeout_s=3.0):
+            log.warning("an edge call was still running at exit")
+        if self.status is not None:
+            self.status.stop()

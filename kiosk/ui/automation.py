@@ -1,0 +1,166 @@
+"""The UI side of the automation hooks: taps, visible texts and screenshots on the UI thread.
+
+Called from the status server's HTTP threads; every operation is posted to the UI thread with
+Kivy's (thread-safe) Clock and the HTTP thread waits for its result with a timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kivy.base import EventLoop
+from kivy.clock import Clock
+from kivy.input.motionevent import MotionEvent
+from kivy.uix.label import Label
+from kivy.uix.widget import Widget
+
+from kiosk.status_server import AutomationError
+from kiosk.ui.frames import after_frames, capture, unique_path
+from kiosk.ui.widgets import KioskButton, Mark
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_MARKUP = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")
+
+
+class _AutomationTouch(MotionEvent):
+    """A synthetic finger, dispatched through the event loop exactly like a real touch."""
+
+    def __init__(self, x: float, y: float) -> None:
+        win = EventLoop.window
+        super().__init__(
+            "automation", id(self), {"x": x / (win.width - 1.0), "y": y / (win.height - 1.0)},
+            is_touch=True, type_id="touch",
+        )
+        self.profile = ["pos"]
+
+    def depack(self, args: dict[str, float]) -> None:
+        self.sx, self.sy = args["x"], args["y"]
+        super().depack(args)
+
+
+class UiAutomation:
+    """Implements kiosk.status_server.Automation for the running app.
+
+    `roots()` returns the widget trees a user can see now, topmost first (the idle overlay when
+    shown, then the current screen).
+    """
+
+    def __init__(self, roots: Callable[[], list[Widget]], screen: Callable[[], str],
+                 shots_dir: Path) -> None:
+        self._roots = roots
+        self._screen = screen
+        self._shots_dir = shots_dir
+
+    # Automation protocol (HTTP threads) -------------------------------------------------------
+
+    def tap(self, target: str, timeout_s: float) -> dict[str, Any]:
+        return self._on_ui(lambda fut: fut.set_result(self._tap(target)), timeout_s)
+
+    def texts(self, timeout_s: float) -> dict[str, Any]:
+        return self._on_ui(
+            lambda fut: fut.set_result({
+                "screen": self._screen(),
+                "texts": self._texts(),
+                "targets": sorted(b.target for b in self._buttons() if not b.disabled),
+            }),
+            timeout_s,
+        )
+
+    def screenshot(self, name: str, timeout_s: float) -> str:
+        def start(fut: Future[str]) -> None:
+            path = unique_path(self._shots_dir, name)
+            after_frames(lambda: capture(path, lambda written: fut.set_result(str(written))),
+                         frames=1)
+
+        path = self._on_ui(start, timeout_s)
+        log.info("automation: screenshot %s", path)
+        return path
+
+    # UI thread ------------------------------------------------------------------------------
+
+    def _tap(self, target: str) -> dict[str, Any]:
+        visible = self._buttons()
+        buttons = {b.target: b for b in visible}
+        button = buttons.get(target)
+        if button is None:
+            # Also accept the flow action a button asks for ("show-benefits", "end") when
+            # exactly one visible button asks for it: scripts need not know the layout.
+            by_action = [b for b in visible if b.action is not None and str(b.action) == target]
+            button = by_action[0] if len(by_action) == 1 else None
+        if button is None:
+            raise AutomationError(
+                HTTPStatus.NOT_FOUND, f"no button {target!r} on screen {self._screen()!r}",
+                screen=self._screen(), targets=sorted(buttons),
+            )
+        if button.disabled:
+            raise AutomationError(HTTPStatus.CONFLICT, f"button {target!r} is disabled",
+                                  screen=self._screen())
+        screen_before = self._screen()
+        x, y = button.to_window(*button.center)
+        touch = _AutomationTouch(x, y)
+        EventLoop.post_dispatch_input("begin", touch)
+        EventLoop.post_dispatch_input("end", touch)
+        log.info("automation: tapped %s on %s", button.target, screen_before)
+        return {"target": button.target, "screen_before": screen_before,
+                "screen": self._screen()}
+
+    def _buttons(self) -> list[KioskButton]:
+        found: list[KioskButton] = []
+        for root in self._roots():
+            found += [w for w in root.walk(restrict=True)
+                      if isinstance(w, KioskButton) and w.target and _visible(w)]
+            if found:  # a modal layer on top hides everything under it
+                break
+        return found
+
+    def _texts(self) -> list[str]:
+        texts: list[str] = []
+        for root in self._roots():
+            for widget in root.walk(restrict=True):
+                if isinstance(widget.parent, Mark):
+                    continue  # the '!' in a round sign is decoration, not words
+                if isinstance(widget, Label) and _visible(widget) and widget.text.strip():
+                    text = _MARKUP.sub("", widget.text) if widget.markup else widget.text
+                    texts.extend(line.strip() for line in text.splitlines() if line.strip())
+        return texts
+
+    def _on_ui(self, start: Callable[[Future[T]], None], timeout_s: float) -> T:
+        future: Future[T] = Future()
+
+        def run(_dt: float) -> None:
+            try:
+                start(future)
+            except AutomationError as exc:
+                future.set_exception(exc)
+            except Exception as exc:
+                log.exception("automation: UI operation failed")
+                future.set_exception(
+                    AutomationError(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}")
+                )
+
+        Clock.schedule_once(run, 0)
+        try:
+            return future.result(timeout=timeout_s)
+        except FutureTimeout as exc:
+            raise AutomationError(
+                HTTPStatus.GATEWAY_TIMEOUT, f"the UI did not answer within {timeout_s:g} s"
+            ) from exc
+
+
+def _visible(widget: Widget) -> bool:
+    node: Widget | None = widget
+    while node is not None:
+        if node.opacity <= 0:
+            return False
+        parent = node.parent
+        node = parent if isinstance(parent, Widget) else None
+    return True

@@ -1,0 +1,67 @@
+"""Kivy start-up in the only order that works (shared/docs/kivy-notes.md):
+
+1. environment variables, before the first `import kivy`;
+2. `Config`, before `kivy.core.window` is imported (that import creates the window);
+3. the CJK font as Kivy's default, before any widget exists (else Chinese renders as boxes).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kiosk.settings import KioskSettings
+
+
+class MissingFont(RuntimeError):
+    pass
+
+
+def prepare_environment() -> None:
+    """Step 1. Safe to call more than once; the caller's explicit values win where it matters."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")  # our CLI owns the command line
+    os.environ.setdefault("KIVY_NO_CONFIG", "1")  # settings come from the device TOML only
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")  # no log files beside ours
+    os.environ.setdefault("KIVY_WINDOW", "sdl2")  # never fall back to x11 and die (exit 102)
+    # Kivy would otherwise install its own root handlers and redirect stderr, bypassing the
+    # redacting filter of common.logs.
+    os.environ["KIVY_LOG_MODE"] = "PYTHON"
+    # SDL turns SIGTERM into a window close request, which a kiosk refuses; we handle SIGTERM.
+    os.environ["SDL_NO_SIGNAL_HANDLERS"] = "1"
+
+
+def configure_kivy(settings: KioskSettings) -> None:
+    """Steps 2 and 3. Call after prepare_environment() and before importing kivy.core.window."""
+    if not Path(settings.font_path).is_file():
+        raise MissingFont(
+            f"CJK font not found at {settings.font_path}: install the Debian package"
+            " fonts-wqy-microhei or set kiosk.font_path"
+        )
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(settings.window_width))
+    Config.set("graphics", "height", str(settings.window_height))
+    Config.set("graphics", "borderless", int(settings.borderless))
+    Config.set("graphics", "fullscreen", "auto" if settings.fullscreen else "0")
+    Config.set("graphics", "resizable", 0)
+    Config.set("graphics", "show_cursor", int(settings.show_cursor))
+    Config.set("graphics", "allow_screensaver", 0)  # the attract screen is the screensaver
+    # Calm animations need no more; it halves the CPU a fanless terminal spends redrawing.
+    Config.set("graphics", "maxfps", 30)
+    Config.set("graphics", "position", "custom")
+    Config.set("graphics", "left", 0)
+    Config.set("graphics", "top", 0)
+    Config.set("kivy", "exit_on_escape", 0)  # a keyboard must not close the kiosk
+    Config.set("kivy", "pause_on_minimize", 0)
+    Config.set("kivy", "keyboard_mode", "dock")
+    Config.set("kivy", "log_enable", 0)
+    # Right/middle clicks must not leave multitouch-emulation dots on the screen.
+    Config.set("input", "mouse", "mouse,multitouch_on_demand")
+    # No inspector, monitor or other debugging modules in front of citizens.
+    for module in list(Config.options("modules")) if Config.has_section("modules") else []:
+        Config.remove_option("modules", module)
+
+    from kivy.core.text import DEFAULT_FONT, LabelBase
+
+    font = str(settings.font_path)
+    LabelBase.register(DEFAULT_FONT, fn_regular=font)

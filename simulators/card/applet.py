@@ -1,0 +1,446 @@
+"""A virtual social security card: answers APDUs the way the public reader implementations say
+a real one does (shared/docs/ssc-card.md).
+
+Written from the specification, independently of drivers/card, so that a driver test against
+it checks the driver against the spec rather than against itself.
+
+- SELECT by DF name `sx1.sh.社会保障` returns an FCI; anything else is 6A82.
+- READ RECORD by record identifier (P1 = tag, P2 = SFI << 3) returns one TLV of EF05 or EF06;
+  by record number (P2 b3..b1 = 100) works too.
+- T=0: a case 4 command is answered 61xx and the data fetched with GET RESPONSE; a case 2
+  command whose Le is not the exact length gets 6Cxx. T=1 answers directly.
+- Generation 1 has no tag 4E (6A83). Generation 3 keeps EF06, and tag 04 of EF05, behind PSAM
+  authentication: 6982 without it (which EF05 items a real card protects is not public; tag 04
+  is this simulator's choice).
+- VERIFY is implemented with a retry counter, so that a test can prove nobody sends it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from common.masking import mask_citizen_id, mask_name
+from simulators.central.population import SPEC_VERSION, Citizen, SimCard
+
+Transmission = Literal["T=0", "T=1"]
+
+SSSE_DF_NAME = "sx1.sh.".encode("ascii") + "社会保障".encode("gbk")
+EF05, EF06 = 5, 6
+NAME_BYTES = 30  # tag 09
+NAME_EXTENSION_BYTES = 20  # tag 4E
+DEFAULT_PIN = b"123456"
+PIN_TRIES = 3
+
+SW_OK = b"\x90\x00"
+SW_WRONG_LENGTH = b"\x67\x00"
+SW_SECURITY = b"\x69\x82"
+SW_AUTH_BLOCKED = b"\x69\x83"
+SW_CONDITIONS = b"\x69\x85"
+SW_NO_CURRENT_EF = b"\x69\x86"
+SW_FILE_NOT_FOUND = b"\x6a\x82"
+SW_RECORD_NOT_FOUND = b"\x6a\x83"
+SW_WRONG_P1P2 = b"\x6a\x86"
+SW_INS_NOT_SUPPORTED = b"\x6d\x00"
+SW_CLA_NOT_SUPPORTED = b"\x6e\x00"
+
+
+class VirtualCard(Protocol):
+    """What the vpcd link needs from a card."""
+
+    @property
+    def atr(self) -> bytes: ...
+
+    def power_on(self) -> None: ...
+
+    def power_off(self) -> None: ...
+
+    def reset(self) -> None: ...
+
+    def process(self, command: bytes) -> bytes: ...
+
+
+# -- ATRs -----------------------------------------------------------------------------------------
+def _with_tck(atr: bytes) -> bytes:
+    """Append TCK (XOR of T0..the last historical byte), required when T=1 is offered."""
+    tck = 0
+    for b in atr[1:]:
+        tck ^= b
+    return atr + bytes([tck])
+
+
+def make_atr(protocol: Transmission, historical: bytes) -> bytes:
+    """An ATR that makes pcscd pick `protocol`.
+
+    T=0: TB1 = 00, TC1 = 00 and no TD1, so T=0 is the only (implicit) protocol.
+    T=1: TD1 = 81 announces T=1 and TD2 = 31 carries TA3 = FE (IFSC 254), TB3 = 45 (BWI 4,
+    CWI 5); T=1 is the first offered protocol, so pcscd selects it.
+    """
+    if len(historical) > 15:
+        raise ValueError("at most 15 historical bytes")
+    k = len(historical)
+    if protocol == "T=0":
+        return bytes([0x3B, 0x60 | k, 0x00, 0x00]) + historical
+    if protocol == "T=1":
+        return _with_tck(bytes([0x3B, 0x80 | k, 0x81, 0x31, 0xFE, 0x45]) + historical)
+    raise ValueError(f"unknown protocol {protocol!r}")
+
+
+# -- encodings ------------------------------------------------------------------------------------
+def bcd(digits: str, size: int) -> bytes:
+    """Packed BCD, right-padded with F to `size` bytes (the cn encoding)."""
+    if not digits.isdigit() or len(digits) > size * 2:
+        raise ValueError("digits do not fit")
+    return bytes.fromhex(digits.ljust(size * 2, "F"))
+
+
+def bcd_date(d: dt.date) -> bytes:
+    return bcd(d.strftime("%Y%m%d"), 4)
+
+
+def an(text: str, size: int) -> bytes:
+    """ASCII, right-padded with 0x00 (the an encoding)."""
+    raw = text.encode("ascii")
+    if len(raw) > size:
+        raise ValueError("text does not fit")
+    return raw.ljust(size, b"\x00")
+
+
+def split_gbk(name: str, first: int, second: int) -> tuple[bytes, bytes]:
+    """The name in GBK split at a character boundary into at most `first` + `second` bytes;
+    what does not fit is dropped, as a card personaliser would truncate it."""
+    head, tail = b"", b""
+    for ch in name:
+        raw = ch.encode("gbk")
+        if not tail and len(head) + len(raw) <= first:
+            head += raw
+        elif len(tail) + len(raw) <= second:
+            tail += raw
+        else:
+            break
+    return head, tail
+
+
+def tlv(tag: int, value: bytes) -> bytes:
+    return bytes([tag, len(value)]) + value
+
+
+# -- the card's content ---------------------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class CardProfile:
+    """Everything the chip holds, in plain values. Build it from the population or by hand."""
+
+    card_id_code: str  # 32 hex
+    card_type: str
+    generation: int
+    init_org_code: str  # 24 hex
+    issue_date: dt.date
+    expiry_date: dt.date
+    card_number: str
+    citizen_id: str
+    name: str
+    gender: str
+    ethnicity: str
+    birthplace: str
+    birth_date: dt.date
+
+    @property
+    def spec_version(self) -> str:
+        return SPEC_VERSION[self.generation]
+
+    def __repr__(self) -> str:  # a stray log line must not leak the holder
+        return (
+            f"CardProfile(citizen_id={mask_citizen_id(self.citizen_id)},"
+            f" name={mask_name(self.name)}, generation={self.generation})"
+        )
+
+    @classmethod
+    def from_citizen(
+        cls, citizen: Citizen, card: SimCard | None = None, generation: int | None = None
+    ) -> CardProfile:
+        card = card or citizen.current_card
+        return cls(
+            card_id_code=card.card_id_code,
+            card_type=card.card_type,
+            generation=generation or card.generation,
+            init_org_code=card.init_org_code or "00" * 12,
+            issue_date=card.issued_on,
+            expiry_date=card.expires_on,
+            card_number=card.card_number,
+            citizen_id=citizen.citizen_id,
+            name=citizen.name,
+            gender=citizen.gender,
+            ethnicity=citizen.ethnicity,
+            birthplace=citizen.region,
+            birth_date=citizen.birth_date,
+        )
+
+    def records(self) -> dict[int, dict[int, bytes]]:
+        """SFI -> tag -> the record (a whole TLV), in the card's record order."""
+        name, extension = split_gbk(
+            self.name, NAME_BYTES, NAME_EXTENSION_BYTES if self.generation >= 2 else 0
+        )
+        ef05 = {
+            0x01: bytes.fromhex(self.card_id_code),
+            0x02: an(self.card_type, 1),
+            0x03: an(self.spec_version, 4),
+            0x04: bytes.fromhex(self.init_org_code),
+            0x05: bcd_date(self.issue_date),
+            0x06: bcd_date(self.expiry_date),
+            0x07: an(self.card_number, 9),
+        }
+        ef06 = {
+            0x08: an(self.citizen_id, 18),
+            0x09: name.ljust(NAME_BYTES, b"\x00"),
+            0x0A: an(self.gender, 1),
+            0x0B: bcd(self.ethnicity, 1),
+            0x0C: bcd(self.birthplace, 3),
+            0x0D: bcd_date(self.birth_date),
+        }
+        if self.generation >= 2:
+            # The record exists on every gen 2/3 card; short names leave it zero-filled.
+            ef06[0x4E] = extension.ljust(NAME_EXTENSION_BYTES, b"\x00")
+        return {
+            EF05: {tag: tlv(tag, value) for tag, value in ef05.items()},
+            EF06: {tag: tlv(tag, value) for tag, value in ef06.items()},
+        }
+
+
+# -- APDU parsing ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Command:
+    cla: int
+    ins: int
+    p1: int
+    p2: int
+    data: bytes
+    le: int | None  # None: no Le; 0 means 256 (short APDUs only)
+
+    @classmethod
+    def parse(cls, raw: bytes) -> Command | None:
+        """Short APDU cases 1-4 (a T=0 TPDU is always case 1-3); None if malformed."""
+        if len(raw) < 4:
+            return None
+        cla, ins, p1, p2 = raw[:4]
+        body = raw[4:]
+        data, le = b"", None
+        if len(body) == 1:
+            le = body[0]
+        elif body:
+            lc = body[0]
+            if lc == 0 or len(body) not in (1 + lc, 2 + lc):
+                return None  # extended length (not on these cards) or a wrong Lc
+            data = body[1 : 1 + lc]
+            le = body[1 + lc] if len(body) == 2 + lc else None
+        return cls(cla, ins, p1, p2, data, le)
+
+    @property
+    def expected(self) -> int:
+        return 256 if self.le == 0 else (self.le or 0)
+
+
+# -- the applets ----------------------------------------------------------------------------------
+@dataclass
+class _Session:
+    selected: bool = False
+    pending: bytes = b""  # T=0: response data waiting for GET RESPONSE
+
+
+@dataclass(repr=False)
+class SscCard:
+    """The social security application on a T=0 or T=1 chip."""
+
+    profile: CardProfile
+    protocol: Transmission = "T=0"
+    pin: bytes = DEFAULT_PIN
+    pin_tries: int = PIN_TRIES
+    commands: list[bytes] = field(default_factory=list)  # every C-APDU received, for tests
+    _session: _Session = field(default_factory=_Session)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    kind = "ssc"
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("T=0", "T=1"):
+            raise ValueError("protocol must be 'T=0' or 'T=1'")
+        self._records = self.profile.records()
+
+    @classmethod
+    def from_citizen(
+        cls,
+        citizen: Citizen,
+        *,
+        generation: int | None = None,
+        protocol: Transmission = "T=0",
+        card: SimCard | None = None,
+    ) -> SscCard:
+        return cls(CardProfile.from_citizen(citizen, card, generation), protocol=protocol)
+
+    @property
+    def generation(self) -> int:
+        return self.profile.generation
+
+    def __repr__(self) -> str:
+        return f"SscCard({self.profile!r}, protocol={self.protocol})"
+
+    @property
+    def atr(self) -> bytes:
+        return make_atr(self.protocol, f"HRSS SSC {self.generation}".encode("ascii"))
+
+    @property
+    def t0(self) -> bool:
+        return self.protocol == "T=0"
+
+    def fci(self) -> bytes:
+        # 84: the DF name; A5 (proprietary) holds 88, the SFI of a directory EF.
+        return tlv(0x6F, tlv(0x84, SSSE_DF_NAME) + tlv(0xA5, tlv(0x88, b"\x01")))
+
+    # -- power ------------------------------------------------------------------------------------
+    def power_on(self) -> None:
+        self.reset()
+
+    def power_off(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._session = _Session()
+
+    # -- commands ---------------------------------------------------------------------------------
+    def process(self, raw: bytes) -> bytes:
+        with self._lock:
+            self.commands.append(bytes(raw))
+            command = Command.parse(raw)
+            if command is None:
+                return SW_WRONG_LENGTH
+            if command.cla != 0x00:
+                return SW_CLA_NOT_SUPPORTED
+            if command.ins != 0xC0:
+                self._session.pending = b""  # any other command discards waiting data
+            handler = {
+                0xA4: self._select,
+                0xB2: self._read_record,
+                0xC0: self._get_response,
+                0x20: self._verify,
+            }.get(command.ins)
+            return handler(command) if handler else SW_INS_NOT_SUPPORTED
+
+    def _outgoing(self, command: Command, data: bytes, case4: bool) -> bytes:
+        """Answer with `data` the way the transmission protocol demands."""
+        if not self.t0:
+            if command.le is not None and command.le != 0 and command.le < len(data):
+                return b"\x6c" + bytes([len(data) & 0xFF])
+            return data + SW_OK
+        if case4 or command.le is None:
+            # T=0 cannot return data to a case 3 TPDU: the card asks to be fetched.
+            self._session.pending = data
+            return b"\x61" + bytes([len(data) & 0xFF])
+        if command.expected != len(data):
+            return b"\x6c" + bytes([len(data) & 0xFF])
+        return data + SW_OK
+
+    def _select(self, command: Command) -> bytes:
+        if command.p1 == 0x04:  # by DF name
+            if command.data != SSSE_DF_NAME:
+                self._session.selected = False
+                return SW_FILE_NOT_FOUND
+            self._session.selected = True
+            if command.p2 & 0x0C == 0x0C:  # no FCI wanted
+                return SW_OK
+            return self._outgoing(command, self.fci(), case4=True)
+        if command.p1 == 0x00 and command.data in (b"", b"\x3f\x00"):  # the MF
+            self._session.selected = False
+            return SW_OK
+        return SW_FILE_NOT_FOUND if command.p1 in (0x00, 0x02) else SW_WRONG_P1P2
+
+    def _read_record(self, command: Command) -> bytes:
+        found = self._locate(command)
+        if isinstance(found, bytes):
+            return found  # a status word
+        sfi, tag, record = found
+        if self._protected(sfi, tag):
+            return SW_SECURITY
+        return self._outgoing(command, record, case4=False)
+
+    def _locate(self, command: Command) -> tuple[int, int, bytes] | bytes:
+        """(SFI, tag, record) that READ RECORD addresses, or the status word saying why not."""
+        if not self._session.selected:
+            return SW_NO_CURRENT_EF
+        sfi, mode = command.p2 >> 3, command.p2 & 0x07
+        records = self._records.get(sfi)
+        if records is None:
+            return SW_FILE_NOT_FOUND
+        if mode == 0x00:  # P1 is the record identifier (the tag)
+            record = records.get(command.p1)
+            return SW_RECORD_NOT_FOUND if record is None else (sfi, command.p1, record)
+        if mode == 0x04:  # P1 is the record number
+            ordered = list(records.items())
+            if not 1 <= command.p1 <= len(ordered):
+                return SW_RECORD_NOT_FOUND
+            tag, record = ordered[command.p1 - 1]
+            return sfi, tag, record
+        return SW_WRONG_P1P2
+
+    def _protected(self, sfi: int, tag: int) -> bool:
+        """Generation 3: holder data and part of EF05 need PSAM authentication (RKSSSE),
+        which this card never grants: the simulator has no PSAM."""
+        return self.generation >= 3 and (sfi == EF06 or (sfi == EF05 and tag == 0x04))
+
+    def _get_response(self, command: Command) -> bytes:
+        if not self.t0:
+            return SW_INS_NOT_SUPPORTED
+        pending = self._session.pending
+        if not pending:
+            return SW_CONDITIONS
+        wanted = command.expected
+        if wanted > len(pending):
+            return b"\x6c" + bytes([len(pending) & 0xFF])
+        chunk, rest = pending[:wanted], pending[wanted:]
+        self._session.pending = rest
+        if rest:
+            return chunk + b"\x61" + bytes([min(len(rest), 256) & 0xFF])
+        return chunk + SW_OK
+
+    def _verify(self, command: Command) -> bytes:
+        if self.pin_tries == 0:
+            return SW_AUTH_BLOCKED
+        if command.data == self.pin:
+            self.pin_tries = PIN_TRIES
+            return SW_OK
+        self.pin_tries -= 1
+        return SW_AUTH_BLOCKED if self.pin_tries == 0 else bytes([0x63, 0xC0 | self.pin_tries])
+
+
+@dataclass
+class ForeignCard:
+    """A card without the social security application (a bank or transit card)."""
+
+    protocol: Transmission = "T=1"
+    commands: list[bytes] = field(default_factory=list)
+
+    kind = "non-ssc"
+
+    @property
+    def atr(self) -> bytes:
+        return make_atr(self.protocol, b"OTHER CARD")
+
+    def power_on(self) -> None:
+        return None
+
+    def power_off(self) -> None:
+        return None
+
+    def reset(self) -> None:
+        return None
+
+    def process(self, raw: bytes) -> bytes:
+        self.commands.append(bytes(raw))
+        command = Command.parse(raw)
+        if command is None:
+            return SW_WRONG_LENGTH
+        if command.ins == 0xA4:
+            return SW_FILE_NOT_FOUND
+        return SW_INS_NOT_SUPPORTED
+

@@ -1,0 +1,58 @@
+"""The simulator's FastAPI application: the `/central/v1` contract plus `/sim/v1` controls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from common.problem import install_problem_handlers
+from simulators.central import routes_central, routes_sim
+from simulators.central.config import CentralSimConfig
+from simulators.central.deps import SimState, utc_now
+from simulators.central.population import Population
+
+VERSION = "0.1.0"
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: CentralSimConfig | None = None,
+    *,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> FastAPI:
+    """One simulator; `clock` (UTC) is injectable so tests can move time without sleeping."""
+    config = config or CentralSimConfig()
+    state = SimState(
+        config=config, population=Population(config.seed, config.population), clock=clock
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Index the population before accepting connections, so readiness means ready
+        # (a million citizens take several seconds).
+        await anyio.to_thread.run_sync(state.population.ensure_index)
+        log.info(
+            "central simulator ready: seed %d, %d citizens, business date %s",
+            config.seed, config.population, config.business_date().isoformat(),
+        )
+        yield
+
+    app = FastAPI(
+        title="Central benefit platform (simulator)",
+        version=VERSION,
+        description="Implements docs/contracts/central-api.md; `/sim/v1` are tester controls.",
+        lifespan=lifespan,
+        openapi_url="/central/v1/openapi.json",
+        docs_url="/central/v1/docs",
+        redoc_url=None,
+    )
+    app.state.sim = state
+    install_problem_handlers(app)
+    app.include_router(routes_central.router)
+    app.include_router(routes_sim.router)
+    return app

@@ -1,0 +1,31 @@
+"""What one central simulator process serves: population, credential and business date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from simulators.central.population import DEFAULT_SEED, DEFAULT_SIZE
+
+# Halls are in China: "today" for payments and ages is the date in Beijing, not in UTC.
+CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+@dataclass(frozen=True)
+class CentralSimConfig:
+    seed: int = DEFAULT_SEED
+    population: int = DEFAULT_SIZE
+    api_key: str = "central-dev-key"  # the documented simulator default
+    # Fixed business date (payments, "the last 24 months"); None follows the clock.
+    today: dt.date | None = None
+
+    def business_date(self) -> dt.date:
+        return self.today or dt.datetime.now(CHINA_TZ).date()
+
+    @property
+    def token_secret(self) -> bytes:
+        """Key of the electronic-card tokens. Derived rather than random so that tokens issued
+        before a restart of the simulator stay valid, as they would with a real platform."""
+        material = f"hrss central-sim ecard v1\0{self.seed}\0{self.api_key}".encode()
+        return hashlib.sha256(material).digest()

@@ -1,0 +1,93 @@
+"""`/central/v1`: the contract of docs/contracts/central-api.md, served from the population."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Depends
+
+from common.problem import Problem
+from simulators.central import ecard_tokens
+from simulators.central.deps import SimState, State, apply_faults, require_api_key
+from simulators.central.population import Citizen
+from simulators.central.schemas import (
+    Health,
+    PaymentOut,
+    PaymentsAnswer,
+    PaymentsQuery,
+    PersonAnswer,
+    PersonOut,
+    PersonQuery,
+    TokenAnswer,
+    TokenQuery,
+    iso_utc,
+)
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/central/v1", tags=["central"])
+# Faults first: in a real outage the gateway answers before any credential is looked at.
+contract_call = [Depends(apply_faults), Depends(require_api_key)]
+
+_PROBLEMS = {
+    401: {"description": "Missing or wrong API key"},
+    404: {"description": "person-not-found"},
+    503: {"description": "maintenance"},
+}
+
+
+def _person(state: SimState, citizen_id: str) -> Citizen:
+    citizen = state.population.find(citizen_id)
+    if citizen is None:
+        raise Problem(404, "person-not-found", "No person with this ID number")
+    return citizen
+
+
+@router.get("/health")
+def health(state: State) -> Health:
+    """Liveness; needs no credential and ignores the faults."""
+    return Health(status="ok", as_of=iso_utc(state.now()))
+
+
+@router.post("/persons/query", dependencies=contract_call, responses=_PROBLEMS)
+def query_person(query: PersonQuery, state: State) -> PersonAnswer:
+    citizen = _person(state, query.citizen_id)
+    return PersonAnswer(as_of=iso_utc(state.now()), person=PersonOut.of(citizen))
+
+
+@router.post("/pension-payments/query", dependencies=contract_call, responses=_PROBLEMS)
+def query_payments(query: PaymentsQuery, state: State) -> PaymentsAnswer:
+    citizen = _person(state, query.citizen_id)
+    today = state.config.business_date()
+    current = f"{today.year:04d}-{today.month:02d}"
+    # Nothing is paid in the future: clamping also bounds the work of an absurd to_period.
+    to_period = min(query.to_period or current, current)
+    if query.from_period is not None and query.from_period > to_period:
+        raise Problem(422, "invalid-period", "from_period is after to_period")
+    payments = state.population.pension_payments(citizen, today, query.from_period, to_period)
+    return PaymentsAnswer(
+        as_of=iso_utc(state.now()), items=[PaymentOut.of(p) for p in payments]
+    )
+
+
+@router.post(
+    "/ecard-tokens/verify",
+    dependencies=contract_call,
+    responses={
+        **_PROBLEMS, 410: {"description": "token-expired"}, 422: {"description": "token-invalid"}
+    },
+)
+def verify_token(query: TokenQuery, state: State) -> TokenAnswer:
+    now = state.now()
+    try:
+        claims = ecard_tokens.verify(state.config.token_secret, query.token, now)
+    except ecard_tokens.TokenExpired as exc:
+        raise Problem(410, "token-expired", "The electronic card code has expired") from exc
+    except ecard_tokens.TokenInvalid as exc:
+        raise Problem(422, "token-invalid", "Not a valid electronic card code") from exc
+    if claims.index >= state.population.size:
+        raise Problem(422, "token-invalid", "Not a valid electronic card code")
+    citizen = state.population.citizen(claims.index)
+    return TokenAnswer(
+        as_of=iso_utc(now), citizen_id=citizen.citizen_id, expires_at=iso_utc(claims.expires_at)
+    )

@@ -1,0 +1,202 @@
+"""Request and answer bodies of the simulator, and their construction from the population."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from simulators.central.population import Citizen, Participation, Payment, SimCard
+
+Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+# Loose on purpose: the platform answers an unknown or malformed ID with 404, as a lookup.
+CitizenIdText = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+
+
+def iso_utc(moment: dt.datetime) -> str:
+    """ISO 8601 in UTC with a Z, to the second: the contract's time format."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- /central/v1 -------------------------------------------------------------------------------
+class PersonQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    citizen_id: CitizenIdText
+
+
+class PaymentsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    citizen_id: CitizenIdText
+    from_period: Period | None = None
+    to_period: Period | None = None
+
+
+class TokenQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class Health(BaseModel):
+    status: str
+    as_of: str
+
+
+class CardOut(BaseModel):
+    card_number: str
+    card_id_code: str
+    generation: int
+    status: str
+    issued_on: dt.date
+    expires_on: dt.date
+
+    @classmethod
+    def of(cls, card: SimCard) -> CardOut:
+        return cls(
+            card_number=card.card_number, card_id_code=card.card_id_code,
+            generation=card.generation, status=card.status, issued_on=card.issued_on,
+            expires_on=card.expires_on,
+        )
+
+
+class ParticipationOut(BaseModel):
+    scheme: str
+    scheme_name: str
+    status: str
+    since: str
+
+    @classmethod
+    def of(cls, item: Participation) -> ParticipationOut:
+        return cls(
+            scheme=item.scheme, scheme_name=item.scheme_name, status=item.status,
+            since=item.since,
+        )
+
+
+class PersonOut(BaseModel):
+    citizen_id: str
+    name: str
+    gender: str
+    birth_date: dt.date
+    ethnicity: str
+    region: str
+    cards: list[CardOut]
+    participation: list[ParticipationOut]
+
+    @classmethod
+    def of(cls, citizen: Citizen) -> PersonOut:
+        return cls(
+            citizen_id=citizen.citizen_id, name=citizen.name, gender=citizen.gender,
+            birth_date=citizen.birth_date, ethnicity=citizen.ethnicity, region=citizen.region,
+            cards=[CardOut.of(c) for c in citizen.cards],
+            participation=[ParticipationOut.of(p) for p in citizen.participation],
+        )
+
+
+class PersonAnswer(BaseModel):
+    as_of: str
+    person: PersonOut
+
+
+class PaymentOut(BaseModel):
+    period: str
+    amount: str = Field(description="Yuan, as a decimal string.")
+    paid_on: dt.date
+    status: str
+    bank: str
+    account: str
+
+    @classmethod
+    def of(cls, payment: Payment) -> PaymentOut:
+        return cls(
+            period=payment.period, amount=f"{payment.amount:.2f}", paid_on=payment.paid_on,
+            status=payment.status, bank=payment.bank, account=payment.account,
+        )
+
+
+class PaymentsAnswer(BaseModel):
+    as_of: str
+    items: list[PaymentOut]
+
+
+class TokenAnswer(BaseModel):
+    as_of: str
+    citizen_id: str
+    expires_at: str
+
+
+# -- /sim/v1 -----------------------------------------------------------------------------------
+class CitizenSummary(BaseModel):
+    """One line of the test-data list: enough to put a card in a reader."""
+
+    index: int
+    citizen_id: str
+    name: str
+    gender: str
+    birth_date: dt.date
+    age: int
+    region: str
+    region_name: str
+    ethnicity: str
+    card: CardOut = Field(description="The current card (the last issued).")
+    spec_version: str
+    receiving_pension: bool
+
+    @classmethod
+    def of(cls, citizen: Citizen, today: dt.date) -> CitizenSummary:
+        card = citizen.current_card
+        return cls(
+            index=citizen.index, citizen_id=citizen.citizen_id, name=citizen.name,
+            gender=citizen.gender, birth_date=citizen.birth_date, age=citizen.age(today),
+            region=citizen.region, region_name=citizen.region_name,
+            ethnicity=citizen.ethnicity, card=CardOut.of(card), spec_version=card.spec_version,
+            receiving_pension=citizen.pension is not None,
+        )
+
+
+class CitizenPage(BaseModel):
+    total: int = Field(description="Size of the population.")
+    items: list[CitizenSummary]
+    next_offset: int | None = Field(
+        description="Where to continue scanning; null at the end of the population."
+    )
+
+
+class PensionOut(BaseModel):
+    scheme: str
+    start: str
+    monthly_at_start: str
+    bank: str
+    account: str
+    pay_day: int
+
+
+class CitizenDetail(CitizenSummary):
+    cards: list[CardOut]
+    participation: list[ParticipationOut]
+    pension: PensionOut | None
+
+    @classmethod
+    def of(cls, citizen: Citizen, today: dt.date) -> CitizenDetail:
+        pension = citizen.pension
+        return cls(
+            **CitizenSummary.of(citizen, today).model_dump(),
+            cards=[CardOut.of(c) for c in citizen.cards],
+            participation=[ParticipationOut.of(p) for p in citizen.participation],
+            pension=None if pension is None else PensionOut(
+                scheme=pension.scheme, start=pension.start,
+                monthly_at_start=f"{pension.monthly_at_start:.2f}", bank=pension.bank,
+                account=pension.account, pay_day=pension.pay_day,
+            ),
+        )
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    citizen_id: CitizenIdText
+    ttl_s: int = Field(60, ge=1, le=86_400)
+
+
+class TokenIssued(BaseModel):
+    token: str
+    expires_at: str

@@ -1,0 +1,117 @@
+"""Small HTTP clients for the testers' controls: the card simulator, the kiosk's automation
+hooks, the central simulator and the fleet manager. Used by the demo script and e2e tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class ControlError(RuntimeError):
+    pass
+
+
+class _Client:
+    def __init__(self, base_url: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._http.request(method, path, **kwargs)
+        if response.status_code >= 400:
+            raise ControlError(f"{method} {self.base_url}{path} -> {response.status_code}: "
+                               f"{response.text[:500]}")
+        return response.json() if response.content else None
+
+    def close(self) -> None:
+        self._http.close()
+
+
+class CardSimClient(_Client):
+    """`kioskctl sim card serve` control API."""
+
+    def insert(
+        self,
+        *,
+        citizen_index: int | None = None,
+        citizen_id: str | None = None,
+        generation: int | None = None,
+        protocol: str | None = None,
+        pull_after_apdus: int | None = None,
+        slot: int = 0,
+    ) -> dict[str, Any]:
+        body = {
+            "citizen_index": citizen_index, "citizen_id": citizen_id, "generation": generation,
+            "protocol": protocol, "pull_after_apdus": pull_after_apdus, "slot": slot,
+        }
+        return self._call("POST", "/insert", json={k: v for k, v in body.items() if v is not None})
+
+    def remove(self, slot: int = 0) -> dict[str, Any]:
+        return self._call("POST", "/remove", json={"slot": slot})
+
+    def status(self) -> dict[str, Any]:
+        return self._call("GET", "/status")
+
+
+class KioskClient(_Client):
+    """The kiosk's local status endpoint and, when enabled, its automation hooks."""
+
+    def status(self) -> dict[str, Any]:
+        return self._call("GET", "/status")
+
+    def wait_screen(self, screen: str, timeout: float = 20.0) -> dict[str, Any]:
+        response = self._http.get(
+            "/automation/wait", params={"screen": screen, "timeout": timeout},
+            timeout=timeout + 5,
+        )
+        if response.status_code != 200:
+            raise ControlError(
+                f"kiosk did not reach screen {screen!r} within {timeout:.0f}s: "
+                f"{response.status_code} {response.text[:300]}"
+            )
+        return response.json()
+
+    def tap(self, target: str) -> None:
+        self._call("POST", "/automation/tap", json={"target": target})
+
+    def screenshot(self, name: str) -> Path:
+        return Path(self._call("POST", "/automation/screenshot", json={"name": name})["path"])
+
+    def texts(self) -> list[str]:
+        return list(self._call("GET", "/automation/texts")["texts"])
+
+
+class CentralSimClient(_Client):
+    def citizens(self, offset: int = 0, limit: int = 50, **filters: Any) -> list[dict[str, Any]]:
+        """Synthetic citizens; filters: card_status="normal", receiving_pension=True, ..."""
+        params = {"offset": offset, "limit": limit, **filters}
+        return list(self._call("GET", "/sim/v1/citizens", params=params)["items"])
+
+    def citizen(self, index: int) -> dict[str, Any]:
+        return dict(self._call("GET", f"/sim/v1/citizens/{index}"))
+
+    def pension_payments(self, citizen_id: str, api_key: str) -> list[dict[str, Any]]:
+        """Through the contract itself (/central/v1), as the edge server asks."""
+        data = self._call(
+            "POST", "/central/v1/pension-payments/query", json={"citizen_id": citizen_id},
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+        return list(data["items"])
+
+    def set_faults(self, **faults: Any) -> dict[str, Any]:
+        return self._call("PUT", "/sim/v1/faults", json=faults)
+
+
+class FleetManagerClient(_Client):
+    def devices(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/api/v1/devices")["items"])
+
+    def device(self, device_id: str) -> dict[str, Any] | None:
+        response = self._http.get(f"/api/v1/devices/{device_id}")
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise ControlError(f"GET device {device_id} -> {response.status_code}")
+        return dict(response.json())

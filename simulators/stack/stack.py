@@ -1,0 +1,123 @@
+"""The whole stack on simulated hardware, in start order: what `kioskctl demo` runs and what the
+end-to-end tests run. Every process is real; only the hardware and the province are simulated."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simulators.stack import services
+from simulators.stack.clients import (
+    CardSimClient,
+    CentralSimClient,
+    FleetManagerClient,
+    KioskClient,
+)
+from simulators.stack.supervisor import ManagedProcess, Supervisor
+
+
+@dataclass
+class StackOptions:
+    workdir: Path
+    device_id: str = "T-DEMO-0001"
+    site: str = "demo-hall"
+    seed: int = 42
+    population: int = 5000
+    offscreen: bool = True
+    automation: bool = True
+    screenshots: Path | None = None
+    health_interval_s: float = 5.0
+    with_fleet: bool = True
+    with_kiosk: bool = True
+    kiosk_env: dict[str, str] = field(default_factory=dict)
+    edge_env: dict[str, str] = field(default_factory=dict)
+
+
+class Stack:
+    """Start with `start()`; the Supervisor stops everything in reverse order."""
+
+    def __init__(self, options: StackOptions, supervisor: Supervisor) -> None:
+        self.options = options
+        self.sup = supervisor
+        self.procs: dict[str, ManagedProcess] = {}
+        self.device_file = options.workdir / "device" / "device.toml"
+
+    # -- provisioning, through the real CLI ---------------------------------------------------
+    def _provision(self, edge_url: str, broker_url: str) -> str:
+        secret_file = self.options.workdir / "hall" / "hall-secret"
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        if not secret_file.exists():
+            subprocess.run(
+                services.kioskctl("provision", "hall-secret", "--out", str(secret_file)),
+                check=True, capture_output=True,
+            )
+        subprocess.run(
+            services.kioskctl(
+                "provision", "device", "--device-id", self.options.device_id,
+                "--site", self.options.site, "--hall-secret-file", str(secret_file),
+                "--edge-url", edge_url, "--broker-url", broker_url,
+                "--out", str(self.device_file),
+            ),
+            check=True, capture_output=True,
+        )
+        return secret_file.read_text().strip()
+
+    def _run(self, key: str, spec: services.ProcessSpec) -> ManagedProcess:
+        self.procs[key] = self.sup.start(spec)
+        return self.procs[key]
+
+    def start(self) -> Stack:
+        o, w = self.options, self.options.workdir
+        self.central = services.central_sim(seed=o.seed, population=o.population)
+        self.edge = services.edge(w / "edge", central_url="", hall_secret="")
+        self.broker = services.mosquitto(w / "mosquitto") if o.with_fleet else None
+        broker_url = self.broker.url if self.broker else "mqtt://127.0.0.1:1"
+        hall_secret = self._provision(self.edge.url, broker_url)
+        # Rebuild the edge spec now that the secret and the central URL are known.
+        self.edge = services.edge(
+            w / "edge", central_url=self.central.url, hall_secret=hall_secret,
+            port=self.edge.port, extra_env=o.edge_env,
+        )
+        self._run("central", self.central.spec)
+        self._run("edge", self.edge.spec)
+        if self.broker is not None:
+            self._run("mosquitto", self.broker.spec)
+            self.manager = services.fleet_manager(w / "fleet", broker_url=self.broker.url)
+            self._run("fleet-manager", self.manager.spec)
+        self.pcscd = services.pcscd(w / "pcscd")
+        self._run("pcscd", self.pcscd.spec)
+        self.card_sim = services.card_sim(self.pcscd.vpcd_port, seed=o.seed,
+                                          population=o.population)
+        self._run("card-sim", self.card_sim.spec)
+        if o.with_kiosk:
+            self.kiosk = services.kiosk(
+                w / "kiosk", pcscd_env=self.pcscd.client_env, config=self.device_file,
+                screenshots=o.screenshots, offscreen=o.offscreen, automation=o.automation,
+                extra_env=o.kiosk_env,
+            )
+            self._run("kiosk", self.kiosk.spec)
+            if self.broker is not None:
+                agent = services.fleet_agent(
+                    w / "agent", config=self.device_file,
+                    kiosk_status_url=f"{self.kiosk.url}/status",
+                    health_interval_s=o.health_interval_s,
+                )
+                self._run("fleet-agent", agent)
+        return self
+
+    # -- clients --------------------------------------------------------------------------------
+    def card(self) -> CardSimClient:
+        return CardSimClient(self.card_sim.url)
+
+    def kiosk_client(self) -> KioskClient:
+        return KioskClient(self.kiosk.url)
+
+    def central_client(self) -> CentralSimClient:
+        return CentralSimClient(self.central.url)
+
+    def fleet_client(self) -> FleetManagerClient:
+        return FleetManagerClient(self.manager.url)
+
+    def logs(self) -> dict[str, Path]:
+        return {name: proc.log_path for name, proc in self.procs.items()}

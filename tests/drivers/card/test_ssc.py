@@ -1,0 +1,270 @@
+"""Social security card layout: TLV, BCD and GBK decoding, cross-checks, iReadCardBas, and the
+read sequence against the virtual card in-process."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from common import citizen_id as cid
+from drivers.card import ssc
+from drivers.card.interface import CardData, CardFailure, CardReadError
+from simulators.card.applet import CardProfile, ForeignCard, SscCard
+
+STANDARD_EXAMPLE_ID = "11010519491231002X"  # GB 11643's own example: female, 1949-12-31
+
+
+class AppletTransport:
+    def __init__(self, card, override=None) -> None:
+        self.card = card
+        self.override = override or {}
+
+    def transmit(self, command: bytes) -> bytes:
+        key = command[:4].hex().upper()
+        if key in self.override:
+            return bytes.fromhex(self.override[key])
+        return self.card.process(command)
+
+
+def _read(card, **override):
+    transport = AppletTransport(card, override)
+    return ssc.read_card(transport, atr=card.atr.hex().upper(), protocol=card.protocol)
+
+
+def _example_card(**changes) -> CardData:
+    fields = {
+        "atr": "3B6A000048525353205353432032",
+        "protocol": "T=0",
+        "card_id_code": "110105D156000005" + "0123456789ABCDEF",
+        "card_type": "3",
+        "spec_version": "2.00",
+        "init_org_code": "00" * 12,
+        "issue_date": dt.date(2015, 3, 1),
+        "expiry_date": dt.date(2025, 3, 1),
+        "card_number": "A12345678",
+        "citizen_id": STANDARD_EXAMPLE_ID,
+        "name": "张三",
+        "gender": "2",
+        "ethnicity": "01",
+        "birthplace": "110105",
+        "birth_date": dt.date(1949, 12, 31),
+    }
+    return CardData(**{**fields, **changes})
+
+
+# -- TLV ------------------------------------------------------------------------------------------
+def test_parse_tlv_returns_the_value_and_ignores_trailing_bytes():
+    assert ssc.parse_tlv(bytes.fromhex("0A0131")) == b"1"
+    assert ssc.parse_tlv(bytes.fromhex("0A0131FFFF"), 0x0A) == b"1"
+
+
+@pytest.mark.parametrize(
+    ("record", "match"),
+    [("0A", "shorter"), ("0A0531", "past the end"), ("0B0131", "tag 0B")],
+)
+def test_parse_tlv_rejects_malformed_records(record, match):
+    with pytest.raises(ssc.MalformedRecord, match=match):
+        ssc.parse_tlv(bytes.fromhex(record), 0x0A)
+
+
+# -- field encodings ------------------------------------------------------------------------------
+def test_bcd_digits_drop_f_padding():
+    assert ssc.bcd_digits(bytes.fromhex("110105")) == "110105"
+    assert ssc.bcd_digits(bytes.fromhex("4401FF")) == "4401"
+    assert ssc.bcd_digits(bytes.fromhex("05")) == "05"
+    with pytest.raises(ValueError, match="BCD"):
+        ssc.bcd_digits(bytes.fromhex("1A"))
+
+
+def test_bcd_dates():
+    assert ssc.bcd_date(bytes.fromhex("19491231")) == dt.date(1949, 12, 31)
+    assert ssc.bcd_date(bytes.fromhex("00000000")) is None
+    assert ssc.bcd_date(bytes.fromhex("FFFFFFFF")) is None
+    with pytest.raises(ValueError):
+        ssc.bcd_date(bytes.fromhex("20151399"))
+    with pytest.raises(ValueError):
+        ssc.bcd_date(bytes.fromhex("2015FFFF"))
+
+
+def test_an_and_gbk_text_drop_zero_padding():
+    assert ssc.an_text(b"A12345678") == "A12345678"
+    assert ssc.an_text(b"1.00\x00\x00") == "1.00"
+    assert ssc.gbk_text("张三".encode("gbk") + b"\x00" * 26) == "张三"
+
+
+def test_a_name_and_its_extension_are_joined_before_decoding():
+    name = "阿卜杜热合曼·阿不都热西提·阿不都热西提"
+    raw = name.encode("gbk")
+    assert len(raw) > 30
+    # Split mid-character on purpose: joining bytes first still decodes.
+    head, tail = raw[:31], raw[31:]
+    assert ssc.decode_name(head[:30], head[30:] + tail) == name
+    assert ssc.decode_name(raw[:30], raw[30:].ljust(20, b"\x00")) == name
+    assert ssc.decode_name("张三".encode("gbk").ljust(30, b"\x00"), b"\x00" * 20) == "张三"
+    assert ssc.decode_name("张三".encode("gbk").ljust(30, b"\x00"), None) == "张三"
+
+
+def test_hex_code():
+    assert ssc.hex_code(bytes.fromhex("d156000005")) == "D156000005"
+
+
+# -- cross-checks ---------------------------------------------------------------------------------
+def test_a_consistent_card_gives_no_warnings():
+    assert ssc.cross_check(STANDARD_EXAMPLE_ID, dt.date(1949, 12, 31), "2") == []
+
+
+def test_birth_date_and_gender_mismatches_are_warnings():
+    warnings = ssc.cross_check(STANDARD_EXAMPLE_ID, dt.date(1950, 1, 1), "1")
+    assert len(warnings) == 2
+    assert any("birth date" in w for w in warnings)
+    assert any("gender" in w for w in warnings)
+    assert not any(STANDARD_EXAMPLE_ID[6:14] in w for w in warnings)
+
+
+def test_an_invalid_id_is_a_warning_not_an_error():
+    bad = STANDARD_EXAMPLE_ID[:-1] + "1"
+    warnings = ssc.cross_check(bad, None, None)
+    assert len(warnings) == 1 and "not a valid citizen ID" in warnings[0]
+    assert bad not in warnings[0]
+
+
+# -- decoding a whole card ------------------------------------------------------------------------
+def _values(profile: CardProfile) -> dict[int, bytes]:
+    records = profile.records()
+    return {
+        tag: ssc.parse_tlv(record, tag)
+        for file in records.values() for tag, record in file.items()
+    }
+
+
+def _profile(**changes) -> CardProfile:
+    base = CardProfile(
+        card_id_code="110105D156000005" + "0123456789ABCDEF", card_type="3", generation=2,
+        init_org_code="AB" * 12, issue_date=dt.date(2015, 3, 1),
+        expiry_date=dt.date(2025, 3, 1), card_number="A12345678",
+        citizen_id=STANDARD_EXAMPLE_ID, name="张三", gender="2", ethnicity="01",
+        birthplace="110105", birth_date=dt.date(1949, 12, 31),
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def test_decode_card_from_tlv_values():
+    data = ssc.decode_card("3B00", "T=1", _values(_profile()))
+    assert data.citizen_id == STANDARD_EXAMPLE_ID
+    assert data.name == "张三"
+    assert data.card_id_code == "110105D1560000050123456789ABCDEF"
+    assert data.issuing_region == "110105"
+    assert data.init_org_code == "AB" * 12
+    assert (data.issue_date, data.expiry_date) == (dt.date(2015, 3, 1), dt.date(2025, 3, 1))
+    assert (data.gender, data.ethnicity, data.birthplace) == ("2", "01", "110105")
+    assert data.generation == 2
+    assert data.warnings == ()
+
+
+def test_decode_card_is_tolerant_of_bad_optional_fields():
+    values = _values(_profile())
+    values[ssc.TAG_ISSUE_DATE] = bytes.fromhex("20151399")
+    values[ssc.TAG_BIRTHPLACE] = bytes.fromhex("ABCDEF")
+    del values[ssc.TAG_ETHNICITY]
+    data = ssc.decode_card("3B00", "T=0", values)
+    assert data.issue_date is None and data.birthplace is None and data.ethnicity is None
+    assert any("issue date" in w for w in data.warnings)
+    assert any("birthplace" in w for w in data.warnings)
+
+
+def test_a_card_without_a_name_is_unreadable():
+    values = _values(_profile())
+    values[ssc.TAG_NAME] = b"\x00" * 30
+    with pytest.raises(CardReadError) as excinfo:
+        ssc.decode_card("3B00", "T=0", values)
+    assert excinfo.value.failure is CardFailure.UNREADABLE
+
+
+def test_corrected_ids_read_with_warnings():
+    # The chip kept the birth date the registry later corrected in the ID.
+    data = ssc.decode_card("3B00", "T=0", _values(_profile(birth_date=dt.date(1949, 12, 30))))
+    assert data.citizen_id == STANDARD_EXAMPLE_ID
+    assert data.warnings == ("birth date in EF06 differs from the one in the citizen ID",)
+
+
+# -- the read sequence against the applet ---------------------------------------------------------
+@pytest.mark.parametrize("protocol", ["T=0", "T=1"])
+@pytest.mark.parametrize("generation", [1, 2])
+def test_read_card_against_the_applet(population, protocol, generation):
+    citizen = population.citizen(1)
+    card = SscCard.from_citizen(citizen, generation=generation, protocol=protocol)
+    data = _read(card)
+    assert (data.citizen_id, data.name, data.birth_date) == (
+        citizen.citizen_id, citizen.name, citizen.birth_date
+    )
+    assert data.generation == generation
+    assert data.protocol == protocol
+    assert not any(c[1] == 0x20 for c in card.commands)
+
+
+def test_read_card_generation_3_needs_psam(population):
+    card = SscCard.from_citizen(population.citizen(1), generation=3)
+    with pytest.raises(CardReadError) as excinfo:
+        _read(card)
+    assert excinfo.value.failure is CardFailure.NEEDS_PSAM
+
+
+def test_read_card_on_a_foreign_card_is_not_ssc():
+    with pytest.raises(CardReadError) as excinfo:
+        ssc.read_card(AppletTransport(ForeignCard()), atr="3B00", protocol="T=1")
+    assert excinfo.value.failure is CardFailure.NOT_SSC
+
+
+def test_every_long_name_in_the_population_survives_a_read(population):
+    long_names = [
+        population.citizen(i) for i in range(population.size)
+        if len(population.citizen(i).name.encode("gbk")) > 30
+    ]
+    assert long_names, "the default population has long Uyghur names"
+    for citizen in long_names:
+        assert _read(SscCard.from_citizen(citizen, generation=2)).name == citizen.name
+        truncated = _read(SscCard.from_citizen(citizen, generation=1)).name
+        assert citizen.name.startswith(truncated) and len(truncated.encode("gbk")) <= 30
+
+
+def test_a_refused_id_record_is_unreadable(population):
+    card = SscCard.from_citizen(population.citizen(1), protocol="T=1")
+    with pytest.raises(CardReadError) as excinfo:
+        _read(card, **{"00B20830": "6A86"})
+    assert excinfo.value.failure is CardFailure.UNREADABLE
+
+
+def test_a_protected_ef05_field_is_skipped(population):
+    card = SscCard.from_citizen(population.citizen(1), protocol="T=1")
+    data = _read(card, **{"00B20428": "6982"})
+    assert data.init_org_code == ""
+    assert data.citizen_id == population.citizen(1).citizen_id
+
+
+def test_a_malformed_optional_record_is_skipped(population):
+    card = SscCard.from_citizen(population.citizen(1), protocol="T=1")
+    data = _read(card, **{"00B20B30": "0B05019000"})
+    assert data.ethnicity is None
+
+
+# -- iReadCardBas ---------------------------------------------------------------------------------
+def test_ireadcardbas_has_the_eleven_fields_in_order():
+    line = ssc.ireadcardbas(_example_card(), terminal_number="T0001", terminal_device_number="D9")
+    assert line == (
+        "110105|11010519491231002X|A12345678|110105D1560000050123456789ABCDEF|张三|"
+        "3B6A000048525353205353432032|2.00|20150301|20250301|T0001|D9"
+    )
+    assert len(line.split("|")) == 11
+
+
+def test_ireadcardbas_leaves_unknown_dates_empty_and_refuses_the_separator():
+    line = ssc.ireadcardbas(_example_card(issue_date=None, expiry_date=None))
+    assert line.split("|")[7:] == ["", "", "", ""]
+    with pytest.raises(ValueError, match="separator"):
+        ssc.ireadcardbas(_example_card(card_number="A|2345678"))
+
+
+def test_the_example_id_is_valid():
+    assert cid.is_valid(STANDARD_EXAMPLE_ID)

@@ -1,0 +1,149 @@
+"""Helpers for the edge server's tests: the contract's token, citizens to test with, a clock,
+and an edge wired to a real central simulator app in-process."""
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import itertools
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi.testclient import TestClient
+
+from edge_server.main import create_app
+from edge_server.settings import EdgeSettings
+from simulators.central.api import create_app as create_central_app
+from simulators.central.config import CentralSimConfig
+
+HALL_SECRET = "test-hall-secret-0123456789"
+CENTRAL_KEY = "test-central-key"
+TODAY = dt.date(2026, 11, 22)
+PROBLEM = "application/problem+json"
+
+
+def contract_token(device_id: str, hall_secret: str = HALL_SECRET) -> str:
+    """Written from edge-api.md, independently of edge_server.auth."""
+    mac = hmac.new(hall_secret.encode(), f"hrss-kiosk device v1:{device_id}".encode(),
+                   hashlib.sha256).digest()
+    return f"dev1.{device_id}." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def headers(device_id: str = "kiosk-01", key: str | None = None) -> dict[str, str]:
+    out = {"Authorization": f"Bearer {contract_token(device_id)}"}
+    if key is not None:
+        out["Idempotency-Key"] = key
+    return out
+
+
+def new_key() -> str:
+    return str(uuid.uuid4())
+
+
+def card_body(citizen: dict, card_number: str | None = None) -> dict:
+    card = citizen["card"]
+    return {"method": "card", "card": {
+        "citizen_id": citizen["citizen_id"], "name": citizen["name"],
+        "card_number": card_number or card["card_number"],
+        "card_id_code": card["card_id_code"], "spec_version": citizen["spec_version"]}}
+
+
+class FakeClock:
+    """UTC time that moves only when a test says so."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self.now = start or dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+class CentralLink(httpx.BaseTransport):
+    """The edge's way to the simulator app; `down = True` makes every connection fail, as a
+    killed or unreachable central platform would."""
+
+    def __init__(self, central: TestClient) -> None:
+        self.central = central
+        self.down = False
+        self.calls: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.url.path)
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        response = self.central.request(
+            request.method, request.url.path, content=request.content,
+            headers=dict(request.headers))
+        return httpx.Response(response.status_code, headers=response.headers,
+                              content=response.content)
+
+
+@dataclass
+class Hall:
+    """An edge app (TestClient) and the central simulator it talks to."""
+
+    edge: TestClient
+    central: TestClient
+    link: CentralLink
+    clock: FakeClock
+    settings: EdgeSettings
+    data_dir: Path
+
+    # -- test data ---------------------------------------------------------------------------
+    def citizens(self, **filters) -> Iterator[dict]:
+        offset = 0
+        while offset is not None:
+            page = self.central.get("/sim/v1/citizens",
+                                    params={"offset": offset, "limit": 100, **filters}).json()
+            yield from page["items"]
+            offset = page["next_offset"]
+
+    def citizen(self, n: int = 0, **filters) -> dict:
+        return next(itertools.islice(self.citizens(**filters), n, None))
+
+    def detail(self, index: int) -> dict:
+        return self.central.get(f"/sim/v1/citizens/{index}").json()
+
+    # -- faults ------------------------------------------------------------------------------
+    def outage(self, on: bool = True) -> None:
+        assert self.central.put("/sim/v1/faults", json={"outage": on}).status_code == 200
+
+    # -- edge calls --------------------------------------------------------------------------
+    def open(self, citizen: dict, device: str = "kiosk-01", key: str | None = None,
+             card_number: str | None = None) -> httpx.Response:
+        return self.edge.post("/api/v1/sessions", json=card_body(citizen, card_number),
+                              headers=headers(device, key or new_key()))
+
+    def get(self, session_id: str, device: str = "kiosk-01") -> httpx.Response:
+        return self.edge.get(f"/api/v1/sessions/{session_id}", headers=headers(device))
+
+    def benefits(self, session_id: str, device: str = "kiosk-01") -> httpx.Response:
+        return self.edge.get(f"/api/v1/sessions/{session_id}/benefits", headers=headers(device))
+
+    def end(self, session_id: str, device: str = "kiosk-01",
+            key: str | None = None) -> httpx.Response:
+        return self.edge.delete(f"/api/v1/sessions/{session_id}",
+                                headers=headers(device, key or new_key()))
+
+
+@contextmanager
+def hall(tmp_path: Path, **settings_overrides) -> Iterator[Hall]:
+    clock = FakeClock()
+    config = CentralSimConfig(seed=42, population=5000, api_key=CENTRAL_KEY, today=TODAY)
+    central = TestClient(create_central_app(config, clock=clock), base_url="http://central")
+    link = CentralLink(central)
+    settings = EdgeSettings(
+        data_dir=tmp_path / "edge", central_url="http://central", central_api_key=CENTRAL_KEY,
+        hall_secret=HALL_SECRET, **settings_overrides)
+    app = create_app(
+        settings, central_http=httpx.Client(base_url="http://central", transport=link),
+        clock=clock, background=False)
+    with central, TestClient(app) as edge:
+        yield Hall(edge, central, link, clock, settings, tmp_path / "edge")

@@ -1,0 +1,89 @@
+"""Personal data: encrypted at rest, absent from logs and the audit log."""
+
+import logging
+import sqlite3
+
+from sqlmodel import select
+
+from edge_server import audit
+from edge_server.db import session_scope
+from edge_server.models import AuditEntry
+
+
+def journey(h, citizen):
+    sid = h.open(citizen).json()["session_id"]
+    assert h.benefits(sid).status_code == 200
+    assert h.end(sid).status_code == 204
+    h.open(h.citizen(card_status="reported-lost"))
+
+
+def database_bytes(h) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(h.data_dir.glob("edge.db*")))
+
+
+def test_nothing_personal_is_stored_in_clear(h):
+    citizen = h.citizen(receiving_pension=True)
+    journey(h, citizen)
+    account = h.detail(citizen["index"])["pension"]["account"]
+    data = database_bytes(h)
+    assert len(data) > 10_000
+    for secret in (citizen["citizen_id"], citizen["name"], account,
+                   citizen["card"]["card_number"]):
+        assert secret.encode() not in data, "found in the database files"
+    assert citizen["name"].encode("utf-16-le") not in data
+    # ... while the database does hold the encrypted rows.
+    with sqlite3.connect(h.data_dir / "edge.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM citizen_cache").fetchone()[0] == 3
+        assert db.execute("SELECT COUNT(*) FROM service_session").fetchone()[0] == 1
+
+
+def test_the_scan_would_find_clear_text(h):
+    """The scan above can fail: the same bytes written in clear are found."""
+    citizen = h.citizen()
+    with sqlite3.connect(h.data_dir / "edge.db") as db:
+        db.execute("CREATE TABLE leak (v TEXT)")
+        db.execute("INSERT INTO leak VALUES (?)", (citizen["citizen_id"] + citizen["name"],))
+    data = database_bytes(h)
+    assert citizen["citizen_id"].encode() in data and citizen["name"].encode() in data
+
+
+def test_logs_hold_no_id_or_name(h, caplog):
+    caplog.set_level(logging.DEBUG)
+    citizen = h.citizen(receiving_pension=True)
+    journey(h, citizen)
+    h.outage()
+    h.clock.advance(3600)
+    h.open(citizen)  # stale path
+    h.open(h.citizen(7))  # 503 path
+    text = "\n".join(
+        f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert "opened" in text, "the capture works"
+    assert citizen["citizen_id"] not in text
+    assert citizen["citizen_id"][6:14] not in text, "not even the birth date part"
+    assert citizen["name"] not in text
+
+
+def test_audit_entries_hold_masked_ids_only(h):
+    citizen = h.citizen(receiving_pension=True)
+    journey(h, citizen)
+    ctx = h.edge.app.state.edge
+    with session_scope(ctx.engine) as db:
+        entries = db.exec(select(AuditEntry).order_by(AuditEntry.seq)).all()
+        assert audit.verify_chain(db).ok
+    assert [e.action for e in entries] == [
+        "session.opened", "benefits.viewed", "session.ended", "session.refused"]
+    assert entries[0].masked_id == citizen["citizen_id"][:6] + "*" * 8 + citizen["citizen_id"][-4:]
+    assert entries[3].outcome == "card-reported-lost"
+    for e in entries:
+        assert citizen["citizen_id"] not in repr(e.model_dump())
+        assert citizen["name"] not in repr(e.model_dump())
+
+
+def test_tampering_with_the_audit_log_is_detected(h):
+    journey(h, h.citizen())
+    with sqlite3.connect(h.data_dir / "edge.db") as db:
+        db.execute("UPDATE audit_log SET action = 'nothing.happened' WHERE seq = 2")
+    ctx = h.edge.app.state.edge
+    with session_scope(ctx.engine) as db:
+        report = audit.verify_chain(db)
+    assert not report.ok and report.first_bad_seq == 2

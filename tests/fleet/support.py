@@ -1,0 +1,256 @@
+"""Helpers for the fleet tests: a fake kiosk status endpoint, an MQTT probe that publishes by
+hand and records what it sees, the manager's REST API, and condition waits with deadlines."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import paho.mqtt.client as paho
+
+from simulators.stack import services
+from simulators.stack.supervisor import ManagedProcess, Supervisor
+
+T = TypeVar("T")
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    what: str,
+    timeout: float = 20.0,
+    interval: float = 0.05,
+    diagnostics: Callable[[], str] | None = None,
+) -> T:
+    """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    pace = threading.Event()  # paces the poll; never used to signal anything
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        pace.wait(interval)
+    extra = f"\n{diagnostics()}" if diagnostics else ""
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}{extra}")
+
+
+# -- fake kiosk status endpoint ----------------------------------------------------------------
+
+
+def kiosk_status(card_state: str = "ok", code: str = "ok", reason: str = "") -> dict[str, Any]:
+    return {
+        "app_version": "2.3.4",
+        "screen": "attract",
+        "session_active": False,
+        "peripherals": {"card_reader": {"state": card_state, "code": code, "reason": reason}},
+    }
+
+
+class _ReusableServer(ThreadingHTTPServer):
+    allow_reuse_address = True  # restart on the same port right after stop()
+    daemon_threads = True
+
+
+class FakeKiosk:
+    """`GET /status` like the kiosk's local endpoint; can be taken down and brought back."""
+
+    def __init__(self) -> None:
+        self.status: dict[str, Any] = kiosk_status()
+        self.port = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/status"
+
+    def start(self) -> None:
+        kiosk = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path != "/status":
+                    self.send_error(404)
+                    return
+                body = json.dumps(kiosk.status).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = _ReusableServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+# -- MQTT probe --------------------------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    topic: str
+    payload: dict[str, Any]
+
+
+class MqttProbe:
+    """A plain paho client: publishes by hand and records messages on its subscriptions."""
+
+    def __init__(self, broker_url: str, client_id: str = "test-probe") -> None:
+        host, port = broker_url.removeprefix("mqtt://").split(":")
+        self.messages: list[Seen] = []
+        self._cond = threading.Condition()
+        self._client = paho.Client(
+            paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5
+        )
+        self._client.on_message = self._on_message
+        connected = threading.Event()
+        self._client.on_connect = lambda *a: connected.set()
+        self._client.connect(host, int(port))
+        self._client.loop_start()
+        assert connected.wait(10), "probe could not connect"
+
+    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        with self._cond:
+            self.messages.append(Seen(msg.topic, json.loads(msg.payload)))
+            self._cond.notify_all()
+
+    def subscribe(self, topic_filter: str) -> None:
+        done = threading.Event()
+        self._client.on_subscribe = lambda *a: done.set()
+        self._client.subscribe(topic_filter, qos=1)
+        assert done.wait(10), "no SUBACK"
+
+    def publish(self, topic: str, payload: dict[str, Any] | bytes) -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self._client.publish(topic, data, qos=1).wait_for_publish(10)
+
+    def wait(
+        self, predicate: Callable[[Seen], bool], what: str, count: int = 1, timeout: float = 20.0
+    ) -> list[Seen]:
+        """Block (on a condition variable, not a sleep) until `count` matching messages."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [m for m in self.messages if predicate(m)]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out waiting for {what}; saw {len(found)}")
+                self._cond.wait(remaining)
+
+    def matching(self, predicate: Callable[[Seen], bool]) -> list[Seen]:
+        with self._cond:
+            return [m for m in self.messages if predicate(m)]
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+# -- the stack ---------------------------------------------------------------------------------
+
+
+@dataclass
+class FleetStack:
+    sup: Supervisor
+    workdir: Path
+    broker: services.Mosquitto
+    manager: services.HttpService
+    manager_proc: ManagedProcess
+    agents: dict[str, ManagedProcess] = field(default_factory=dict)
+
+    @property
+    def api(self) -> str:
+        return self.manager.url + "/api/v1"
+
+    def agent_spec(
+        self,
+        device_id: str,
+        kiosk_url: str,
+        health_interval_s: float = 0.5,
+        **extra_env: str,
+    ) -> Any:
+        spec = services.fleet_agent(
+            self.workdir / "agents" / device_id,
+            device_id=device_id,
+            broker_url=self.broker.url,
+            kiosk_status_url=kiosk_url,
+            health_interval_s=health_interval_s,
+            site="hall-7",
+        )
+        spec.env.update({"AGENT_RECONNECT_MIN_S": "0.2", "AGENT_RECONNECT_MAX_S": "2",
+                         "AGENT_KIOSK_TIMEOUT_S": "0.5", **extra_env})
+        return spec
+
+    def start_agent(self, device_id: str, kiosk_url: str, **kwargs: Any) -> ManagedProcess:
+        proc = self.sup.start(self.agent_spec(device_id, kiosk_url, **kwargs))
+        self.agents[device_id] = proc
+        return proc
+
+    def logs(self) -> str:
+        parts = []
+        for proc in self.sup.processes:
+            parts.append(f"--- {proc.name} ---\n{proc.log_tail(30)}")
+        return "\n".join(parts)
+
+    def device(self, device_id: str) -> dict[str, Any] | None:
+        r = httpx.get(f"{self.api}/devices/{device_id}", timeout=5)
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        return r.json()
+
+    def health(self) -> dict[str, Any]:
+        return httpx.get(f"{self.api}/health", timeout=5).json()
+
+    def wait_device(
+        self, device_id: str, check: Callable[[dict[str, Any]], bool], what: str,
+        timeout: float = 20.0,
+    ) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            d = self.device(device_id)
+            return d if d is not None and check(d) else None
+
+        return wait_for(probe, f"{device_id}: {what}", timeout, diagnostics=self.logs)
+
+    def command(self, command_id: str) -> dict[str, Any]:
+        r = httpx.get(f"{self.api}/commands/{command_id}", timeout=5)
+        r.raise_for_status()
+        return r.json()
+
+    def post_command(
+        self, device_id: str, body: dict[str, Any], key: str | None
+    ) -> httpx.Response:
+        headers = {"Idempotency-Key": key} if key is not None else {}
+        return httpx.post(f"{self.api}/devices/{device_id}/commands", json=body,
+                          headers=headers, timeout=10)
+
+
+@contextmanager
+def fleet_stack(
+    sup: Supervisor, workdir: Path, broker: services.Mosquitto, **manager_env: str
+) -> Iterator[FleetStack]:
+    manager = services.fleet_manager(workdir / "manager", broker_url=broker.url)
+    manager.spec.env.update(manager_env)
+    proc = sup.start(manager.spec)
+    yield FleetStack(sup=sup, workdir=workdir, broker=broker, manager=manager, manager_proc=proc)

@@ -1,0 +1,125 @@
+"""fleet.mqtt against a real Mosquitto: publish/subscribe, Will per connection, reconnection."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from fleet.mqtt import (
+    Backoff,
+    BrokerAddress,
+    ConnectOptions,
+    IncomingMessage,
+    MqttClient,
+    MqttError,
+    Will,
+    topic_matches,
+)
+from simulators.stack import services
+from tests.fleet.support import MqttProbe
+from tests.harness.stack import supervised
+
+FAST = Backoff(initial_s=0.1, max_s=0.5)
+
+
+def test_broker_urls() -> None:
+    a = BrokerAddress.parse("mqtts://dev%40x:s3cret@broker.example:8884")
+    assert (a.host, a.port, a.tls, a.username, a.password) == (
+        "broker.example", 8884, True, "dev@x", "s3cret")
+    assert "s3cret" not in str(a) and "s3cret" not in repr(a)
+    assert BrokerAddress.parse("mqtt://h").port == 1883
+    assert BrokerAddress.parse("mqtts://h").port == 8883
+    with pytest.raises(MqttError):
+        BrokerAddress.parse("http://h")
+
+
+def test_filter_matching() -> None:
+    levels = ("hrss", "v1", "dev", "+", "+")
+    assert topic_matches(levels, "hrss/v1/dev/T-1/health")
+    assert not topic_matches(levels, "hrss/v1/dev/T-1/health/x")
+    assert not topic_matches(levels, "hrss/v1/dev/T-1")
+    assert topic_matches(("a", "#"), "a") and topic_matches(("a", "#"), "a/b/c")
+
+
+def test_backoff_grows_with_jitter_and_caps() -> None:
+    b = Backoff(initial_s=1, max_s=8)
+    assert [b.delay(n, rand=lambda: 1.0) for n in range(5)] == [1, 2, 4, 8, 8]
+    assert [b.delay(n, rand=lambda: 0.0) for n in range(5)] == [0.5, 1, 2, 4, 4]
+
+
+def test_publish_subscribe_and_refusal_when_disconnected(
+    mosquitto: services.Mosquitto,
+) -> None:
+    got: list[IncomingMessage] = []
+    arrived = threading.Event()
+
+    def handler(m: IncomingMessage) -> None:
+        got.append(m)
+        arrived.set()
+
+    client = MqttClient(BrokerAddress.parse(mosquitto.url), ConnectOptions("unit-1"))
+    with pytest.raises(MqttError, match="not connected"):
+        client.publish("t/x", b"early")
+    client.subscribe("$share/g/t/+", handler)
+    client.start()
+    try:
+        assert client.wait_ready(10)
+        client.publish("t/x", b"hello", qos=1).wait(5)
+        assert arrived.wait(5)
+        assert (got[0].topic, got[0].payload, got[0].qos) == ("t/x", b"hello", 1)
+    finally:
+        client.stop()
+    assert not client.connected
+    with pytest.raises(MqttError):
+        client.publish("t/x", b"late")
+
+
+@pytest.mark.parametrize("send_will", [False, True])
+def test_will_only_when_asked_on_stop(mosquitto: services.Mosquitto, send_will: bool) -> None:
+    probe = MqttProbe(mosquitto.url)
+    probe.subscribe("w/#")
+    client = MqttClient(
+        BrokerAddress.parse(mosquitto.url), ConnectOptions("unit-will"),
+        will=lambda: Will("w/death", b'{"n": 1}'),
+    )
+    client.start()
+    assert client.wait_ready(10)
+    client.stop(send_will=send_will)
+    # stop() returns once the DISCONNECT is on the wire, so the broker has it before the marker
+    # below; a Will (sent while handling the DISCONNECT) reaches the probe before the marker.
+    probe.publish("w/marker", {"n": 2})
+    seen = probe.wait(lambda m: m.topic == "w/marker", "the marker")
+    topics = [m.topic for m in probe.messages]
+    assert topics == (["w/death", "w/marker"] if send_will else ["w/marker"])
+    assert seen
+    probe.close()
+
+
+def test_reconnects_with_a_fresh_will_after_a_broker_restart(tmp_path: Path) -> None:
+    wills: list[int] = []
+    connects = threading.Semaphore(0)
+
+    def will() -> Will:
+        wills.append(len(wills) + 1)
+        return Will("w/death", str(wills[-1]).encode())
+
+    with supervised(tmp_path / "logs") as sup:
+        broker = services.mosquitto(tmp_path / "broker")
+        proc = sup.start(broker.spec)
+        client = MqttClient(
+            BrokerAddress.parse(broker.url), ConnectOptions("unit-re", backoff=FAST),
+            will=will, on_connected=lambda _present: connects.release(),
+        )
+        client.start()
+        try:
+            assert connects.acquire(timeout=10)
+            sup.restart(proc)
+            assert connects.acquire(timeout=20)
+            assert client.connections == 2
+            # One Will per connection attempt (failed attempts while the broker was down too).
+            assert wills[0] == 1 and len(wills) >= 2
+            client.publish("t/after", b"x").wait(5)
+        finally:
+            client.stop()

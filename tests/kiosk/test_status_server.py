@@ -1,0 +1,136 @@
+"""The loopback status endpoint and the automation routes, without a window."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+import pytest
+
+from kiosk.screen_watch import ScreenWatch
+from kiosk.status_server import AutomationError, StatusServer
+
+
+class FakeAutomation:
+    def __init__(self) -> None:
+        self.taps: list[str] = []
+
+    def tap(self, target: str, timeout_s: float) -> dict[str, Any]:
+        if target != "home.end":
+            raise AutomationError(HTTPStatus.NOT_FOUND, "no such button", targets=["home.end"])
+        self.taps.append(target)
+        return {"target": target, "screen": "ending"}
+
+    def screenshot(self, name: str, timeout_s: float) -> str:
+        return f"/shots/{name}.png"
+
+    def texts(self, timeout_s: float) -> dict[str, Any]:
+        return {"screen": "home", "texts": ["您好，张*"]}
+
+
+STATUS = {"app_version": "0.1.0", "device_id": "kiosk-001", "screen": "attract",
+          "session_active": False, "peripherals": {"card_reader": {"state": "ok"}}}
+
+
+@pytest.fixture
+def watch() -> ScreenWatch:
+    return ScreenWatch("attract")
+
+
+def serve(watch: ScreenWatch, automation: FakeAutomation | None) -> Iterator[httpx.Client]:
+    server = StatusServer("127.0.0.1", 0)
+    server.start(lambda: dict(STATUS), watch, automation)
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+    server.stop()
+
+
+@pytest.fixture
+def plain(watch: ScreenWatch) -> Iterator[httpx.Client]:
+    yield from serve(watch, None)
+
+
+@pytest.fixture
+def automation() -> FakeAutomation:
+    return FakeAutomation()
+
+
+@pytest.fixture
+def auto(watch: ScreenWatch, automation: FakeAutomation) -> Iterator[httpx.Client]:
+    yield from serve(watch, automation)
+
+
+def test_status_is_served(plain: httpx.Client) -> None:
+    r = plain.get("/status")
+    assert r.status_code == 200 and r.json() == STATUS
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_automation_is_absent_unless_enabled(plain: httpx.Client) -> None:
+    assert plain.get("/automation/wait", params={"screen": "attract"}).status_code == 404
+    assert plain.post("/automation/tap", json={"target": "home.end"}).status_code == 404
+    assert plain.get("/nothing").status_code == 404
+
+
+def test_wait_returns_as_soon_as_the_screen_shows(auto: httpx.Client,
+                                                  watch: ScreenWatch) -> None:
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(auto.get, "/automation/wait",
+                              params={"screen": "home", "timeout": 30})
+        watch.update("reading", session_active=False)
+        watch.update("home", session_active=True)
+        r = waiting.result(timeout=30)
+    assert r.status_code == 200 and r.json() == {"screen": "home"}
+
+
+def test_wait_times_out_with_408(auto: httpx.Client) -> None:
+    r = auto.get("/automation/wait", params={"screen": "home", "timeout": 0.2})
+    assert r.status_code == 408 and r.json()["screen"] == "attract"
+    assert auto.get("/automation/wait").status_code == 400
+    assert auto.get("/automation/wait", params={"screen": "x", "timeout": "soon"}).status_code \
+        == 400
+
+
+def test_tap_texts_and_screenshot(auto: httpx.Client, automation: FakeAutomation) -> None:
+    r = auto.post("/automation/tap", json={"target": "home.end"})
+    assert r.status_code == 200 and r.json()["screen"] == "ending"
+    assert automation.taps == ["home.end"]
+    missing = auto.post("/automation/tap", json={"target": "home.nothing"})
+    assert missing.status_code == 404 and missing.json()["targets"] == ["home.end"]
+    assert auto.post("/automation/tap", json={}).status_code == 400
+    assert auto.post("/automation/tap", content=b"not json").status_code == 400
+
+    assert auto.get("/automation/texts").json() == {"screen": "home", "texts": ["您好，张*"]}
+    shot = auto.post("/automation/screenshot", json={"name": "benefits"})
+    assert shot.json() == {"path": "/shots/benefits.png"}
+    assert auto.post("/automation/screenshot", json={"name": "../etc/x"}).status_code == 400
+
+
+def test_a_taken_port_fails_loudly() -> None:
+    first = StatusServer("127.0.0.1", 0)
+    try:
+        with pytest.raises(OSError):
+            StatusServer("127.0.0.1", first.port)
+    finally:
+        first.stop()
+
+
+def test_screen_watch_counts_changes() -> None:
+    watch = ScreenWatch("attract")
+    done = threading.Event()
+
+    def waiter() -> None:
+        assert watch.wait_for("ending", timeout_s=30)
+        done.set()
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    watch.update("home", True)
+    watch.update("home", True)
+    watch.update("ending", False)
+    thread.join(30)
+    assert done.is_set() and watch.changes == 2 and not watch.session_active

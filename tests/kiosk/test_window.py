@@ -1,0 +1,183 @@
+"""Real windows: the kiosk as a real process (offscreen), and every screen rendered once.
+
+Both run in subprocesses: Kivy's Window is a process-wide singleton, and a real process is
+what the fleet agent and the demo talk to. Chinese rendering is proven by OCR (tesseract
+chi_sim): boxes instead of glyphs would not read back as words.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from simulators.stack import services
+from simulators.stack.ports import free_port
+from simulators.stack.requirements import MissingSystemPackage, require
+from simulators.stack.supervisor import ManagedProcess, ProcessFailed
+from tests.harness.stack import fail_on_missing, supervised
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ocr(png: Path) -> str:
+    """The Chinese text tesseract reads in a screenshot, whitespace removed."""
+    try:
+        require("tesseract", "tesseract-chi-sim")
+    except MissingSystemPackage as exc:
+        fail_on_missing(exc)
+    out = subprocess.run(["tesseract", str(png), "-", "-l", "chi_sim"], capture_output=True,
+                         text=True, timeout=60, check=True)
+    return re.sub(r"\s+", "", out.stdout)
+
+
+def kivy_env(home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "SDL_VIDEODRIVER": "offscreen", "KIVY_WINDOW": "sdl2", "KIVY_NO_ARGS": "1",
+        "KIVY_NO_CONFIG": "1", "KIVY_NO_FILELOG": "1", "KIVY_HOME": str(home),
+    }
+
+
+# The kiosk process, as services.kiosk() starts it for the demo and the end-to-end tests ----
+
+class RunningKiosk:
+    def __init__(self, process: ManagedProcess, url: str, shots: Path) -> None:
+        self.process = process
+        self.http = httpx.Client(base_url=url, timeout=30)
+        self.shots = shots
+
+
+@pytest.fixture
+def kiosk(tmp_path: Path) -> Iterator[RunningKiosk]:
+    shots = tmp_path / "shots"
+    with supervised(tmp_path / "logs") as sup:
+        try:
+            require("cjk-font")
+            spec = services.kiosk(
+                tmp_path / "kiosk", device_id="kiosk-test-01",
+                device_token="dev1.kiosk-test-01.unused", pcscd_env={},
+                edge_url=f"http://127.0.0.1:{free_port()}", screenshots=shots,
+                # No PC/SC reader here: the card journey is the end-to-end tests' job.
+                extra_env={"KIOSK_CARD_DRIVER": "none"},
+            )
+            process = sup.start(spec.spec)
+        except (MissingSystemPackage, ProcessFailed) as exc:
+            fail_on_missing(exc)
+        running = RunningKiosk(process, spec.url, shots)
+        yield running
+        running.http.close()
+
+
+def test_status_reports_health_and_no_citizen_data(kiosk: RunningKiosk) -> None:
+    assert kiosk.http.get("/automation/wait", params={"screen": "attract"}).status_code == 200
+    status = kiosk.http.get("/status").json()
+    assert status["device_id"] == "kiosk-test-01" and status["screen"] == "attract"
+    assert status["session_active"] is False and status["app_version"]
+    reader = status["peripherals"]["card_reader"]
+    assert (reader["state"], reader["code"]) == ("missing", "not-configured")
+    assert set(status) == {"app_version", "device_id", "screen", "session_active",
+                           "peripherals"}
+
+
+def test_the_attract_screen_renders_chinese(kiosk: RunningKiosk) -> None:
+    assert kiosk.http.get("/automation/wait",
+                          params={"screen": "attract", "timeout": 30}).status_code == 200
+    texts = kiosk.http.get("/automation/texts").json()
+    assert texts["screen"] == "attract"
+    assert "请插入社会保障卡" in texts["texts"]
+
+    shot = kiosk.http.post("/automation/screenshot", json={"name": "attract"})
+    assert shot.status_code == 200
+    path = Path(shot.json()["path"])
+    assert path == kiosk.shots / "attract.png" and path.stat().st_size > 10_000
+    read = ocr(path)
+    assert "请插入社会保障卡" in read, read
+    assert "社会保障自助服务" in read, read
+
+    # --screenshots: the first screen change was captured by itself, named by sequence.
+    assert (kiosk.shots / "001-attract.png").is_file()
+
+
+def test_taps_on_absent_buttons_are_refused(kiosk: RunningKiosk) -> None:
+    kiosk.http.get("/automation/wait", params={"screen": "attract"})
+    r = kiosk.http.post("/automation/tap", json={"target": "home.benefits"})
+    assert r.status_code == 404 and r.json()["targets"] == []
+    r = kiosk.http.get("/automation/wait", params={"screen": "home", "timeout": 0.3})
+    assert r.status_code == 408 and r.json()["screen"] == "attract"
+
+
+def test_sigterm_stops_the_kiosk_cleanly(kiosk: RunningKiosk) -> None:
+    kiosk.http.get("/automation/wait", params={"screen": "attract"})
+    status = kiosk.process.stop()  # SIGTERM to the process group, SIGKILL after 10 s
+    log = kiosk.process.log_path.read_text(errors="replace")
+    assert status == 0, log[-3000:]
+    assert "SIGTERM received" in log and "kiosk stopped" in log
+    assert "Traceback" not in log
+
+
+# Every screen, with a fake reader and a scripted edge ------------------------------------
+
+def run_gallery(out: Path, *args: str) -> dict[str, Any]:
+    try:
+        require("cjk-font")
+    except MissingSystemPackage as exc:
+        fail_on_missing(exc)
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.kiosk.gallery", str(out), *args], cwd=ROOT,
+        env=kivy_env(out / "kivy"), capture_output=True, text=True, timeout=100, check=False,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    manifest: dict[str, Any] = json.loads((out / "gallery.json").read_text())
+    return manifest
+
+
+def test_every_screen_renders_in_the_elder_theme(tmp_path: Path) -> None:
+    shots = run_gallery(tmp_path)
+    assert len(shots) == 15
+    texts = {step: " ".join(shot["texts"]) for step, shot in shots.items()}
+    screens = {step: shot["screen"] for step, shot in shots.items()}
+    assert screens["02-reading"] == "reading" and "正在读卡" in texts["02-reading"]
+    assert "正在查询您的信息" in texts["03-identifying"]
+    assert "您好，张*" in texts["04-home"] and "养老金发放记录" in texts["04-home"]
+    assert "¥3,456.78" in texts["06-benefits"] and "第 1 页，共 3 页" in texts["06-benefits"]
+    assert "第 2 页，共 3 页" in texts["07-benefits-page-2"]
+    assert "服务暂时不可用" in texts["08-message-edge-down"]
+    assert "正在自动重试…" in texts["08-message-edge-down"]
+    assert "您还在吗？" in texts["09-idle-warning"]
+    assert "请取回您的社保卡" in texts["10-ending"]
+    assert "读卡未完成" in texts["11-message-card-pulled"]
+    assert "数据更新于 2026年11月22日 10:00" in texts["12-home-stale"]
+    assert "社保中心暂时连不上" in texts["13-benefits-stale"]
+    assert "第三代卡" in texts["14-message-needs-psam"]
+    assert "读卡器暂时不能使用" in texts["15-attract-no-reader"]
+    # Home and benefits hold citizen data: they must not leak into the next screens' texts.
+    assert "张*" not in texts["10-ending"] and "¥" not in texts["11-message-card-pulled"]
+
+    home = ocr(Path(shots["04-home"]["path"]))
+    assert "养老金发放记录" in home and "您好" in home, home
+    benefits = ocr(Path(shots["06-benefits"]["path"]))
+    assert "已发放" in benefits and "参保情况" in benefits, benefits
+    message = ocr(Path(shots["11-message-card-pulled"]["path"]))
+    assert "读卡未完成" in message, message
+    # The automatic per-screen shots (--screenshots) are there too, in order.
+    automatic = sorted(p.name for p in tmp_path.glob("[0-9][0-9][0-9]-*.png"))
+    assert automatic[0] == "001-attract.png" and any(n.endswith("-benefits.png")
+                                                     for n in automatic)
+
+
+def test_every_screen_renders_in_english_and_the_normal_theme(tmp_path: Path) -> None:
+    shots = run_gallery(tmp_path, "--theme", "normal", "--language", "en")
+    texts = {step: " ".join(shot["texts"]) for step, shot in shots.items()}
+    assert "Please insert your social security card" in texts["01-attract"]
+    assert "Hello, 张*" in texts["04-home"]
+    assert "Page 1 of 2" in texts["06-benefits"]  # 9 rows a page in the normal theme
+    assert "Are you still there?" in texts["09-idle-warning"]

@@ -1,0 +1,1 @@
+"""Tests of the virtual social security card: applet, vpcd link, service, CLI."""

@@ -159,12 +159,10 @@ class Bench:
     def __init__(self, sup: Supervisor, work: Path, args: argparse.Namespace) -> None:
         self.sup = sup
         self.args = args
-        self.broker = services.mosquitto(work / "broker")
         # Room for the whole drain-phase backlog of every persistent session.
-        conf = work / "broker" / "mosquitto.conf"
-        conf.write_text(conf.read_text().replace(
-            "max_queued_messages 10000", f"max_queued_messages {args.messages * 2 + 10_000}"
-        ))
+        self.broker = services.mosquitto(
+            work / "broker", max_queued_messages=args.messages * 2 + 10_000
+        )
         sup.start(self.broker.spec)
         self.managers: list[Manager] = []
         for n in range(args.managers):

@@ -21,8 +21,8 @@ def mask_citizen_id(value: str) -> str:
 
 
 def mask_name(name: str) -> str:
-    """张三 -> 张*, 欧阳娜娜 -> 欧***: the form Chinese government services show. At most three
-    stars, so a long name (阿卜杜热合曼·买买提艾力) neither overflows a screen nor shows its length."""
+    """张三 -> 张*, 欧阳娜娜 -> 欧***: the form Chinese government services show. At most
+    three stars, so a long name neither overflows a screen nor shows its length."""
     n = name.strip()
     if not n:
         return n

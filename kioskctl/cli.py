@@ -4,11 +4,11 @@ and each process start without loading the others' dependencies (Kivy, dlib, Fas
 from __future__ import annotations
 
 import typer
+
 from edge_server.cli import edge_command
 from fleet.cli import fleet_app
 from kiosk.cli import kiosk_command
 from provisioning.cli import provision_app
-
 from simulators.cli import central_sim_command, demo_command, sim_app
 
 app = typer.Typer(

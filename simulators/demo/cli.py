@@ -56,8 +56,13 @@ def demo_command(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
 
-    options = StackOptions(workdir=run_dir, offscreen=offscreen, screenshots=shots_dir,
-                           population=population, seed=seed)
+    options = StackOptions(
+        workdir=run_dir, offscreen=offscreen, screenshots=shots_dir, population=population,
+        seed=seed,
+        # The edge asks the central platform on every visit, so that the outage step shows the
+        # cache answering with its "as of" time (the default keeps answers for 5 minutes).
+        edge_env={"EDGE_CACHE_TTL_S": "0"},
+    )
     typer.echo(f"demo: starting the stack in {run_dir}")
     with Supervisor(run_dir / "logs") as sup:
         try:

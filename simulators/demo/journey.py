@@ -76,12 +76,16 @@ class Journey:
         kiosk.wait_screen("attract")
         self._shot("04-card-removed")
 
-        self._step("the central platform goes down; the edge answers from its cache")
+        self._step("the central platform goes down; the edge answers from its cache, "
+                   "saying how old the data is")
         central.set_faults(outage=True)
         try:
             card.insert(citizen_index=cast.pensioner)
             kiosk.wait_screen("home")
             self._shot("05-home-from-cache")
+            kiosk.tap("home.benefits")
+            kiosk.wait_screen("benefits")
+            self._shot("06-benefits-from-cache")
             card.remove()
             kiosk.wait_screen("attract")
         finally:
@@ -90,13 +94,13 @@ class Journey:
         self._step(f"a generation-3 card needs the terminal's PSAM (citizen #{cast.gen3_holder})")
         card.insert(citizen_index=cast.gen3_holder)
         kiosk.wait_screen("message")
-        self._shot("06-gen3-needs-psam")
+        self._shot("07-gen3-needs-psam")
         card.remove()
         kiosk.wait_screen("attract")
 
         self._step("a card is pulled out halfway through the read")
         card.insert(citizen_index=cast.pensioner, pull_after_apdus=3)
         kiosk.wait_screen("message")
-        self._shot("07-pulled-mid-read")
+        self._shot("08-pulled-mid-read")
         kiosk.wait_screen("attract", timeout=30)
         return self.shots

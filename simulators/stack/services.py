@@ -81,8 +81,13 @@ class Mosquitto:
         return f"mqtt://{self.host}:{self.port}"
 
 
-def mosquitto(workdir: Path, port: int | None = None) -> Mosquitto:
-    """A private Mosquitto on loopback (anonymous access; provisioning adds auth and TLS)."""
+def mosquitto(
+    workdir: Path, port: int | None = None, *, max_queued_messages: int = 10000
+) -> Mosquitto:
+    """A private Mosquitto on loopback (anonymous access; provisioning adds auth and TLS).
+
+    `max_queued_messages` bounds what the broker holds for each offline persistent session;
+    benchmarks that let a backlog build raise it."""
     require("mosquitto")
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -93,7 +98,7 @@ def mosquitto(workdir: Path, port: int | None = None) -> Mosquitto:
         "persistence false\n"
         "log_dest stdout\n"
         "log_type error\nlog_type warning\nlog_type notice\n"
-        "max_queued_messages 10000\n"
+        f"max_queued_messages {max_queued_messages}\n"
     )
     conf.chmod(0o644)
     spec = ProcessSpec(

@@ -18,28 +18,9 @@ import paho.mqtt.client as paho
 
 from simulators.stack import services
 from simulators.stack.supervisor import ManagedProcess, Supervisor
+from tests.harness.waiting import wait_for
 
 T = TypeVar("T")
-
-
-def wait_for(
-    probe: Callable[[], T | None],
-    what: str,
-    timeout: float = 20.0,
-    interval: float = 0.05,
-    diagnostics: Callable[[], str] | None = None,
-) -> T:
-    """Poll `probe` until it returns something truthy; fail with `what` after `timeout`."""
-    deadline = time.monotonic() + timeout
-    pace = threading.Event()  # paces the poll; never used to signal anything
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        pace.wait(interval)
-    extra = f"\n{diagnostics()}" if diagnostics else ""
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last: {last!r}{extra}")
 
 
 # -- fake kiosk status endpoint ----------------------------------------------------------------

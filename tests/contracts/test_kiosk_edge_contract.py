@@ -1,0 +1,104 @@
+"""The kiosk's own client models (kiosk/edge_models.py) against the edge server's OpenAPI.
+
+The two sides are written independently (the kiosk may not import the server), so this is
+where a renamed or dropped field shows before a citizen meets it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from edge_server.main import create_app
+from edge_server.settings import EdgeSettings
+from kiosk import edge_models
+
+
+@pytest.fixture(scope="module")
+def openapi(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    tmp = tmp_path_factory.mktemp("edge")
+    settings = EdgeSettings(
+        database_url=f"sqlite:///{tmp / 'edge.db'}", hall_secret="contract", central_api_key="k",
+        data_key_file=tmp / "data.key",
+    )
+    return create_app(settings).openapi()
+
+
+def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = spec["components"]["schemas"][name]
+    for key in ("anyOf", "allOf", "oneOf"):
+        if key in schema:  # Optional[X] -> the non-null branch
+            branches = [s for s in schema[key] if s.get("type") != "null"]
+            if len(branches) == 1:
+                return _resolve(spec, branches[0])
+    return schema
+
+
+def _response_schema(spec: dict[str, Any], method: str, path: str, status: str) -> dict[str, Any]:
+    response = spec["paths"][path][method]["responses"][status]
+    return _resolve(spec, response["content"]["application/json"]["schema"])
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    for arg in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
+
+
+def _mismatches(spec: dict[str, Any], model: type[BaseModel], schema: dict[str, Any],
+                where: str) -> list[str]:
+    problems = []
+    properties = schema.get("properties", {})
+    required = set(schema.get("required", ()))
+    for name, field in model.model_fields.items():
+        if name not in properties:
+            problems.append(f"{where}.{name}: the edge does not send it")
+            continue
+        if field.is_required() and name not in required:
+            problems.append(f"{where}.{name}: the kiosk requires it, the edge may omit it")
+        nested = _nested_model(field.annotation)
+        if nested is not None:
+            sub = _resolve(spec, properties[name])
+            if sub.get("type") == "array":
+                sub = _resolve(spec, sub["items"])
+            problems += _mismatches(spec, nested, sub, f"{where}.{name}")
+    return problems
+
+
+CASES = [
+    (edge_models.SessionOpened, "post", "/api/v1/sessions", "201"),
+    (edge_models.SessionOpened, "get", "/api/v1/sessions/{session_id}", "200"),
+    (edge_models.Benefits, "get", "/api/v1/sessions/{session_id}/benefits", "200"),
+    (edge_models.EdgeHealth, "get", "/api/v1/health", "200"),
+]
+
+
+@pytest.mark.parametrize(("model", "method", "path", "status"), CASES,
+                         ids=[f"{m.__name__}-{v}-{p}" for m, v, p, _ in CASES])
+def test_every_field_the_kiosk_reads_is_one_the_edge_sends(openapi, model, method, path, status):
+    schema = _response_schema(openapi, method, path, status)
+    assert _mismatches(openapi, model, schema, model.__name__) == []
+
+
+def test_the_checker_notices_a_field_the_edge_does_not_send(openapi):
+    class Renamed(BaseModel):
+        session_ref: str
+
+    schema = _response_schema(openapi, "post", "/api/v1/sessions", "201")
+    assert _mismatches(openapi, Renamed, schema, "Renamed") == [
+        "Renamed.session_ref: the edge does not send it"
+    ]
+
+
+def test_state_changing_routes_declare_the_idempotency_key(openapi):
+    for path, methods in openapi["paths"].items():
+        for method, operation in methods.items():
+            if method in {"post", "put", "patch", "delete"}:
+                headers = {p["name"].lower() for p in operation.get("parameters", ())
+                           if p["in"] == "header"}
+                assert "idempotency-key" in headers, f"{method.upper()} {path}"

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from simulators.card.applet import SscCard, VirtualCard
+from simulators.card.applet import SscCard
 from simulators.card.vpcd_link import VpcdLink
 from simulators.central.population import Population
 from simulators.stack import services
@@ -143,14 +143,13 @@ def main(argv: list[str] | None = None) -> None:
             if population.citizen(i).current_card.generation == 2
         )
         results: dict[str, dict[str, Any]] = {}
-        plan: list[tuple[str, VirtualCard, bool, int]] = [
+        plan: list[tuple[str, SscCard, bool, int]] = [
             ("t0", SscCard.from_citizen(citizen, protocol="T=0"), True, args.reads),
             ("t1", SscCard.from_citizen(citizen, protocol="T=1"), True, args.reads),
             ("t0_no_quickack", SscCard.from_citizen(citizen, protocol="T=0"), False,
              args.slow_reads),
         ]
         for name, card, quickack, reads in plan:
-            assert isinstance(card, SscCard)
             print(f"measuring {name} ({reads} reads)...", file=sys.stderr, flush=True)
             results[name] = _measure(card, pcscd.vpcd_port, quickack=quickack, reads=reads)
             print(f"  {results[name]}", file=sys.stderr, flush=True)

@@ -231,8 +231,14 @@ class Bench:
             info.wait_for_publish(120)
         publish_rate = messages / (time.monotonic() - t0)
 
+        # All at once: started one after the other, the first would drain its share while the
+        # next one boots, and the rate would measure process start-up.
         for m in self.managers:
-            m.proc = self.sup.start(m.service.spec)
+            m.proc = ManagedProcess(m.service.spec, self.sup.log_dir)
+            self.sup.processes.append(m.proc)
+            m.proc.start()
+        for m in self.managers:
+            m.proc.wait_ready()
         wait(lambda: self.ingested() >= messages, "the managers to drain", 180)
         stats = [m.stats() for m in self.managers]
         first = min(s["first_received_at"] for s in stats)

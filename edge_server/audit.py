@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from edge_server.models import AuditEntry
+from edge_server.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+HEAD_ID = 1
 _BATCH = 1000
 
 
@@ -53,23 +54,36 @@ def append(
 ) -> AuditEntry:
     """Add the next entry to `db`'s transaction; the caller commits.
 
-    Two writers can both pick the same `seq`: the primary key rejects the second commit, and
-    the caller retries (db.run_in_transaction) with the chain's new head.
+    Appenders queue on the locked head row. Only the very first append of a database (no head
+    row yet) can race: the primary keys reject the loser's commit and the caller retries
+    (db.run_in_transaction) with the chain's new head.
     """
-    last = db.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)).first()
+    head = db.exec(
+        select(AuditHead).where(col(AuditHead.id) == HEAD_ID).with_for_update()
+    ).first()
+    if head is None:
+        # A new log, or one written before the head row existed: start from its last entry.
+        last = db.exec(select(AuditEntry).order_by(col(AuditEntry.seq).desc()).limit(1)).first()
+        head = AuditHead(
+            id=HEAD_ID,
+            seq=0 if last is None else last.seq,
+            hash=GENESIS if last is None else last.hash,
+        )
     entry = AuditEntry(
-        seq=1 if last is None else last.seq + 1,
+        seq=head.seq + 1,
         at=at,
         device_id=device_id,
         action=action,
         session_id=session_id,
         masked_id=masked_id,
         outcome=outcome,
-        prev_hash=GENESIS if last is None else last.hash,
+        prev_hash=head.hash,
         hash="",
     )
     entry.hash = entry_hash(entry.prev_hash, entry)
+    head.seq, head.hash = entry.seq, entry.hash
     db.add(entry)
+    db.add(head)
     return entry
 
 

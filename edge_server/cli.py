@@ -12,7 +12,8 @@ import typer
 
 def edge_command(
     config: Annotated[
-        str | None, typer.Option(help="Device TOML file ([device] and [edge] tables).")
+        str | None,
+        typer.Option(help="Device TOML file (tables \\[device] and \\[edge]; else $HRSS_CONFIG)."),
     ] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default 8200).")] = None,

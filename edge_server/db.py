@@ -49,12 +49,14 @@ def _sqlite_begin(connection: Connection) -> None:
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
+    # hide_parameters: a database error's message then never carries row values.
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
+        hide_parameters=True,
         # Worker threads share the pool; each connection is used by one thread at a time.
         connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
     )
@@ -88,8 +90,9 @@ def run_in_transaction(
 ) -> T:
     """Run `work` in one transaction, again (from scratch) when it loses an insert race.
 
-    Used where a write picks a value from what it read (the audit chain's next sequence
-    number): the unique key turns a lost race into an IntegrityError instead of a fork.
+    Used where a write inserts a row that a concurrent writer may insert first (a cache entry,
+    the audit chain's first entry and head row): the key turns the lost race into an
+    IntegrityError, and the next attempt sees the winner's row.
     """
     for attempt in range(1, attempts + 1):
         try:

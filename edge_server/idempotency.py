@@ -53,15 +53,6 @@ class Commit(Protocol):
     def __call__(self, work: Callable[[Session], M]) -> M: ...
 
 
-def plain_commit(ctx: EdgeContext) -> Commit:
-    """The Commit of a call without idempotency (tests, internal callers)."""
-
-    def commit(work: Callable[[Session], M]) -> M:
-        return run_in_transaction(ctx.engine, work)
-
-    return commit
-
-
 def fingerprint(method: str, path: str, body: bytes) -> str:
     digest = hashlib.sha256()
     for part in (method.upper().encode(), path.encode(), body):
@@ -176,9 +167,11 @@ class IdempotentRequest:
                     )
                 if record.state == DONE:
                     return self._replay(record)
-                if record.created_at <= now - ABANDONED_AFTER and self._take_over(db, record, now):
-                    log.warning("took over an abandoned request of device %s", self.device_id)
-                    return None
+                if record.created_at <= now - ABANDONED_AFTER:
+                    if self._take_over(db, record, now):
+                        log.warning("took over an abandoned request of device %s", self.device_id)
+                        return None
+                    continue  # finished or taken over meanwhile: look again
             raise Problem(
                 409, "idempotency-key-in-flight",
                 "A request with this Idempotency-Key is still being processed", retry_after=1,

@@ -99,3 +99,18 @@ class AuditEntry(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=64)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's last link, in one row that every append locks (SELECT ... FOR UPDATE).
+
+    Without it, concurrent appenders on PostgreSQL (READ COMMITTED) all read the same last
+    entry and all but one fail on the primary key, over and over under load; the row lock makes
+    them queue instead. SQLite needs no lock (BEGIN IMMEDIATE already serialises writers).
+    """
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    seq: int
+    hash: str = Field(max_length=64)

@@ -25,10 +25,11 @@ class CardIdentity(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     # Loose here on purpose: the service checks it and answers `invalid-citizen-id`.
-    citizen_id: Text32
-    card_number: Text32
-    name: Text64 | None = None
-    card_id_code: Text64 | None = None
+    # Personal fields are left out of repr(): a model in a traceback must not leak them.
+    citizen_id: Text32 = Field(repr=False)
+    card_number: Text32 = Field(repr=False)
+    name: Text64 | None = Field(None, repr=False)
+    card_id_code: Text64 | None = Field(None, repr=False)
     spec_version: Text16 | None = None
 
 

@@ -39,13 +39,14 @@ class EdgeSettings(DeviceSettings):
     log_level: str = "INFO"
 
     @model_validator(mode="after")
-    def _defaults_under_data_dir(self) -> Self:
+    def _defaults_and_secrets(self) -> Self:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'edge.db'}"
         if self.data_key_file is None:
             self.data_key_file = self.data_dir / "data.key"
-        if not self.hall_secret.get_secret_value():
-            raise ValueError("hall_secret must not be empty")
+        for name in ("hall_secret", "central_api_key"):
+            if not getattr(self, name).get_secret_value():
+                raise ValueError(f"{name} must not be empty")
         return self
 
     @property

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -133,63 +134,93 @@ class ConnectOptions:
     tls: TlsFiles | None = None
 
 
-@dataclass(eq=False, slots=True)  # not frozen: built per message on the network thread
 class IncomingMessage:
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    received_at: float  # time.time() on the network thread
-    mid: int = 0
-    connection: _Connection | None = field(default=None, repr=False)
+    """One received message. Built per message on the network thread."""
+
+    __slots__ = ("_ack", "payload", "qos", "received_at", "retain", "topic")
+
+    def __init__(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool = False,
+        received_at: float = 0.0,  # time.time() on the network thread
+        ack: Callable[[], None] | None = None,
+    ) -> None:
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.received_at = received_at
+        self._ack = ack
+
+    def __repr__(self) -> str:
+        return f"IncomingMessage(topic={self.topic!r}, qos={self.qos}, {len(self.payload)} bytes)"
 
     def ack(self) -> None:
-        """Acknowledge (manual-ack clients only; a no-op otherwise or once the connection that
-        delivered the message is gone: the broker then redelivers it to a persistent session)."""
-        conn = self.connection
-        if conn is not None and self.qos > 0 and not conn.closed.is_set():
-            conn.client.ack(self.mid, self.qos)
+        """Acknowledge (manual-ack clients only; a no-op otherwise). Only the first call sends a
+        PUBACK: the broker reuses packet ids, so a second one could acknowledge another, not yet
+        processed message. A no-op too once the connection that delivered the message is gone
+        (a persistent session then gets it again)."""
+        ack, self._ack = self._ack, None
+        if ack is not None:
+            ack()
 
 
 MessageHandler = Callable[[IncomingMessage], None]
 
 
 class _Connection:
-    """One network connection and its paho client."""
+    """One network connection and its paho client (paho's `userdata` in every callback)."""
 
     def __init__(self, client: paho.Client) -> None:
         self.client = client
         self.connack = threading.Event()  # CONNACK with success
         self.ready = threading.Event()  # and every subscription granted
         self.closed = threading.Event()
-        self.settled = threading.Event()  # ready or closed
         self.session_present = False
         self.subscribe_mid: int | None = None
-        # UNSUBACKs: waiters by mid, and mids acknowledged before their waiter registered
-        # (the network thread can be faster than the thread that sent the UNSUBSCRIBE).
+        # UNSUBACK waiters by mid. `unsubscribe` holds the lock from sending the UNSUBSCRIBE to
+        # registering its waiter, so an early UNSUBACK (the network thread) waits for it.
         self.unsub_lock = threading.Lock()
         self.unsub_waiters: dict[int, threading.Event] = {}
-        self.unsub_early: set[int] = set()
         # Only refusals are kept (the usual PUBACK needs no record); read by PublishHandle.
         self.refused_pubacks: dict[int, ReasonCode] = {}
+        self._disconnect_lock = threading.Lock()
         self.disconnect_requested = False
+
+    def ack(self, mid: int, qos: int) -> None:
+        if not self.closed.is_set():
+            self.client.ack(mid, qos)
+
+    def request_disconnect(self, *, send_will: bool = False) -> None:
+        """Send DISCONNECT once, from whichever thread asks first."""
+        with self._disconnect_lock:
+            if self.disconnect_requested:
+                return
+            self.disconnect_requested = True
+        reason = ReasonCode(
+            PacketTypes.DISCONNECT,
+            "Disconnect with will message" if send_will else "Normal disconnection",
+        )
+        self.client.disconnect(reasoncode=reason)
 
     def close(self) -> None:
         self.closed.set()
-        self.settled.set()
+        # Nobody will acknowledge these any more. Not under `unsub_lock`: paho may report a
+        # disconnect from inside `unsubscribe` on the thread holding it. A waiter registered
+        # after this snapshot sees `closed` itself.
+        for done in list(self.unsub_waiters.values()):
+            done.set()
 
 
 class PublishHandle:
     """Tracks one outgoing message until the broker acknowledges it."""
 
-    def __init__(self, info: paho.MQTTMessageInfo, conn: _Connection, qos: int) -> None:
+    def __init__(self, info: paho.MQTTMessageInfo, conn: _Connection) -> None:
         self._info = info
         self._conn = conn
-        self._qos = qos
-
-    @property
-    def mid(self) -> int:
-        return self._info.mid
 
     def wait(self, timeout: float) -> None:
         """Block until acknowledged (QoS 1/2) or written (QoS 0); raise MqttError on refusal,
@@ -264,6 +295,7 @@ class MqttClient:
         self._conn: _Connection | None = None
         self._ready = threading.Event()
         self._stopping = threading.Event()
+        self._stop_with_will = False
         self._thread: threading.Thread | None = None
         self.connections = 0  # successful connections so far (for logs and tests)
 
@@ -274,7 +306,7 @@ class MqttClient:
         subscription added while connected takes effect on the next connection."""
         sub = _Subscription(topic_filter, qos, handler, _filter_levels(topic_filter))
         with self._lock:
-            self._subscriptions.append(sub)
+            self._subscriptions = [*self._subscriptions, sub]
 
     def unsubscribe(self, topic_filter: str, timeout: float = 5.0) -> None:
         """Stop receiving `topic_filter` now and on later connections."""
@@ -284,17 +316,15 @@ class MqttClient:
         if conn is None or not conn.connack.is_set() or conn.closed.is_set():
             return
         done = threading.Event()
-        rc, mid = conn.client.unsubscribe(topic_filter)
-        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
-            raise MqttError(f"unsubscribe failed: {paho.error_string(rc)}")
         with conn.unsub_lock:
-            if mid in conn.unsub_early:
-                conn.unsub_early.discard(mid)
-                done.set()
-            else:
-                conn.unsub_waiters[mid] = done
-        if not done.wait(timeout) and not conn.closed.is_set():
-            raise MqttError(f"no UNSUBACK within {timeout:g}s")
+            rc, mid = conn.client.unsubscribe(topic_filter)
+            if rc != paho.MQTT_ERR_SUCCESS or mid is None:
+                raise MqttError(f"unsubscribe failed: {paho.error_string(rc)}")
+            conn.unsub_waiters[mid] = done
+        # Woken by the UNSUBACK, or by the connection closing (then nothing is left to stop).
+        if conn.closed.is_set() or done.wait(timeout) or conn.closed.is_set():
+            return
+        raise MqttError(f"no UNSUBACK within {timeout:g}s")
 
     def start(self) -> None:
         if self._thread is not None:
@@ -307,11 +337,13 @@ class MqttClient:
     def stop(self, timeout: float = 5.0, *, send_will: bool = False) -> None:
         """Disconnect and stop reconnecting. Normally the broker then discards the Will;
         `send_will` asks it to publish the Will anyway (MQTT 5 reason code 0x04)."""
-        self._stopping.set()
         with self._lock:
+            self._stop_with_will = send_will
+            self._stopping.set()
             conn = self._conn
         if conn is not None:
-            self._disconnect(conn, send_will=send_will)
+            conn.request_disconnect(send_will=send_will)
+        # A connection still being set up is closed by its own thread, which sees `_stopping`.
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -353,7 +385,7 @@ class MqttClient:
             raise MqttError("outgoing queue full")
         if info.rc == paho.MQTT_ERR_NO_CONN:
             raise MqttError(f"not connected to {self.broker}")
-        return PublishHandle(info, conn, qos)
+        return PublishHandle(info, conn)
 
     # -- connection management --------------------------------------------------------------
 
@@ -374,7 +406,7 @@ class MqttClient:
             log.info("reconnecting to %s in %.1fs", self.broker, delay)
             self._stopping.wait(delay)
 
-    def _new_client(self, conn_box: list[_Connection]) -> paho.Client:
+    def _new_connection(self) -> _Connection:
         opts = self.options
         client = paho.Client(
             paho.CallbackAPIVersion.VERSION2,
@@ -383,6 +415,8 @@ class MqttClient:
             reconnect_on_failure=False,  # reconnection is ours (new client, new Will)
             manual_ack=opts.manual_ack,
         )
+        conn = _Connection(client)
+        client.user_data_set(conn)  # every callback below gets its connection
         client.enable_logger(_paho_log)
         client.max_inflight_messages_set(opts.max_inflight)
         client.max_queued_messages_set(opts.max_queued)
@@ -396,61 +430,18 @@ class MqttClient:
                 certfile=str(tls.cert_file) if tls.cert_file else None,
                 keyfile=str(tls.key_file) if tls.key_file else None,
             )
-
-        # Callbacks look the connection up in a box filled right after the client exists.
-        def on_connect(
-            c: paho.Client, u: object, flags: paho.ConnectFlags, rc: ReasonCode, p: Properties
-        ) -> None:
-            self._handle_connack(conn_box[0], flags, rc)
-
-        def on_subscribe(
-            c: paho.Client, u: object, mid: int, codes: list[ReasonCode], p: Properties
-        ) -> None:
-            self._handle_suback(conn_box[0], mid, codes)
-
-        def on_unsubscribe(
-            c: paho.Client, u: object, mid: int, codes: list[ReasonCode], p: Properties
-        ) -> None:
-            conn = conn_box[0]
-            with conn.unsub_lock:
-                done = conn.unsub_waiters.pop(mid, None)
-                if done is None:
-                    conn.unsub_early.add(mid)
-                else:
-                    done.set()
-
-        def on_publish(
-            c: paho.Client, u: object, mid: int, rc: ReasonCode, p: Properties
-        ) -> None:
-            if rc.is_failure:
-                conn_box[0].refused_pubacks[mid] = rc
-
-        def on_message(c: paho.Client, u: object, m: paho.MQTTMessage) -> None:
-            self._dispatch(conn_box[0], m)
-
-        def on_disconnect(
-            c: paho.Client,
-            u: object,
-            flags: paho.DisconnectFlags,
-            rc: ReasonCode,
-            p: Properties | None,
-        ) -> None:
-            self._handle_disconnect(conn_box[0], rc)
-
-        client.on_connect = on_connect
-        client.on_subscribe = on_subscribe
-        client.on_unsubscribe = on_unsubscribe
-        client.on_publish = on_publish
-        client.on_message = on_message
-        client.on_disconnect = on_disconnect
-        return client
+        client.on_connect = self._on_connack
+        client.on_subscribe = self._on_suback
+        client.on_unsubscribe = self._on_unsuback
+        client.on_publish = self._on_puback
+        client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
+        return conn
 
     def _run_connection(self) -> bool:
         """One connection from attempt to close; True if the broker accepted it."""
-        box: list[_Connection] = []
-        client = self._new_client(box)
-        conn = _Connection(client)
-        box.append(conn)
+        conn = self._new_connection()
+        client = conn.client
         if self._will is not None:
             will = self._will()
             if will is not None:
@@ -474,17 +465,21 @@ class MqttClient:
         with self._lock:
             self._conn = conn
         client.loop_start()
+        deadline = time.monotonic() + self.options.connect_timeout_s
         try:
-            if not conn.settled.wait(self.options.connect_timeout_s):
-                log.warning("no CONNACK/SUBACK from %s within %gs", self.broker,
-                            self.options.connect_timeout_s)
-                self._disconnect(conn)
-            while not conn.closed.wait(0.5):
-                if self._stopping.is_set():
-                    self._disconnect(conn)
-                # Safety net: paho's thread ended without reporting a disconnect.
+            while not conn.closed.is_set():
+                if self._stopping.is_set():  # also when stop() came before `_conn` was set
+                    conn.request_disconnect(send_will=self._stop_with_will)
+                elif (not conn.ready.is_set() and not conn.disconnect_requested
+                      and time.monotonic() >= deadline):
+                    log.warning("no CONNACK/SUBACK from %s within %gs", self.broker,
+                                self.options.connect_timeout_s)
+                    conn.request_disconnect()
+                # Safety net: paho's thread ended without reporting a disconnect (an exception
+                # escaped a callback). `_thread` is paho-internal; it is None once the loop ends.
                 if getattr(client, "_thread", None) is None:
                     break
+                conn.closed.wait(0.25)
         finally:
             client.loop_stop()
             conn.close()
@@ -494,18 +489,16 @@ class MqttClient:
                     self._conn = None
         return conn.connack.is_set()
 
-    def _disconnect(self, conn: _Connection, *, send_will: bool = False) -> None:
-        if not conn.disconnect_requested:
-            conn.disconnect_requested = True
-            reason = ReasonCode(
-                PacketTypes.DISCONNECT,
-                "Disconnect with will message" if send_will else "Normal disconnection",
-            )
-            conn.client.disconnect(reasoncode=reason)
+    # -- paho callbacks (network thread; `conn` is paho's userdata) -------------------------
 
-    # -- callbacks (network thread) ---------------------------------------------------------
-
-    def _handle_connack(self, conn: _Connection, flags: paho.ConnectFlags, rc: ReasonCode) -> None:
+    def _on_connack(
+        self,
+        _client: paho.Client,
+        conn: _Connection,
+        flags: paho.ConnectFlags,
+        rc: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
         if rc.is_failure:
             log.error("broker %s refused the connection: %s", self.broker, rc)
             return  # the broker closes the connection; we back off and retry
@@ -513,8 +506,7 @@ class MqttClient:
         conn.session_present = bool(flags.session_present)
         self.connections += 1
         log.info("connected to %s as %s", self.broker, self.options.client_id)
-        with self._lock:
-            subs = list(self._subscriptions)
+        subs = self._subscriptions
         if not subs:
             self._become_ready(conn)
             return
@@ -523,11 +515,18 @@ class MqttClient:
         )
         if rc_sub != paho.MQTT_ERR_SUCCESS:
             log.error("subscribe failed: %s", paho.error_string(rc_sub))
-            self._disconnect(conn)
+            conn.request_disconnect()
             return
         conn.subscribe_mid = mid
 
-    def _handle_suback(self, conn: _Connection, mid: int, codes: list[ReasonCode]) -> None:
+    def _on_suback(
+        self,
+        _client: paho.Client,
+        conn: _Connection,
+        mid: int,
+        codes: list[ReasonCode],
+        _props: Properties | None,
+    ) -> None:
         if mid != conn.subscribe_mid:
             return
         refused = [str(c) for c in codes if c.is_failure]
@@ -535,13 +534,36 @@ class MqttClient:
             # Usually the broker's ACL; retrying with backoff keeps the process visible as
             # not ready instead of silently deaf.
             log.error("broker %s refused subscriptions: %s", self.broker, ", ".join(refused))
-            self._disconnect(conn)
+            conn.request_disconnect()
             return
         self._become_ready(conn)
 
+    def _on_unsuback(
+        self,
+        _client: paho.Client,
+        conn: _Connection,
+        mid: int,
+        _codes: list[ReasonCode],
+        _props: Properties | None,
+    ) -> None:
+        with conn.unsub_lock:
+            done = conn.unsub_waiters.pop(mid, None)
+        if done is not None:
+            done.set()
+
+    def _on_puback(
+        self,
+        _client: paho.Client,
+        conn: _Connection,
+        mid: int,
+        rc: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        if rc.is_failure:
+            conn.refused_pubacks[mid] = rc
+
     def _become_ready(self, conn: _Connection) -> None:
         conn.ready.set()
-        conn.settled.set()
         self._ready.set()
         if self._on_connected is not None:
             try:
@@ -549,7 +571,14 @@ class MqttClient:
             except Exception:
                 log.exception("on_connected callback failed")
 
-    def _handle_disconnect(self, conn: _Connection, rc: ReasonCode) -> None:
+    def _on_disconnect(
+        self,
+        _client: paho.Client,
+        conn: _Connection,
+        _flags: paho.DisconnectFlags,
+        rc: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
         was_up = conn.connack.is_set() and not conn.closed.is_set()
         self._ready.clear()
         conn.close()
@@ -564,23 +593,16 @@ class MqttClient:
                 except Exception:
                     log.exception("on_disconnected callback failed")
 
-    def _dispatch(self, conn: _Connection, m: paho.MQTTMessage) -> None:
+    def _on_message(self, _client: paho.Client, conn: _Connection, m: paho.MQTTMessage) -> None:
+        ack = partial(conn.ack, m.mid, m.qos) if self.options.manual_ack and m.qos > 0 else None
         try:
             topic = m.topic
         except UnicodeDecodeError:
             log.warning("dropping a message whose topic is not UTF-8")
-            if self.options.manual_ack and m.qos > 0:
-                conn.client.ack(m.mid, m.qos)
+            if ack is not None:
+                ack()
             return
-        msg = IncomingMessage(
-            topic=topic,
-            payload=m.payload,
-            qos=m.qos,
-            retain=bool(m.retain),
-            received_at=time.time(),
-            mid=m.mid,
-            connection=conn if self.options.manual_ack else None,
-        )
+        msg = IncomingMessage(topic, m.payload, m.qos, bool(m.retain), time.time(), ack)
         # With manual acknowledgement one handler owns each message: the first that matches.
         handler = next(
             (s.handler for s in self._subscriptions if topic_matches(s.levels, topic)), None

@@ -173,11 +173,16 @@ class EdgeClient:
             try:
                 return model.model_validate_json(response.content)
             except ValidationError as exc:
-                # The message names fields only, never values: pydantic's text is not logged.
+                # Field locations only: pydantic's own text quotes the values (citizen data),
+                # so it is neither kept as the cause nor shown in a traceback.
+                fields = ", ".join(
+                    ".".join(str(part) for part in error["loc"]) or "body"
+                    for error in exc.errors()[:5]
+                )
                 raise EdgeProblem(
                     INVALID_RESPONSE, response.status_code,
-                    title=f"unexpected answer body for {method} {label}",
-                ) from exc
+                    title=f"unexpected answer body for {method} {label} ({fields})",
+                ) from None
         raise _problem_from(response, f"{method} {label}")
 
 

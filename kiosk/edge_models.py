@@ -14,7 +14,19 @@ from pydantic import BaseModel, ConfigDict
 
 
 class _Answer(BaseModel):
+    """Answers hold citizen data: `repr()` and `str()` name the model and no values.
+
+    pydantic's `str()` does not go through `__repr__`, so both are overridden here; models that
+    have something harmless to show (counts, flags) override `__repr__` only.
+    """
+
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(…)"
+
+    def __str__(self) -> str:
+        return repr(self)
 
 
 class Citizen(_Answer):
@@ -24,7 +36,7 @@ class Citizen(_Answer):
     card_status: str = "normal"
 
     def __repr__(self) -> str:  # keep even the masked name out of stray log lines
-        return f"Citizen(age={self.age}, card_status={self.card_status})"
+        return f"Citizen(card_status={self.card_status})"
 
 
 class SessionOpened(_Answer):
@@ -71,3 +83,6 @@ class EdgeHealth(_Answer):
     status: str
     version: str = ""
     central: str = "unknown"
+
+    def __repr__(self) -> str:  # no citizen data here
+        return f"EdgeHealth(status={self.status}, version={self.version}, central={self.central})"

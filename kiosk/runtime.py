@@ -20,11 +20,16 @@ log = logging.getLogger(__name__)
 
 
 def run_kiosk(settings: KioskSettings) -> int:
-    """Run until SIGTERM/SIGINT; returns the process exit status."""
+    """Run until SIGTERM/SIGINT; returns the process exit status (2: cannot start here)."""
     boot.prepare_environment()
-    boot.configure_kivy(settings)
-    # Bind the status port before any window exists: a taken port is a clear start-up error.
-    status = StatusServer(settings.status_host, settings.status_port)
+    try:
+        boot.configure_kivy(settings)
+        # Bind the status port before any window exists: a taken port is a clear start-up
+        # error, not a window that comes up and then cannot be watched.
+        status = StatusServer(settings.status_host, settings.status_port)
+    except (boot.MissingFont, OSError) as exc:
+        log.error("kiosk cannot start: %s", exc)
+        return 2
 
     from kivy.clock import Clock
 
@@ -52,7 +57,12 @@ def run_kiosk(settings: KioskSettings) -> int:
              settings.card_driver)
     try:
         app.run()
+    except Exception:
+        # Logged through the redacting handler rather than left to Python's bare traceback.
+        log.exception("kiosk event loop failed")
+        return 1
     finally:
+        app.shutdown()  # already done by on_stop, unless the event loop died with an exception
         edge.close()
     log.info("kiosk stopped")
     return 0

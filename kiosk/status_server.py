@@ -19,6 +19,7 @@ import ipaddress
 import json
 import logging
 import re
+import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -72,11 +73,16 @@ class _Server(ThreadingHTTPServer):
         log.exception("status http: request from %s failed", client_address)
 
 
+class _Server6(_Server):
+    address_family = socket.AF_INET6  # "::1" (settings allow it for automation)
+
+
 class StatusServer:
     """Binds at construction (so a taken port fails start-up loudly), serves after `start()`."""
 
     def __init__(self, host: str, port: int) -> None:
-        self._httpd = _Server((host, port), BaseHTTPRequestHandler, False)
+        server = _Server6 if _ip_version(host) == 6 else _Server
+        self._httpd = server((host, port), BaseHTTPRequestHandler, False)
         try:
             self._httpd.server_bind()
             self._httpd.server_activate()
@@ -91,8 +97,8 @@ class StatusServer:
 
     @property
     def url(self) -> str:
-        host = self._httpd.server_address[0]
-        return f"http://{host}:{self.port}"
+        host = str(self._httpd.server_address[0])
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def start(
         self, status: StatusSource, watch: ScreenWatch, automation: Automation | None = None
@@ -139,7 +145,14 @@ def _make_handler(
             url = urlsplit(self.path)
             # Read the body whatever the route: left unread it would corrupt the next request
             # on this keep-alive connection.
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:  # read(-1) would wait for the client to close the connection
+                self.close_connection = True
+                self._send(HTTPStatus.BAD_REQUEST, {"error": "bad Content-Length"})
+                return
             if length > 64 * 1024:
                 self.close_connection = True
                 self._send(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "body too large"})
@@ -235,3 +248,10 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _ip_version(host: str) -> int | None:
+    try:
+        return ipaddress.ip_address(host).version
+    except ValueError:
+        return None  # a name such as "localhost": resolved as IPv4

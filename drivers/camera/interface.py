@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 # "frozen" (degraded: the same frame for seconds), "too-dark" (degraded).
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class Frame:
-    """One captured image: `pixels` is height x width x 3, uint8, RGB order."""
+    """One captured image: `pixels` is height x width x 3, uint8, RGB order.
+
+    Compared and hashed by identity: a generated __eq__ would compare the arrays, which raises.
+    """
 
     pixels: NDArray[np.uint8]
     sequence: int  # increases by one per captured frame since start()

@@ -6,6 +6,7 @@ from drivers.card.interface import (
     CardInserted,
     CardRead,
     CardReader,
+    CardReadError,
     CardReadFailed,
     CardRemoved,
 )
@@ -15,6 +16,7 @@ __all__ = [
     "CardFailure",
     "CardInserted",
     "CardRead",
+    "CardReadError",
     "CardReadFailed",
     "CardReader",
     "CardRemoved",

@@ -17,7 +17,6 @@ SW_OK = 0x9000
 INS_SELECT = 0xA4
 INS_READ_RECORD = 0xB2
 INS_GET_RESPONSE = 0xC0
-INS_VERIFY = 0x20
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -223,8 +222,9 @@ def transmit(
     command = as_t0_tpdu(apdu) if t0 else apdu
     data = b""
     resent = False  # 6Cxx is answered once per command, so a confused card cannot loop us
+    rounds = 0
     response = _exchange(transport, command, on_exchange)
-    for _ in range(MAX_PROCEDURE_ROUNDS):
+    while True:
         if response.sw1 == 0x6C and not resent:
             resent = True
             command = with_le(command, response.sw2)
@@ -234,9 +234,11 @@ def transmit(
             command = get_response(response.sw2)
         else:
             break
+        # Checked before sending, so that a final 9000 in the last allowed round still counts.
+        if rounds == MAX_PROCEDURE_ROUNDS:
+            raise WrongLength(response.sw, "the card kept asking for another round")
+        rounds += 1
         response = _exchange(transport, command, on_exchange)
-    else:
-        raise WrongLength(response.sw, "the card kept asking for another round")
     final = Response(data + response.data, response.sw)
     if check is not None:
         check(final)

@@ -68,7 +68,7 @@ class FakeCardReader:
 
     def remove(self) -> None:
         with self._lock:
-            self._card = None
+            self._card, self._failure = None, None  # read() now fails as REMOVED
         self._hub.publish(CardRemoved(reader=self.name))
 
     def set_health(self, health: Health) -> None:

@@ -43,9 +43,10 @@ class CardData:
     def generation(self) -> int:
         """1, 2 or 3 from the spec version; 0 when the card states none we know."""
         try:
-            return int(float(self.spec_version))
-        except ValueError:
+            generation = int(float(self.spec_version))
+        except (ValueError, OverflowError):  # "", "nan", "inf": the text comes off the card
             return 0
+        return generation if generation in (1, 2, 3) else 0
 
     @property
     def issuing_region(self) -> str:

@@ -69,6 +69,7 @@ REMOVAL_CONFIRM_S = 1.5
 BACKOFF_INITIAL_S = 0.25
 BACKOFF_MAX_S = 3.0
 READER_ERROR_RETRY_S = 1.0
+STOP_CANCEL_INTERVAL_S = 0.05
 
 
 class PcscError(Exception):
@@ -205,15 +206,20 @@ class PcscCardReader:
         self._thread.start()
 
     def stop(self) -> None:
-        """Ends monitoring: at once when the thread blocks in SCardGetStatusChange (SCardCancel),
-        otherwise within one poll_timeout_s (or after the read in progress)."""
+        """Ends monitoring and joins the thread: at once when it blocks in SCardGetStatusChange
+        (SCardCancel) or waits to retry, otherwise once the card read in progress ends."""
         self._stop.set()
-        with self._context_lock:
-            if self._context is not None:
-                scard.SCardCancel(self._context)  # wakes a blocked SCardGetStatusChange
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return  # an observer calling stop() cannot join its own thread; it ends by itself
+        # SCardCancel only wakes a wait already in progress: one the thread enters just after
+        # it last saw the stop flag would run its full poll timeout. So cancel until it ends.
+        while thread.is_alive():
+            with self._context_lock:
+                if self._context is not None:
+                    scard.SCardCancel(self._context)
+            thread.join(STOP_CANCEL_INTERVAL_S)
+        self._thread = None
 
     def health(self) -> Health:
         return self._health
@@ -235,11 +241,11 @@ class PcscCardReader:
         try:
             try:
                 reader = self._find_reader(context)
+                if reader is None:
+                    raise CardReadError(CardFailure.READER_UNAVAILABLE, "no matching card reader")
+                state = self._status(context, reader, scard.SCARD_STATE_UNAWARE, 0)
             except PcscError as exc:
                 raise CardReadError(CardFailure.READER_UNAVAILABLE, str(exc)) from exc
-            if reader is None:
-                raise CardReadError(CardFailure.READER_UNAVAILABLE, "no matching card reader")
-            state = self._status(context, reader, scard.SCARD_STATE_UNAWARE, 0)
             if state is None or not state.present:
                 raise CardReadError(CardFailure.REMOVED, "no card present")
             return self._read_card(context, reader, state)
@@ -391,11 +397,12 @@ class PcscCardReader:
         except PcscError as exc:
             raise self._classify(context, reader, state, exc) from exc
         try:
-            data = ssc.read_card(connection, atr=connection.atr, protocol=connection.protocol)
+            try:
+                data = ssc.read_card(connection, atr=connection.atr, protocol=connection.protocol)
+            finally:
+                connection.close()  # before _classify waits: no card handle held meanwhile
         except (PcscError, apdu.MalformedResponse) as exc:
             raise self._classify(context, reader, state, exc) from exc
-        finally:
-            connection.close()
         log.debug("card read took %.1f ms", (time.perf_counter() - started) * 1000)
         return data
 

@@ -6,7 +6,7 @@ never deals in printer bytes and a test can read back what was printed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
 
@@ -16,12 +16,15 @@ from drivers.base import Device, DeviceEvent
 # (not connected), "printer-error".
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ReceiptLine:
-    text: str
+    text: str  # may be citizen data (a name, an ID number): repr shows its length only
     align: Literal["left", "center", "right"] = "left"
     bold: bool = False
     double_size: bool = False
+
+    def __repr__(self) -> str:
+        return f"ReceiptLine({len(self.text)} chars, {self.align})"
 
 
 @dataclass(frozen=True, repr=False)
@@ -55,7 +58,7 @@ class PrintCompleted(DeviceEvent):
 class PrintFailed(DeviceEvent):
     job_id: str
     failure: PrintFailure
-    detail: str = field(default="")  # operator-facing English; never document text
+    detail: str = ""  # operator-facing English; never document text
 
 
 @runtime_checkable

@@ -43,7 +43,10 @@ def get_session(session_id: str, ctx: Ctx, device_id: CurrentDevice) -> SessionV
     return session_service.get_session(ctx, device_id, session_id)
 
 
-@router.get("/{session_id}/benefits", responses=problems(_AUTH, _NOT_FOUND, _CENTRAL))
+@router.get(
+    "/{session_id}/benefits",
+    responses=problems(_AUTH, _NOT_FOUND, (404, "citizen-not-found"), _CENTRAL),
+)
 def get_benefits(session_id: str, ctx: Ctx, device_id: CurrentDevice) -> BenefitsView:
     return benefits_service.benefits(ctx, device_id, session_id)
 

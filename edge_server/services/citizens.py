@@ -46,6 +46,13 @@ class Fresh(Generic[T]):
     stale: bool
 
 
+@dataclass(frozen=True)
+class _Cached(Generic[T]):
+    value: T
+    as_of: dt.datetime  # the central platform's time of the data
+    fetched_at: dt.datetime  # the edge's clock when it was cached
+
+
 def person(ctx: EdgeContext, citizen_id: str) -> Fresh[CentralPerson]:
     def fetch() -> tuple[dt.datetime, Any]:
         answer = ctx.central.query_person(citizen_id)
@@ -72,22 +79,22 @@ def _fresh(
     load: Callable[[Any], T],
 ) -> Fresh[T]:
     settings = ctx.settings
+    ttl = dt.timedelta(seconds=settings.cache_ttl_s)
+    max_stale = dt.timedelta(seconds=settings.cache_max_stale_s)
     key = ctx.cipher.citizen_key(citizen_id)
     aad = f"cache:{key}:{kind}"
     now = ctx.now()
     cached = _read(ctx, key, kind, aad, load)
-    if cached is not None:
-        value, as_of, fetched_at = cached
-        if now - fetched_at < dt.timedelta(seconds=settings.cache_ttl_s):
-            return Fresh(value, as_of, stale=False)
+    # Fetched "in the future" means a clock was set back (or another edge process runs ahead):
+    # the entry's age is unknown, so it is not fresh, though it may still serve as stale.
+    if cached is not None and dt.timedelta(0) <= now - cached.fetched_at < ttl:
+        return Fresh(cached.value, cached.as_of, stale=False)
     try:
         as_of, data = fetch()
     except CentralUnavailable as exc:
-        if cached is not None and now - cached[2] <= dt.timedelta(
-            seconds=settings.cache_max_stale_s
-        ):
+        if cached is not None and now - cached.fetched_at <= max_stale:
             log.info("central unavailable (%s): %s from cache, stale", exc, kind)
-            return Fresh(cached[0], cached[1], stale=True)
+            return Fresh(cached.value, cached.as_of, stale=True)
         log.warning("central unavailable (%s) and no usable %s cached", exc, kind)
         raise Problem(
             503, "central-unavailable", "The central platform cannot be reached",
@@ -105,14 +112,14 @@ def _fresh(
 
 def _read(
     ctx: EdgeContext, key: str, kind: str, aad: str, load: Callable[[Any], T]
-) -> tuple[T, dt.datetime, dt.datetime] | None:
+) -> _Cached[T] | None:
     with session_scope(ctx.engine, write=False) as db:
         entry = db.get(CitizenCacheEntry, (key, kind))
     if entry is None:
         return None
     try:
         data = ctx.cipher.open_json(Sealed(entry.key_id, entry.nonce, entry.payload), aad)
-        return load(data), entry.as_of, entry.fetched_at
+        return _Cached(load(data), entry.as_of, entry.fetched_at)
     except (SealError, ValidationError, ValueError) as exc:
         # Unreadable (other key, tampered, older format): as good as absent.
         log.warning("ignoring an unreadable %s cache entry: %s", kind, type(exc).__name__)

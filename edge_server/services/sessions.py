@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel import Session, col, update
@@ -105,7 +105,7 @@ def open_session(
 @dataclass(frozen=True)
 class LiveSession:
     row: ServiceSession
-    citizen_id: str
+    citizen_id: str = field(repr=False)  # personal: kept out of tracebacks and logs
     answer: SessionView
 
 

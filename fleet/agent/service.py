@@ -19,16 +19,7 @@ from fleet import package_version
 from fleet.agent.health import KioskProbe, system_health
 from fleet.agent.settings import AgentSettings
 from fleet.agent.state import AnsweredCommand, AnsweredCommands, PeripheralMemory, SessionSeqStore
-from fleet.mqtt import (
-    Backoff,
-    BrokerAddress,
-    ConnectOptions,
-    IncomingMessage,
-    MqttClient,
-    MqttError,
-    TlsFiles,
-    Will,
-)
+from fleet.mqtt import Backoff, ConnectOptions, IncomingMessage, MqttClient, MqttError, Will
 from fleet.protocol import (
     Birth,
     Channel,
@@ -83,25 +74,21 @@ class Agent:
         self._hostname = socket.gethostname()
         self._agent_version = package_version()
         self._tasks: queue.SimpleQueue[_Task] = queue.SimpleQueue()
-        self._stopping = threading.Event()
         # Session state, shared by the connection thread, the network thread and the main thread.
         self._lock = threading.Lock()
         self._session_seq: int | None = None
         self._born_seq: int | None = None  # the session whose birth has been published
         self._health_seq = 0
 
-        tls = None
-        if settings.tls_ca_file or settings.tls_cert_file:
-            tls = TlsFiles(settings.tls_ca_file, settings.tls_cert_file, settings.tls_key_file)
         self.mqtt = MqttClient(
-            BrokerAddress.parse(settings.broker_url),
+            settings.broker(),
             ConnectOptions(
                 client_id=self.device_id,  # the broker ACL keys on it
                 clean_start=True,
                 session_expiry_s=settings.session_expiry_s,
                 keepalive_s=settings.keepalive_s,
                 backoff=Backoff(settings.reconnect_min_s, settings.reconnect_max_s),
-                tls=tls,
+                tls=settings.tls_files(),
             ),
             will=self._new_session,
             on_connected=self._on_connected,
@@ -113,7 +100,6 @@ class Agent:
 
     def request_stop(self) -> None:
         """Safe from a signal handler (SimpleQueue.put is reentrant)."""
-        self._stopping.set()
         self._tasks.put(_STOP)
 
     def run(self) -> None:
@@ -130,19 +116,24 @@ class Agent:
         try:
             while True:
                 try:
-                    task = self._tasks.get(timeout=max(0.0, next_health - time.monotonic()))
+                    task: _Task | None = self._tasks.get(
+                        timeout=max(0.0, next_health - time.monotonic())
+                    )
                 except queue.Empty:
-                    self.publish_health()
-                    next_health = time.monotonic() + interval
-                    continue
+                    task = None
                 if isinstance(task, _Stop):
                     break
-                if isinstance(task, _Born):
-                    # First health right after the birth, then every interval.
-                    self.publish_health()
-                    next_health = time.monotonic() + interval
-                else:
-                    self._handle_command(task)
+                try:
+                    if task is None or isinstance(task, _Born):
+                        # Every interval, and right after each birth.
+                        next_health = time.monotonic() + interval
+                        self.publish_health()
+                    else:
+                        self._handle_command(task)
+                except Exception:
+                    # One failed health collection or command (a full disk, a psutil error)
+                    # must not take the terminal off the fleet.
+                    log.exception("agent task failed")
         finally:
             self._shutdown()
 

@@ -50,13 +50,14 @@ def write_atomically(path: Path, text: str) -> None:
 class SessionSeqStore:
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / "session_seq"
+        self._last_used: int | None = None  # in case the file cannot be written
 
     def last(self) -> int | None:
         try:
             return int(self.path.read_text().strip())
         except FileNotFoundError:
             return None
-        except ValueError:
+        except (OSError, ValueError):
             # A torn or edited file: fall back to the clock, which is at least as high in practice.
             log.warning("unreadable %s; starting from the clock", self.path)
             return None
@@ -65,8 +66,15 @@ class SessionSeqStore:
         """Pick, persist and return the next session sequence."""
         if now_ms is None:
             now_ms = time.time_ns() // 1_000_000
-        seq = next_session_seq(self.last(), now_ms)
-        write_atomically(self.path, f"{seq}\n")
+        last = max((s for s in (self.last(), self._last_used) if s is not None), default=None)
+        seq = self._last_used = next_session_seq(last, now_ms)
+        try:
+            write_atomically(self.path, f"{seq}\n")
+        except OSError as exc:
+            # A full disk must not keep the terminal off the fleet (that is when operators need
+            # to see it); the clock keeps the sequence rising across a restart in practice.
+            log.warning("cannot save %s (%s); session_seq %d rests on the clock", self.path,
+                        exc, seq)
         return seq
 
 
@@ -118,16 +126,18 @@ class AnsweredCommands:
                 newest = sorted(live.items(), key=lambda kv: kv[1].keep_until)[-self.MAX_RECORDS :]
                 live = dict(newest)
             self._records = live
-            write_atomically(
-                self.path,
-                json.dumps(
-                    {
-                        k: {"status": v.status, "output": v.output, "keep_until": v.keep_until}
-                        for k, v in live.items()
-                    },
-                    ensure_ascii=False,
-                ),
+            text = json.dumps(
+                {
+                    k: {"status": v.status, "output": v.output, "keep_until": v.keep_until}
+                    for k, v in live.items()
+                },
+                ensure_ascii=False,
             )
+            try:
+                write_atomically(self.path, text)
+            except OSError:
+                # Still answered from memory until a restart; better than no answer at all.
+                log.warning("cannot save %s", self.path, exc_info=True)
 
 
 class PeripheralMemory:

@@ -234,6 +234,5 @@ def _merge(into: BatchOutcome, other: BatchOutcome) -> None:
     into.reborn.extend(other.reborn)
     into.presence_accepted += other.presence_accepted
     into.presence_ignored += other.presence_ignored
-    into.health_applied += other.health_applied
     into.results_applied += other.results_applied
     into.results_ignored += other.results_ignored

@@ -64,7 +64,6 @@ class BatchOutcome:
     reborn: list[str] = field(default_factory=list)  # devices whose birth was accepted
     presence_accepted: int = 0
     presence_ignored: int = 0
-    health_applied: int = 0
     results_applied: int = 0
     results_ignored: int = 0
 
@@ -209,7 +208,6 @@ class Registry:
                 DEV.c.id.in_(list(latest))
             )
         ).all()
-        changes: list[dict[str, Any]] = []
         for row in rows:
             h = latest[row.id]
             if row.presence_seq < h.session_seq:
@@ -219,50 +217,43 @@ class Registry:
                 kind = "resumed"
             else:
                 continue
-            changes.append({"b_id": row.id, "b_ss": h.session_seq, "b_now": now,
-                            "b_kind": kind, "b_ts": h.ts})
-        if not changes:
-            return
-        ss = bindparam("b_ss")
-        # Conditional again: on PostgreSQL another manager may have moved on since the read.
-        conn.execute(
-            update(DEV)
-            .where(
-                DEV.c.id == bindparam("b_id"),
-                or_(
-                    DEV.c.presence_seq < ss,
-                    and_(
-                        DEV.c.presence_seq == ss,
-                        DEV.c.presence_kind == int(PresenceKind.BIRTH),
-                        not_(DEV.c.online),
+            # Conditional again, and one row at a time to learn whether it applied: on
+            # PostgreSQL another manager may have moved on since the read. Rare (new sessions
+            # and timed-out devices only), so the per-row statement costs nothing in bulk.
+            result = conn.execute(
+                update(DEV)
+                .where(
+                    DEV.c.id == row.id,
+                    or_(
+                        DEV.c.presence_seq < h.session_seq,
+                        and_(
+                            DEV.c.presence_seq == h.session_seq,
+                            DEV.c.presence_kind == int(PresenceKind.BIRTH),
+                            not_(DEV.c.online),
+                        ),
                     ),
-                ),
+                )
+                .values(
+                    presence_seq=h.session_seq,
+                    presence_kind=int(PresenceKind.BIRTH),
+                    online=True,
+                    presence_reason=None,
+                    presence_at=now,
+                )
             )
-            .values(
-                presence_seq=ss,
-                presence_kind=int(PresenceKind.BIRTH),
-                online=True,
-                presence_reason=None,
-                presence_at=bindparam("b_now"),
-            ),
-            changes,
-        )
-        conn.execute(
-            insert(EVT),
-            [
-                {"device_id": c["b_id"], "kind": c["b_kind"], "session_seq": c["b_ss"],
-                 "reason": "health", "sent_at": c["b_ts"], "recorded_at": now}
-                for c in changes
-            ],
-        )
-        for c in changes:
+            if not result.rowcount:
+                continue
+            conn.execute(
+                insert(EVT).values(device_id=row.id, kind=kind, session_seq=h.session_seq,
+                                   reason="health", sent_at=h.ts, recorded_at=now)
+            )
             out.presence_accepted += 1
-            if c["b_kind"] == "birth":
-                out.reborn.append(c["b_id"])
+            if kind == "birth":
+                out.reborn.append(row.id)
                 log.info("%s online (session_seq %d, from its health: birth not seen)",
-                         c["b_id"], c["b_ss"])
+                         row.id, h.session_seq)
             else:
-                log.info("%s online again (session_seq %d)", c["b_id"], c["b_ss"])
+                log.info("%s online again (session_seq %d)", row.id, h.session_seq)
 
     def _apply_health(
         self, conn: Connection, healths: Sequence[Health], now: datetime, out: BatchOutcome
@@ -285,7 +276,7 @@ class Registry:
         ]
         self._apply_liveness(conn, latest, now, out)
         ss = bindparam("b_ss")
-        result = conn.execute(
+        conn.execute(
             update(DEV)
             .where(
                 DEV.c.id == bindparam("b_id"),
@@ -304,7 +295,6 @@ class Registry:
             ),
             rows,
         )
-        out.health_applied += max(result.rowcount, 0)
         if self.history_interval_s > 0:
             mono = time.monotonic()
             due = [r for r in rows if mono - self._last_sample.get(r["b_id"], -1e18)

@@ -14,14 +14,7 @@ from fleet.manager.ingest import IngestWriter
 from fleet.manager.registry import Registry
 from fleet.manager.settings import FleetManagerSettings
 from fleet.manager.stats import IngestStats
-from fleet.mqtt import (
-    BrokerAddress,
-    ConnectOptions,
-    MqttClient,
-    MqttError,
-    TlsFiles,
-    default_client_id,
-)
+from fleet.mqtt import ConnectOptions, MqttClient, MqttError, default_client_id
 from fleet.protocol import MANAGER_SUBSCRIPTION, utc_now
 
 log = logging.getLogger(__name__)
@@ -56,6 +49,8 @@ class Sweeper:
                 self.sweep()
             except SQLAlchemyError:
                 log.warning("sweep failed; retrying next round", exc_info=True)
+            except Exception:  # a bug: keep sweeping rather than end the thread silently
+                log.exception("sweep failed")
 
 
 class FleetManager:
@@ -65,11 +60,8 @@ class FleetManager:
         self.registry = Registry(self.db, history_interval_s=settings.history_interval_s)
         self.stats = IngestStats()
         self.persistent_session = settings.client_id is not None
-        tls = None
-        if settings.tls_ca_file or settings.tls_cert_file:
-            tls = TlsFiles(settings.tls_ca_file, settings.tls_cert_file, settings.tls_key_file)
         self.mqtt = MqttClient(
-            BrokerAddress.parse(settings.broker_url),
+            settings.broker(),
             ConnectOptions(
                 client_id=settings.client_id or default_client_id("fleet-manager"),
                 clean_start=not self.persistent_session,
@@ -78,7 +70,7 @@ class FleetManager:
                 receive_maximum=settings.receive_maximum,
                 manual_ack=True,
                 max_inflight=1000,
-                tls=tls,
+                tls=settings.tls_files(),
             ),
         )
         self.commands = CommandService(
@@ -113,8 +105,11 @@ class FleetManager:
             except MqttError as exc:
                 log.info("unsubscribe on shutdown: %s", exc)
         self.writer.stop()
-        self.mqtt.stop()
+        # Before MQTT goes, so that a re-send under way (after a birth the writer just applied)
+        # still reaches the broker. Queued re-sends are dropped: those commands wait for the
+        # device's next birth, or time out.
         self.commands.stop()
+        self.mqtt.stop()
         self.sweeper.stop()
         self.db.dispose()
         log.info("fleet manager stopped")

@@ -100,7 +100,3 @@ def decode(data: bytes | str, expected: type[P] | None = None) -> Payload:
 def decode_for_channel(channel: Channel, data: bytes | str) -> Payload:
     """Decode a payload received on `channel`, which fixes the schema it may carry."""
     return decode(data, _BY_CHANNEL[channel])
-
-
-def model_for_channel(channel: Channel) -> type[Payload]:
-    return _BY_CHANNEL[channel]

@@ -59,6 +59,10 @@ class FlowConfig:
     message_hold_s: float = 20.0
     page_size: int = 6
     backoff: Backoff = field(default_factory=Backoff)
+    # Retries of one request before the citizen is told to come back later (2+4+8+16+30 s of
+    # waiting with the default backoff): "please wait, do not pull the card" must not last
+    # for ever while identifying, where no idle timeout runs.
+    max_retries: int = 5
 
 
 @dataclass
@@ -364,6 +368,16 @@ class KioskFlow:
         ))
 
     def _retry_later(self, pending: _Pending, message: Msg, retry_after_s: float | None) -> None:
+        if pending.retries >= self._config.max_retries:
+            log.warning("flow: %s still failing after %d retries; giving up", pending.kind,
+                        pending.retries)
+            self._pending = None
+            # OK leads to "please take your card" (identifying); with a session, back home.
+            self._show(Notice(
+                key=Msg.TRY_LATER,
+                actions=(Action.BACK,) if self._session is not None else (Action.OK,),
+            ))
+            return
         pending.retries += 1
         delay = self._config.backoff.delay(pending.retries, retry_after_s)
         request = pending.request

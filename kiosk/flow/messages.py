@@ -24,6 +24,7 @@ class Msg(StrEnum):
     EDGE_UNREACHABLE = "msg.edge_unreachable"
     CENTRAL_UNAVAILABLE = "msg.central_unavailable"
     SERVICE_BUSY = "msg.service_busy"
+    TRY_LATER = "msg.try_later"  # the retries above have run out
     CITIZEN_NOT_FOUND = "msg.citizen_not_found"
     CARD_LOST = "msg.card_lost"
     CARD_REPLACED = "msg.card_replaced"

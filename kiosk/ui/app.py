@@ -44,6 +44,7 @@ from kiosk.ui.screens import (
     ProgressScreen,
     UiContext,
 )
+from kiosk.ui.tap_guard import TapGuard
 from kiosk.ui.theme import rgba, theme_named
 from kiosk.version import __version__
 from kiosk.voice import SilentVoice, Voice
@@ -123,8 +124,9 @@ class KioskApp(App):
             ),
         )
         self.status = status
+        self.tap_guard = TapGuard()
         self._unsubscribe: Callable[[], None] | None = None
-        self._spoken: tuple[str, str | None] | None = None
+        self._spoken: tuple[ScreenName, str | None, bool] | None = None
         self._shot_screen: str | None = None
         self._shots = 0
         self.screens: dict[ScreenName, KioskScreen] = {}
@@ -180,7 +182,8 @@ class KioskApp(App):
         automation = None
         if s.automation:
             shots = s.screenshots_dir or Path.cwd() / "screenshots"
-            automation = UiAutomation(self._visible_roots, lambda: self.manager.current, shots)
+            automation = UiAutomation(self._visible_roots, lambda: self.manager.current, shots,
+                                      tap_guard=self.tap_guard.remaining)
             log.warning("automation hooks are enabled (tests and demo only)")
         if s.screenshots_dir is not None:
             log.warning("screenshots of every screen go to %s: simulated cards only",
@@ -200,6 +203,9 @@ class KioskApp(App):
     # Input ----------------------------------------------------------------------------------
 
     def tap(self, action: Action) -> None:
+        if self.tap_guard.remaining() > 0:
+            log.info("tap %s ignored: the screen has only just changed", action)
+            return
         self.flow.handle(Tap(action))
 
     def _touched(self, *_: Any) -> None:
@@ -227,16 +233,21 @@ class KioskApp(App):
             if other is not screen and other.holds_citizen_data:
                 other.clear()
         self.overlay.render(view)
+        self.tap_guard.shown((view.screen, view.notice, self.overlay.shown))
         self._speak(view)
         after_frames(self._settled)
 
     def _speak(self, view: View) -> None:
         notice = view.notice.key if view.notice else None
-        if self._spoken == (view.screen, notice):
+        warning = view.idle_seconds_left is not None
+        if self._spoken == (view.screen, notice, warning):
             return
-        self._spoken = (view.screen, notice)
-        if notice is not None:
-            keys: tuple[str, ...] = (f"{notice}.title", f"{notice}.body")
+        self._spoken = (view.screen, notice, warning)
+        keys: tuple[str, ...]
+        if warning:  # someone who cannot read the screen must hear it is about to end
+            keys = ("idle.title", "idle.hint")
+        elif notice is not None:
+            keys = (f"{notice}.title", f"{notice}.body")
         else:
             keys = _PROMPTS.get(view.screen, ())
         if view.screen is ScreenName.ATTRACT:
@@ -270,8 +281,16 @@ class KioskApp(App):
     # Stopping -------------------------------------------------------------------------------
 
     def on_stop(self) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """End the session, stop the reader, workers and status server. Idempotent.
+
+        Kivy calls it through on_stop (once per App.stop() call); kiosk.runtime calls it again
+        after run() returns or raises, since a crashed event loop never dispatches on_stop.
+        """
         if self._stopped:
-            return  # Kivy dispatches on_stop once per App.stop() call
+            return
         self._stopped = True
         log.info("kiosk stopping")
         if self._unsubscribe is not None:

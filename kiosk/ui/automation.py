@@ -51,19 +51,29 @@ class UiAutomation:
     """Implements kiosk.status_server.Automation for the running app.
 
     `roots()` returns the widget trees a user can see now, topmost first (the idle overlay when
-    shown, then the current screen).
+    shown, then the current screen). `tap_guard()` is how long the app will still ignore taps
+    after a screen change (kiosk.ui.tap_guard); a scripted tap waits that out, as a person would
+    have to, instead of being silently ignored.
     """
 
     def __init__(self, roots: Callable[[], list[Widget]], screen: Callable[[], str],
-                 shots_dir: Path) -> None:
+                 shots_dir: Path, tap_guard: Callable[[], float] = lambda: 0.0) -> None:
         self._roots = roots
         self._screen = screen
         self._shots_dir = shots_dir
+        self._tap_guard = tap_guard
 
     # Automation protocol (HTTP threads) -------------------------------------------------------
 
     def tap(self, target: str, timeout_s: float) -> dict[str, Any]:
-        return self._on_ui(lambda fut: fut.set_result(self._tap(target)), timeout_s)
+        def attempt(fut: Future[dict[str, Any]]) -> None:
+            wait = self._tap_guard()
+            if wait > 0:
+                Clock.schedule_once(lambda _dt: _settle(fut, lambda: attempt(fut)), wait)
+            else:
+                fut.set_result(self._tap(target))
+
+        return self._on_ui(attempt, timeout_s)
 
     def texts(self, timeout_s: float) -> dict[str, Any]:
         return self._on_ui(
@@ -78,8 +88,16 @@ class UiAutomation:
     def screenshot(self, name: str, timeout_s: float) -> str:
         def start(fut: Future[str]) -> None:
             path = unique_path(self._shots_dir, name)
-            after_frames(lambda: capture(path, lambda written: fut.set_result(str(written))),
-                         frames=1)
+
+            def failed(exc: BaseException) -> None:
+                fut.set_exception(AutomationError(
+                    HTTPStatus.INTERNAL_SERVER_ERROR, f"screenshot failed: {type(exc).__name__}"
+                ))
+
+            after_frames(
+                lambda: capture(path, lambda written: fut.set_result(str(written)), failed),
+                frames=1,
+            )
 
         path = self._on_ui(start, timeout_s)
         log.info("automation: screenshot %s", path)
@@ -135,25 +153,26 @@ class UiAutomation:
 
     def _on_ui(self, start: Callable[[Future[T]], None], timeout_s: float) -> T:
         future: Future[T] = Future()
-
-        def run(_dt: float) -> None:
-            try:
-                start(future)
-            except AutomationError as exc:
-                future.set_exception(exc)
-            except Exception as exc:
-                log.exception("automation: UI operation failed")
-                future.set_exception(
-                    AutomationError(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}")
-                )
-
-        Clock.schedule_once(run, 0)
+        Clock.schedule_once(lambda _dt: _settle(future, lambda: start(future)), 0)
         try:
             return future.result(timeout=timeout_s)
         except FutureTimeout as exc:
             raise AutomationError(
                 HTTPStatus.GATEWAY_TIMEOUT, f"the UI did not answer within {timeout_s:g} s"
             ) from exc
+
+
+def _settle(future: Future[Any], step: Callable[[], None]) -> None:
+    """Run `step` (which completes `future` now or later); its failure completes it instead."""
+    try:
+        step()
+    except AutomationError as exc:
+        future.set_exception(exc)
+    except Exception as exc:
+        log.exception("automation: UI operation failed")
+        future.set_exception(
+            AutomationError(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}")
+        )
 
 
 def _visible(widget: Widget) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from kivy.core.window import Window
+
+log = logging.getLogger(__name__)
 
 
 def after_frames(callback: Callable[[], None], frames: int = 2) -> None:
@@ -33,12 +36,14 @@ def after_frames(callback: Callable[[], None], frames: int = 2) -> None:
     Window.canvas.ask_update()
 
 
-def capture(path: Path, done: Callable[[Path], None] | None = None) -> None:
+def capture(path: Path, done: Callable[[Path], None] | None = None,
+            failed: Callable[[BaseException], None] | None = None) -> None:
     """Write the frame being drawn to `path` (call from `after_frames`).
 
     The pixels are read on the UI thread (they only exist there); PNG encoding happens on a
     short-lived thread with fast compression (Kivy's Window.screenshot encodes on the UI
-    thread), and `done(path)` is called from that thread once the file is complete.
+    thread), and `done(path)` is called from that thread once the file is complete, or
+    `failed(exc)` if it could not be written.
     """
     from kivy.graphics.opengl import (
         GL_PACK_ALIGNMENT,
@@ -57,12 +62,20 @@ def capture(path: Path, done: Callable[[Path], None] | None = None) -> None:
     def encode() -> None:
         from PIL import Image
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        image = Image.frombytes("RGB", (width, height), pixels)
-        image = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)  # GL rows start at the bottom
         scratch = path.with_name(f".{path.name}.part")
-        image.save(scratch, format="PNG", compress_level=1)
-        os.replace(scratch, path)  # readers never see half a file
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            image = Image.frombytes("RGB", (width, height), pixels)
+            image = image.transpose(Image.Transpose.FLIP_TOP_BOTTOM)  # GL rows start at the bottom
+            image.save(scratch, format="PNG", compress_level=1)
+            os.replace(scratch, path)  # readers never see half a file
+        except Exception as exc:
+            # A screen may show citizen data: leave no half-written file behind (disk full).
+            scratch.unlink(missing_ok=True)
+            log.exception("screenshot %s could not be written", path.name)
+            if failed is not None:
+                failed(exc)
+            return
         if done is not None:
             done(path)
 

@@ -254,10 +254,8 @@ class BenefitsScreen(KioskScreen):
         pages = max(view.page_count, 1)
         self.page.text = t("benefits.page", page=view.page + 1, pages=pages)
         self.previous.disabled = view.page <= 0
-        self.next.disabled = view.page >= pages - 1
+        self.next.disabled = view.page >= pages - 1  # with one page, both are disabled
         self.pager.opacity = 1 if pages > 1 else 0
-        self.previous.disabled |= pages <= 1
-        self.next.disabled |= pages <= 1
 
     def _fill(self, benefits: Benefits | None, page: int) -> None:
         self.participation.clear_widgets()

@@ -120,8 +120,8 @@ class CardSimulator:
             except OSError as exc:
                 raise Problem(
                     503, "vpcd-unreachable", "The virtual reader is not reachable",
-                    detail=f"vpcd at {self.vpcd_host}:{self.vpcd_port + slot}: {exc.strerror}"
-                    " (is pcscd running with the vpcd driver?)",
+                    detail=f"vpcd at {self.vpcd_host}:{self.vpcd_port + slot}:"
+                    f" {exc.strerror or exc} (is pcscd running with the vpcd driver?)",
                 ) from exc
             self._slots[slot] = entry
             log.info(
@@ -174,12 +174,15 @@ class CardSimulator:
         return True
 
     def _closed(self, slot: int, entry: _Inserted, reason: str) -> None:
-        """From the link's thread: the connection ended without /remove."""
+        """From the link's thread: the connection ended without /remove.
+
+        Takes no lock: remove() and insert() hold it while they join this very thread, so a
+        card pulled (or vpcd gone) just as it is removed would deadlock both. Marking an entry
+        that has meanwhile left its slot is harmless.
+        """
         if reason == "removed":
             return
-        with self._lock:
-            if self._slots[slot] is entry:
-                entry.state = "pulled" if reason == "pulled" else "disconnected"
+        entry.state = "pulled" if reason == "pulled" else "disconnected"
         log.info("slot %d card connection ended: %s", slot, reason)
 
     def _slot_status(self, slot: int) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def create_app(
         await anyio.to_thread.run_sync(state.population.ensure_index)
         log.info(
             "central simulator ready: seed %d, %d citizens, business date %s",
-            config.seed, config.population, config.business_date().isoformat(),
+            config.seed, config.population, state.business_date().isoformat(),
         )
         yield
 

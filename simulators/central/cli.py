@@ -10,8 +10,7 @@ from typing import Annotated
 
 import typer
 
-_SIZE_DEFAULT = 5000
-_MILLION = 1_000_000
+_SIZE_DEFAULT = 5000  # population.DEFAULT_SIZE, without importing it at start-up
 
 
 def _parse_day(value: str | None) -> dt.date | None:
@@ -45,10 +44,11 @@ def central_sim_command(
     """Run the central benefit platform simulator (docs/simulators/central.md)."""
     from simulators.central.config import CentralSimConfig
     from simulators.central.main import serve
+    from simulators.central.population import MILLION
 
     config = CentralSimConfig(
         seed=seed,
-        population=_MILLION if million else population,
+        population=MILLION if million else population,
         api_key=api_key,
         today=_parse_day(today),
     )

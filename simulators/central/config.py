@@ -20,8 +20,9 @@ class CentralSimConfig:
     # Fixed business date (payments, "the last 24 months"); None follows the clock.
     today: dt.date | None = None
 
-    def business_date(self) -> dt.date:
-        return self.today or dt.datetime.now(CHINA_TZ).date()
+    def business_date(self, now: dt.datetime) -> dt.date:
+        """`today`, else the date in Beijing at `now` (the simulator's clock, UTC)."""
+        return self.today or now.astimezone(CHINA_TZ).date()
 
     @property
     def token_secret(self) -> bytes:

@@ -33,6 +33,9 @@ class SimState:
     def now(self) -> dt.datetime:
         return self.clock()
 
+    def business_date(self) -> dt.date:
+        return self.config.business_date(self.now())
+
 
 def get_state(request: Request) -> SimState:
     return request.app.state.sim  # type: ignore[no-any-return]

@@ -7,6 +7,7 @@ citizens cost only an index of their ID numbers. Every ID has a valid GB 11643 c
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime as dt
 import itertools
 import random
@@ -29,8 +30,8 @@ MOHRSS_RID = "D156000005"
 
 @dataclass(frozen=True)
 class SimCard:
-    card_number: str  # 9 ASCII characters
-    card_id_code: str  # 32 hex characters, issuing region first
+    card_number: str = field(repr=False)  # 9 ASCII characters
+    card_id_code: str = field(repr=False)  # 32 hex characters, issuing region first
     generation: int
     status: str  # normal | reported-lost | replaced | cancelled
     issued_on: dt.date
@@ -60,7 +61,7 @@ class Pension:
     start: str  # YYYY-MM of the first payment
     monthly_at_start: Decimal
     bank: str
-    account: str
+    account: str = field(repr=False)
     pay_day: int
 
 
@@ -94,13 +95,35 @@ class Citizen:
 
 
 @dataclass(frozen=True)
+class Contribution:
+    """One contribution record. Employee schemes are monthly; the resident scheme is paid once a
+    year and recorded on the January of the year it covers."""
+
+    period: str  # YYYY-MM
+    scheme: str
+    base: Decimal  # 缴费基数 (monthly wage base), or the resident scheme's chosen annual grade
+    personal: Decimal
+    employer: Decimal  # the employer's share, or the government subsidy (resident scheme)
+    status: str  # paid | arrears
+
+
+# The resident scheme's annual grades (yuan) and the government subsidy each one earns.
+RESIDENT_GRADES: tuple[tuple[int, int], ...] = (
+    (200, 30), (300, 40), (500, 60), (800, 80), (1000, 100), (1500, 120), (2000, 150),
+)
+EMPLOYEE_PERSONAL_RATE = Decimal("0.08")
+EMPLOYER_RATE = Decimal("0.16")
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
 class Payment:
     period: str
     amount: Decimal
     paid_on: dt.date
     status: str  # paid | pending | returned
     bank: str
-    account: str
+    account: str = field(repr=False)
 
 
 def _weighted(pairs: tuple[tuple[str, int], ...]) -> tuple[list[str], list[int]]:
@@ -275,7 +298,7 @@ class Population:
             year = next_year
         roll = rng.random()
         status = "reported-lost" if roll < 0.02 else "cancelled" if roll < 0.025 else "normal"
-        cards[-1] = SimCard(**{**cards[-1].__dict__, "status": status})
+        cards[-1] = dataclasses.replace(cards[-1], status=status)
         return tuple(cards)
 
     @staticmethod
@@ -311,6 +334,73 @@ class Population:
             items += [Participation("unemployment", "contributing", since),
                       Participation("work-injury", "contributing", since)]
         return tuple(items), None
+
+    # -- contributions -----------------------------------------------------------------------
+    def contributions(
+        self,
+        citizen: Citizen,
+        today: dt.date,
+        from_period: str | None = None,
+        to_period: str | None = None,
+    ) -> list[Contribution]:
+        """Contributions to the pension schemes, newest first; the last 24 months by default.
+
+        They run from the scheme's `since` to the month before the pension started (or to now
+        while still contributing); a suspended participation stopped a year ago.
+        """
+        last = min(to_period or _period(today), _period(today))
+        first = from_period or _months(last, -23)
+        # Its own random stream, so that adding contributions changed no one's identity.
+        rng = self._rng(citizen.index, "contributions")
+        wage_now = Decimal(rng.randint(4000, 12000))
+        grade, subsidy = rng.choice(RESIDENT_GRADES)
+        birth = citizen.birth_date
+        worked_from = _period(dt.date(birth.year + rng.randint(18, 25), rng.randint(1, 12), 1))
+        out: list[Contribution] = []
+        for p in citizen.participation:
+            if p.scheme not in ("employee-pension", "resident-pension"):
+                continue
+            end = last
+            paid_from = p.since
+            if p.status == "receiving" and citizen.pension is not None:
+                # `since` is when the pension started; they paid in during their working life.
+                end = min(end, _months(citizen.pension.start, -1))
+                paid_from = (worked_from if p.scheme == "employee-pension"
+                             else max("2011-07", _period(birth.replace(year=birth.year + 16))))
+            elif p.status == "suspended":
+                end = min(end, _months(_period(today), -12))
+            start = max(first, paid_from)
+            if p.scheme == "employee-pension":
+                out += self._employee_months(citizen, p, start, end, wage_now, today)
+            else:
+                out += [
+                    Contribution(f"{year:04d}-01", p.scheme, Decimal(grade), Decimal(grade),
+                                 Decimal(subsidy), "paid")
+                    for year in range(int(start[:4]) + (start[5:] != "01"), int(end[:4]) + 1)
+                ]
+        return sorted(out, key=lambda c: (c.period, c.scheme), reverse=True)
+
+    def _employee_months(
+        self, citizen: Citizen, p: Participation, start: str, end: str, wage_now: Decimal,
+        today: dt.date,
+    ) -> list[Contribution]:
+        out = []
+        period = start
+        recent = _months(_period(today), -2)
+        while period <= end:
+            # Wages grew about 5 % a year: the base in an earlier year is today's wage shrunk.
+            years_ago = today.year - int(period[:4])
+            base = (wage_now / Decimal("1.05") ** years_ago).quantize(_CENT, ROUND_HALF_UP)
+            roll = random.Random(f"{self.seed}/{citizen.index}/contrib/{period}").random()
+            # Employers are sometimes late with the latest months; older ones are settled.
+            status = "arrears" if period >= recent and roll < 0.03 else "paid"
+            out.append(Contribution(
+                period, p.scheme, base,
+                (base * EMPLOYEE_PERSONAL_RATE).quantize(_CENT, ROUND_HALF_UP),
+                (base * EMPLOYER_RATE).quantize(_CENT, ROUND_HALF_UP), status,
+            ))
+            period = _months(period, 1)
+        return out
 
     # -- payments ----------------------------------------------------------------------------
     def pension_payments(

@@ -11,6 +11,8 @@ from simulators.central import ecard_tokens
 from simulators.central.deps import SimState, State, apply_faults, require_api_key
 from simulators.central.population import Citizen
 from simulators.central.schemas import (
+    ContributionOut,
+    ContributionsAnswer,
     Health,
     PaymentOut,
     PaymentsAnswer,
@@ -52,13 +54,13 @@ def health(state: State) -> Health:
 @router.post("/persons/query", dependencies=contract_call, responses=_PROBLEMS)
 def query_person(query: PersonQuery, state: State) -> PersonAnswer:
     citizen = _person(state, query.citizen_id)
-    return PersonAnswer(as_of=iso_utc(state.now()), person=PersonOut.of(citizen))
+    return PersonAnswer(as_of=iso_utc(state.now()), person=PersonOut.model_validate(citizen))
 
 
 @router.post("/pension-payments/query", dependencies=contract_call, responses=_PROBLEMS)
 def query_payments(query: PaymentsQuery, state: State) -> PaymentsAnswer:
     citizen = _person(state, query.citizen_id)
-    today = state.config.business_date()
+    today = state.business_date()
     current = f"{today.year:04d}-{today.month:02d}"
     # Nothing is paid in the future: clamping also bounds the work of an absurd to_period.
     to_period = min(query.to_period or current, current)
@@ -67,6 +69,20 @@ def query_payments(query: PaymentsQuery, state: State) -> PaymentsAnswer:
     payments = state.population.pension_payments(citizen, today, query.from_period, to_period)
     return PaymentsAnswer(
         as_of=iso_utc(state.now()), items=[PaymentOut.of(p) for p in payments]
+    )
+
+
+@router.post("/contributions/query", dependencies=contract_call, responses=_PROBLEMS)
+def query_contributions(query: PaymentsQuery, state: State) -> ContributionsAnswer:
+    """Same query shape as payments: an ID and an optional inclusive window of months."""
+    citizen = _person(state, query.citizen_id)
+    if query.from_period and query.to_period and query.from_period > query.to_period:
+        raise Problem(422, "invalid-period", "from_period is after to_period")
+    items = state.population.contributions(
+        citizen, state.business_date(), query.from_period, query.to_period
+    )
+    return ContributionsAnswer(
+        as_of=iso_utc(state.now()), items=[ContributionOut.of(c) for c in items]
     )
 
 

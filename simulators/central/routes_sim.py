@@ -43,7 +43,7 @@ def list_citizens(
     Scans at most MAX_SCAN citizens per call; `next_offset` says where to go on.
     """
     population = state.population
-    today = state.config.business_date()
+    today = state.business_date()
     items: list[CitizenSummary] = []
     index = offset
     end = min(population.size, offset + MAX_SCAN)
@@ -65,7 +65,7 @@ def list_citizens(
 def get_citizen(index: int, state: State) -> CitizenDetail:
     if not 0 <= index < state.population.size:
         raise Problem(404, "not-found", "No citizen with this index")
-    return CitizenDetail.of(state.population.citizen(index), state.config.business_date())
+    return CitizenDetail.of(state.population.citizen(index), state.business_date())
 
 
 @router.post("/ecard-tokens", status_code=201, responses={404: {"description": "not-found"}})

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from simulators.central.population import Citizen, Participation, Payment, SimCard
+from simulators.central.population import Citizen, Contribution, Payment
 
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 # Loose on purpose: the platform answers an unknown or malformed ID with 404, as a lookup.
@@ -42,7 +42,10 @@ class Health(BaseModel):
     as_of: str
 
 
+# Read straight from the population's dataclasses (same field names): no copy to drift.
 class CardOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     card_number: str
     card_id_code: str
     generation: int
@@ -50,30 +53,19 @@ class CardOut(BaseModel):
     issued_on: dt.date
     expires_on: dt.date
 
-    @classmethod
-    def of(cls, card: SimCard) -> CardOut:
-        return cls(
-            card_number=card.card_number, card_id_code=card.card_id_code,
-            generation=card.generation, status=card.status, issued_on=card.issued_on,
-            expires_on=card.expires_on,
-        )
-
 
 class ParticipationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     scheme: str
     scheme_name: str
     status: str
     since: str
 
-    @classmethod
-    def of(cls, item: Participation) -> ParticipationOut:
-        return cls(
-            scheme=item.scheme, scheme_name=item.scheme_name, status=item.status,
-            since=item.since,
-        )
-
 
 class PersonOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     citizen_id: str
     name: str
     gender: str
@@ -82,15 +74,6 @@ class PersonOut(BaseModel):
     region: str
     cards: list[CardOut]
     participation: list[ParticipationOut]
-
-    @classmethod
-    def of(cls, citizen: Citizen) -> PersonOut:
-        return cls(
-            citizen_id=citizen.citizen_id, name=citizen.name, gender=citizen.gender,
-            birth_date=citizen.birth_date, ethnicity=citizen.ethnicity, region=citizen.region,
-            cards=[CardOut.of(c) for c in citizen.cards],
-            participation=[ParticipationOut.of(p) for p in citizen.participation],
-        )
 
 
 class PersonAnswer(BaseModel):
@@ -117,6 +100,25 @@ class PaymentOut(BaseModel):
 class PaymentsAnswer(BaseModel):
     as_of: str
     items: list[PaymentOut]
+
+
+class ContributionOut(BaseModel):
+    period: str
+    scheme: str
+    base: str = Field(description="Yuan, as a decimal string.")
+    personal: str
+    employer: str = Field(description="The employer's share, or the resident scheme's subsidy.")
+    status: str
+
+    @classmethod
+    def of(cls, c: Contribution) -> ContributionOut:
+        return cls(period=c.period, scheme=c.scheme, base=f"{c.base:.2f}",
+                   personal=f"{c.personal:.2f}", employer=f"{c.employer:.2f}", status=c.status)
+
+
+class ContributionsAnswer(BaseModel):
+    as_of: str
+    items: list[ContributionOut]
 
 
 class TokenAnswer(BaseModel):
@@ -149,7 +151,8 @@ class CitizenSummary(BaseModel):
             index=citizen.index, citizen_id=citizen.citizen_id, name=citizen.name,
             gender=citizen.gender, birth_date=citizen.birth_date, age=citizen.age(today),
             region=citizen.region, region_name=citizen.region_name,
-            ethnicity=citizen.ethnicity, card=CardOut.of(card), spec_version=card.spec_version,
+            ethnicity=citizen.ethnicity, card=CardOut.model_validate(card),
+            spec_version=card.spec_version,
             receiving_pension=citizen.pension is not None,
         )
 
@@ -181,8 +184,8 @@ class CitizenDetail(CitizenSummary):
         pension = citizen.pension
         return cls(
             **CitizenSummary.of(citizen, today).model_dump(),
-            cards=[CardOut.of(c) for c in citizen.cards],
-            participation=[ParticipationOut.of(p) for p in citizen.participation],
+            cards=[CardOut.model_validate(c) for c in citizen.cards],
+            participation=[ParticipationOut.model_validate(p) for p in citizen.participation],
             pension=None if pension is None else PensionOut(
                 scheme=pension.scheme, start=pension.start,
                 monthly_at_start=f"{pension.monthly_at_start:.2f}", bank=pension.bank,

@@ -31,11 +31,12 @@ def demo_command(
     population: int = typer.Option(5000, help="Synthetic citizens in the central simulator."),
     seed: int = typer.Option(42, help="Seed of the synthetic population."),
 ) -> None:
-    """Run the whole stack on simulated hardware: central platform, edge server, Mosquitto,
-    fleet manager and agent, pcscd with a virtual card, and the kiosk.
+    """Run the whole stack on simulated hardware.
 
-    Without a display it plays a scripted journey and writes screenshots to a folder it names.
-    Ctrl-C stops everything it started.
+    Starts the central platform simulator, an edge server, Mosquitto, the fleet manager and
+    agent, pcscd with a virtual card reader and card, and the kiosk. Without a display it plays
+    a scripted journey and writes screenshots to a folder it names. Ctrl-C stops everything it
+    started.
     """
     from common.logs import setup_logging
     from simulators.demo.journey import Journey

@@ -14,7 +14,8 @@ from simulators.stack.clients import (
     FleetManagerClient,
     KioskClient,
 )
-from simulators.stack.supervisor import ManagedProcess, Supervisor
+from simulators.stack.ports import free_port
+from simulators.stack.supervisor import ManagedProcess, ProcessSpec, Supervisor
 
 
 @dataclass
@@ -63,21 +64,23 @@ class Stack:
         )
         return secret_file.read_text().strip()
 
-    def _run(self, key: str, spec: services.ProcessSpec) -> ManagedProcess:
+    def _run(self, key: str, spec: ProcessSpec) -> ManagedProcess:
         self.procs[key] = self.sup.start(spec)
         return self.procs[key]
 
     def start(self) -> Stack:
         o, w = self.options, self.options.workdir
         self.central = services.central_sim(seed=o.seed, population=o.population)
-        self.edge = services.edge(w / "edge", central_url="", hall_secret="")
         self.broker = services.mosquitto(w / "mosquitto") if o.with_fleet else None
-        broker_url = self.broker.url if self.broker else "mqtt://127.0.0.1:1"
-        hall_secret = self._provision(self.edge.url, broker_url)
-        # Rebuild the edge spec now that the secret and the central URL are known.
+        # The terminal's device file names the edge's address, so choose its port first.
+        edge_port = free_port()
+        hall_secret = self._provision(
+            f"http://127.0.0.1:{edge_port}",
+            self.broker.url if self.broker else "mqtt://127.0.0.1:1883",
+        )
         self.edge = services.edge(
-            w / "edge", central_url=self.central.url, hall_secret=hall_secret,
-            port=self.edge.port, extra_env=o.edge_env,
+            w / "edge", central_url=self.central.url, hall_secret=hall_secret, port=edge_port,
+            extra_env=o.edge_env,
         )
         self._run("central", self.central.spec)
         self._run("edge", self.edge.spec)

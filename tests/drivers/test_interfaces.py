@@ -28,6 +28,9 @@ def test_frames_know_their_size_and_hide_their_pixels():
     frame = Frame(pixels=np.zeros((480, 640, 3), dtype=np.uint8), sequence=7, captured_at=1.0)
     assert (frame.width, frame.height) == (640, 480)
     assert repr(frame) == "Frame(#7, 640x480)"
+    same_pixels = Frame(pixels=frame.pixels, sequence=7, captured_at=1.0)
+    assert frame != same_pixels and frame == frame  # identity; comparing arrays would raise
+    assert len({frame, same_pixels}) == 2
 
 
 def test_face_templates_are_128_values_and_masked():
@@ -41,8 +44,10 @@ def test_face_templates_are_128_values_and_masked():
 
 
 def test_receipts_hide_their_text():
-    document = ReceiptDocument("参保证明", (ReceiptLine("张三", bold=True),), qr="https://x")
+    line = ReceiptLine("张三", bold=True)
+    document = ReceiptDocument("参保证明", (line,), qr="https://x")
     assert "张三" not in repr(document)
+    assert "张三" not in repr(line) and "张三" not in repr(document.lines)
     assert PrintFailed(job_id="1", failure=PrintFailure.PAPER_OUT).failure == "paper-out"
 
 

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from edge_server import audit
 from edge_server.db import create_tables, make_engine, run_in_transaction, session_scope
-from edge_server.models import AuditEntry
+from edge_server.models import AuditEntry, AuditHead
 
 AT = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)
 
@@ -110,3 +110,18 @@ def test_a_long_chain_is_walked_in_batches(tmp_path):
     assert verify(engine).entries == 1100
     tamper(tmp_path, "UPDATE audit_log SET session_id = 'x' WHERE seq = 1050")
     assert verify(engine).first_bad_seq == 1050
+
+
+def test_the_head_row_follows_the_chain_and_a_log_without_one_goes_on(tmp_path):
+    """A log written before the head row existed (or with it lost) continues from its last
+    entry instead of forking at seq 1."""
+    engine = engine_at(tmp_path)
+    write(engine, 3)
+    with session_scope(engine) as db:
+        head = db.get(AuditHead, audit.HEAD_ID)
+        last = db.get(AuditEntry, 3)
+        assert (head.seq, head.hash) == (3, last.hash)
+    tamper(tmp_path, "DELETE FROM audit_head")
+    write(engine, 2)
+    report = verify(engine)
+    assert report.ok and report.entries == 5

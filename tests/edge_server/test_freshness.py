@@ -3,7 +3,13 @@
 import httpx
 import pytest
 
-from edge_server.central_client import CentralClient, CentralNotFound, CentralUnavailable
+from edge_server.central_client import (
+    CentralClient,
+    CentralNotFound,
+    CentralUnavailable,
+    TokenExpired,
+    TokenInvalid,
+)
 from tests.edge_server.support import PROBLEM, hall
 
 PERSON = "/central/v1/persons/query"
@@ -73,6 +79,24 @@ def test_back_online_answers_fresh_again(h):
     h.link.down = False
     r = h.open(citizen)
     assert r.json()["stale"] is False and r.json()["as_of"] == "2026-11-22T02:10:00Z"
+
+
+def test_an_entry_cached_in_the_future_is_not_fresh(h):
+    """The clock was set back (or another edge process runs ahead): the entry's age is
+    unknown, so central is asked; if it cannot answer, the entry still serves as stale."""
+    citizen = h.citizen()
+    h.open(citizen)
+    h.clock.advance(-3600)
+    calls = h.link.calls.count(PERSON)
+    r = h.open(citizen)
+    assert h.link.calls.count(PERSON) == calls + 1, "central was asked"
+    assert r.json()["stale"] is False and r.json()["as_of"] == "2026-11-22T01:00:00Z"
+
+    h.clock.advance(-3600)
+    h.link.down = True
+    r = h.open(citizen)
+    assert r.status_code == 201
+    assert r.json()["stale"] is True and r.json()["as_of"] == "2026-11-22T01:00:00Z"
 
 
 def test_central_server_errors_count_as_unreachable(h):
@@ -146,3 +170,30 @@ def test_client_sends_the_api_key_and_id_only_in_the_body():
     assert seen[0].headers["authorization"] == "Bearer secret-key"
     assert "11010519491231002X" not in str(seen[0].url)
     assert b"11010519491231002X" in seen[0].content
+
+
+@pytest.mark.parametrize("status,body,error", [
+    (410, {"code": "token-expired"}, TokenExpired),
+    (422, {"code": "token-invalid"}, TokenInvalid),
+    (422, {"code": "validation-error"}, CentralUnavailable),
+    (503, {"code": "maintenance"}, CentralUnavailable),
+])
+def test_client_maps_ecard_token_refusals(status, body, error):
+    client = CentralClient("http://central", "k", 1, http=httpx.Client(
+        base_url="http://central",
+        transport=httpx.MockTransport(lambda request: httpx.Response(status, json=body))))
+    with pytest.raises(error):
+        client.verify_ecard_token("opaque")
+
+
+def test_client_verifies_an_ecard_token_at_the_simulator(h):
+    citizen = h.citizen()
+    token = h.central.post("/sim/v1/ecard-tokens",
+                           json={"citizen_id": citizen["citizen_id"], "ttl_s": 60}).json()["token"]
+    answer = h.edge.app.state.edge.central.verify_ecard_token(token)
+    assert answer.citizen_id == citizen["citizen_id"]
+    assert answer.expires_at.isoformat() == "2026-11-22T02:01:00+00:00"
+    assert citizen["citizen_id"] not in repr(answer)
+    h.clock.advance(60)
+    with pytest.raises(TokenExpired):
+        h.edge.app.state.edge.central.verify_ecard_token(token)

@@ -3,11 +3,16 @@
 import logging
 import sqlite3
 
+import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from edge_server import audit
 from edge_server.db import session_scope
-from edge_server.models import AuditEntry
+from edge_server.models import AuditEntry, IdempotencyRecord
+from edge_server.schemas import OpenSessionRequest
+from edge_server.services.sessions import live_session
+from tests.edge_server.support import card_body
 
 
 def journey(h, citizen):
@@ -87,3 +92,34 @@ def test_tampering_with_the_audit_log_is_detected(h):
     with session_scope(ctx.engine) as db:
         report = audit.verify_chain(db)
     assert not report.ok and report.first_bad_seq == 2
+
+
+def test_reprs_hide_personal_fields(h):
+    """What can end up in a traceback: the request body and a live session."""
+    citizen = h.citizen()
+    body = card_body(citizen)
+    request = OpenSessionRequest.model_validate(body)
+    sid = h.open(citizen).json()["session_id"]
+    live = live_session(h.edge.app.state.edge, "kiosk-01", sid)
+    assert live.citizen_id == citizen["citizen_id"], "the session does hold the ID"
+    for value in (request, live):
+        text = repr(value)
+        for secret in (citizen["citizen_id"], citizen["name"], body["card"]["card_number"],
+                       body["card"]["card_id_code"]):
+            assert secret not in text
+
+
+def test_database_errors_do_not_carry_row_values(h):
+    """An unexpected database error gets logged with its message: no row values in it."""
+    ctx = h.edge.app.state.edge
+
+    def row() -> IdempotencyRecord:
+        return IdempotencyRecord(device_id="kiosk-01", key="value-to-hide", fingerprint="f",
+                                 state="done", created_at=ctx.now())
+
+    with session_scope(ctx.engine) as db:
+        db.add(row())
+    with pytest.raises(IntegrityError) as caught, session_scope(ctx.engine) as db:
+        db.add(row())
+    assert "idempotency_record" in str(caught.value), "the message is the database's"
+    assert "value-to-hide" not in str(caught.value)

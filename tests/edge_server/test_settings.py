@@ -35,6 +35,8 @@ def test_secrets_are_required_and_hidden():
         EdgeSettings(central_api_key="k")
     with pytest.raises(ValidationError):
         EdgeSettings(central_api_key="k", hall_secret="")
+    with pytest.raises(ValidationError):
+        EdgeSettings(central_api_key="", hall_secret="s")
     assert "s3cr3t" not in repr(EdgeSettings(central_api_key="k", hall_secret="s3cr3t"))
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
+import pytest
+
+from fleet.agent import state
 from fleet.agent.health import KioskProbe, system_health
 from fleet.agent.state import AnsweredCommand, AnsweredCommands, PeripheralMemory, SessionSeqStore
 from tests.fleet.support import FakeKiosk, kiosk_status
@@ -81,3 +85,20 @@ def test_system_health_is_plausible(tmp_path: Path) -> None:
     assert 0 <= health.memory_percent <= 100
     assert 0 <= health.disk_percent <= 100
     assert health.uptime_s > 0
+
+
+def test_a_full_disk_does_not_stop_sessions_or_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SessionSeqStore(tmp_path)
+    assert store.next(now_ms=1_000) == 1_000
+    answered = AnsweredCommands(tmp_path)
+
+    def disk_full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(state, "write_atomically", disk_full)
+    assert store.next(now_ms=2_000) == 2_000  # still connects, on the clock
+    assert store.next(now_ms=500) == 2_001  # and still rises within the process
+    answered.record("c1", AnsweredCommand("ok", {}, keep_until=10_000), now=0)
+    assert answered.get("c1") == AnsweredCommand("ok", {}, 10_000)  # answered from memory

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import socket
 import threading
 from pathlib import Path
 
@@ -119,7 +122,111 @@ def test_reconnects_with_a_fresh_will_after_a_broker_restart(tmp_path: Path) -> 
             assert connects.acquire(timeout=20)
             assert client.connections == 2
             # One Will per connection attempt (failed attempts while the broker was down too).
-            assert wills[0] == 1 and len(wills) >= 2
+            assert len(wills) >= 2
             client.publish("t/after", b"x").wait(5)
+            probe = MqttProbe(broker.url)
+            probe.subscribe("w/#")
         finally:
-            client.stop()
+            client.stop(send_will=True)
+        # The broker holds the Will built for the live connection, not the first one.
+        [death] = probe.wait(lambda m: m.topic == "w/death", "the Will")
+        assert death.payload == wills[-1] > 1
+        probe.close()
+
+
+def test_an_acknowledgement_counts_once() -> None:
+    sent: list[str] = []
+    message = IncomingMessage("t/x", b"", 1, ack=lambda: sent.append("puback"))
+    message.ack()
+    message.ack()  # e.g. a failure path acknowledging again: must not ack a reused packet id
+    assert sent == ["puback"]
+    IncomingMessage("t/x", b"", 1).ack()  # automatic acknowledgement: nothing to do
+
+
+def test_manual_ack_leaves_unacknowledged_messages_with_the_broker(
+    mosquitto: services.Mosquitto,
+) -> None:
+    """What the manager relies on: a message not acknowledged (not committed) before the
+    connection ends is delivered again to the persistent session; an acknowledged one is not."""
+    options = ConnectOptions("unit-ack", clean_start=False, session_expiry_s=60, manual_ack=True)
+    probe = MqttProbe(mosquitto.url)
+
+    def connect() -> tuple[MqttClient, queue.Queue[IncomingMessage]]:
+        inbox: queue.Queue[IncomingMessage] = queue.Queue()
+        client = MqttClient(BrokerAddress.parse(mosquitto.url), options)
+        client.subscribe("ack/+", inbox.put)
+        client.start()
+        assert client.wait_ready(10)
+        return client, inbox
+
+    client, inbox = connect()
+    try:
+        probe.publish("ack/a", {"n": 1})
+        probe.publish("ack/b", {"n": 2})
+        a, b = inbox.get(timeout=5), inbox.get(timeout=5)
+        assert (a.topic, b.topic) == ("ack/a", "ack/b")
+        a.ack()
+    finally:
+        client.stop()
+
+    client, inbox = connect()
+    try:
+        probe.publish("ack/marker", {"n": 3})
+        # The broker resends its in-flight messages before anything new: b, then the marker.
+        first, second = inbox.get(timeout=5), inbox.get(timeout=5)
+        assert (first.topic, second.topic) == ("ack/b", "ack/marker")
+        first.ack()
+        second.ack()
+    finally:
+        client.stop()
+        probe.close()
+
+
+def test_unsubscribe_stops_delivery_at_once(mosquitto: services.Mosquitto) -> None:
+    inbox: queue.Queue[IncomingMessage] = queue.Queue()
+    client = MqttClient(BrokerAddress.parse(mosquitto.url), ConnectOptions("unit-unsub"))
+    client.subscribe("u/+", inbox.put)
+    client.subscribe("marker/+", inbox.put)
+    client.start()
+    try:
+        assert client.wait_ready(10)
+        client.unsubscribe("u/+")  # returns after the UNSUBACK
+        client.publish("u/x", b"after").wait(5)
+        client.publish("marker/x", b"m").wait(5)  # same connection: delivered in order
+        assert inbox.get(timeout=5).topic == "marker/x"
+        assert inbox.empty()
+    finally:
+        client.stop()
+    client.unsubscribe("marker/+")  # not connected: forgotten for later connections only
+
+
+def test_a_broker_that_never_answers_is_given_up_and_retried() -> None:
+    """TCP accepted, CONNECT never answered: the attempt times out, the next one comes, and
+    stop() still ends the client's thread."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = threading.Semaphore(0)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # the listener closed at the end of the test
+            while True:
+                held.append(server.accept()[0])
+                accepted.release()
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = server.getsockname()[1]
+    client = MqttClient(
+        BrokerAddress.parse(f"mqtt://127.0.0.1:{port}"),
+        ConnectOptions("unit-silent", connect_timeout_s=0.3, backoff=FAST),
+    )
+    client.start()
+    try:
+        assert accepted.acquire(timeout=10)
+        assert accepted.acquire(timeout=10)  # the first attempt timed out; a second came
+        assert not client.ready
+    finally:
+        client.stop(timeout=5)
+        server.close()
+        for s in held:
+            s.close()
+    assert not [t for t in threading.enumerate() if t.name == "mqtt-unit-silent"]

@@ -281,3 +281,28 @@ def test_nothing_about_the_citizen_is_logged(edge, client_for, caplog) -> None:
     assert "POST /sessions" in text  # it does log, as templates
     for secret in ("11010519491231002X", "张三", "A12345678", "ses_abc", "3456", TOKEN):
         assert secret not in text
+
+
+def test_an_unreadable_answer_names_fields_but_never_values(edge, client_for) -> None:
+    body = {**OPENED, "citizen": {"display_name": ["张*"], "age": "seventy-six"}}
+    edge.script = [Answer(201, body)]
+    with pytest.raises(EdgeProblem) as caught:
+        client_for(edge.url).open_session(sample_card(), idempotency_key="k-7")
+    exc = caught.value
+    assert "citizen.display_name" in str(exc)
+    # pydantic's message quotes the values: it must not ride along as the cause either.
+    assert exc.__cause__ is None and exc.__suppress_context__
+    assert "张" not in str(exc) and "seventy-six" not in str(exc)
+
+
+def test_answers_print_no_citizen_data() -> None:
+    from kiosk.edge_models import Benefits, SessionOpened
+
+    opened = SessionOpened.model_validate(OPENED)
+    benefits = Benefits.model_validate(BENEFITS)
+    as_logged = "%s" % (benefits,)  # noqa: UP031 (what log.info("%s", x) does)
+    shown = [repr(opened), str(opened), f"{opened.citizen}", as_logged,
+             str(benefits.pension_payments[0]), repr(benefits.participation[0])]
+    text = " ".join(shown)
+    for secret in ("ses_abc", "张", "3456", "6222", "工商", "receiving"):
+        assert secret not in text

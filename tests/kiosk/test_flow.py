@@ -533,3 +533,102 @@ def test_close_ends_the_session_at_the_edge(kiosk: Kiosk) -> None:
     kiosk.tasks.run_all()
     assert len(kiosk.edge.end_calls) == 1
     assert kiosk.clock.pending() == []
+
+
+# Retries run out -----------------------------------------------------------------------------
+
+def test_identifying_gives_up_after_the_retries_and_asks_for_the_card_back() -> None:
+    k = Kiosk(ScriptedEdge(open_script=[EdgeUnreachable("refused")]))
+    k.reader.insert(sample_card())
+    k.tasks.run_all()
+    for delay in (2, 4, 8, 16, 30):  # CONFIG's backoff, CONFIG.max_retries times
+        assert k.view.notice is not None and k.view.notice.retrying
+        assert k.clock.pending() == [delay]
+        k.clock.advance(delay)
+        k.tasks.run_all()
+
+    notice = k.view.notice
+    assert k.screen is ScreenName.MESSAGE and notice is not None
+    assert notice.key == Msg.TRY_LATER and not notice.retrying and notice.actions == (Action.OK,)
+    assert k.clock.pending() == []
+    assert len(k.edge.open_calls) == 1 + CONFIG.max_retries
+    assert len({key for _, key in k.edge.open_calls}) == 1  # one logical action, one key
+    k.tap(Action.OK)
+    assert k.screen is ScreenName.ENDING  # "please take your card"
+    k.reader.remove()
+    assert k.screen is ScreenName.ATTRACT
+
+
+def test_benefits_give_up_after_the_retries_with_a_way_back() -> None:
+    k = Kiosk(ScriptedEdge(benefits_script=[EdgeProblem(codes.CENTRAL_UNAVAILABLE, 503)]))
+    k.at_home()
+    k.tap(Action.SHOW_BENEFITS)
+    k.tasks.run_all()
+    for delay in (2, 4, 8, 16, 30):
+        k.flow.handle(Activity())  # the citizen is watching: the idle timeout stays away
+        k.clock.advance(delay)
+        k.tasks.run_all()
+
+    notice = k.view.notice
+    assert notice is not None and notice.key == Msg.TRY_LATER
+    assert notice.actions == (Action.BACK,) and k.view.session_active
+    assert len(k.edge.benefits_calls) == 1 + CONFIG.max_retries
+    k.tap(Action.BACK)
+    assert k.screen is ScreenName.HOME
+
+
+# Every way a session ends wipes it ----------------------------------------------------------
+
+def _end_by_tapping_end(k: Kiosk) -> None:
+    k.tap(Action.END)
+
+
+def _end_by_removing_the_card(k: Kiosk) -> None:
+    k.reader.remove()
+
+
+def _end_by_idle_timeout(k: Kiosk) -> None:
+    k.clock.advance(CONFIG.idle_timeout_s)
+
+
+def _end_by_losing_the_reader(k: Kiosk) -> None:
+    k.reader.set_health(Health(HealthState.MISSING, "reader-missing", "unplugged"))
+
+
+def _end_by_a_new_card_without_a_removal(k: Kiosk) -> None:
+    k.reader.insert_failing(CardFailure.UNREADABLE)  # the CardRemoved event was lost
+
+
+def _end_by_closing_the_app(k: Kiosk) -> None:
+    k.flow.close()
+
+
+@pytest.mark.parametrize("end", [
+    _end_by_tapping_end, _end_by_removing_the_card, _end_by_idle_timeout,
+    _end_by_losing_the_reader, _end_by_a_new_card_without_a_removal, _end_by_closing_the_app,
+])
+def test_every_way_a_session_ends_wipes_it_and_ends_it_at_the_edge(kiosk: Kiosk, end) -> None:
+    kiosk.at_home()
+    kiosk.tap(Action.SHOW_BENEFITS)
+    kiosk.tasks.run_all()
+    session = kiosk.flow.session
+    assert session is not None and session.benefits is not None
+
+    end(kiosk)
+
+    assert kiosk.flow.session is None and not kiosk.view.session_active
+    assert session.wiped and session.benefits is None and session.display_name == ""
+    assert session.session_id == ""
+    assert kiosk.view.display_name == "" and kiosk.view.benefits is None
+    assert kiosk.view.idle_seconds_left is None
+    kiosk.tasks.run_all()
+    assert [sid for sid, _ in kiosk.edge.end_calls] == ["ses_0001"]
+
+
+def test_an_expired_session_is_wiped_too() -> None:
+    k = Kiosk(ScriptedEdge(benefits_script=[EdgeProblem(codes.SESSION_NOT_FOUND, 404)]))
+    k.at_home()
+    session = k.flow.session
+    k.tap(Action.SHOW_BENEFITS)
+    k.tasks.run_all()
+    assert session is not None and session.wiped and k.flow.session is None

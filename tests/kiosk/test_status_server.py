@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -134,3 +135,31 @@ def test_screen_watch_counts_changes() -> None:
     watch.update("ending", False)
     thread.join(30)
     assert done.is_set() and watch.changes == 2 and not watch.session_active
+
+
+def test_ipv6_loopback_serves_too(watch: ScreenWatch) -> None:
+    # Settings accept status_host "::1" for automation: the server must be able to bind it.
+    server = StatusServer("::1", 0)
+    try:
+        server.start(lambda: dict(STATUS), watch, FakeAutomation())
+        assert server.url.startswith("http://[::1]:")
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            assert client.get("/status").json() == STATUS
+            r = client.get("/automation/wait", params={"screen": "attract", "timeout": 0})
+            assert r.status_code == 200  # ::1 counts as loopback
+    finally:
+        server.stop()
+
+
+def test_a_bad_content_length_is_refused_not_waited_on(watch: ScreenWatch) -> None:
+    server = StatusServer("127.0.0.1", 0)
+    server.start(lambda: dict(STATUS), watch, FakeAutomation())
+    try:
+        for value in (b"-1", b"lots"):  # httpx will not send these: a raw socket does
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+                conn.sendall(b"POST /automation/tap HTTP/1.1\r\nHost: x\r\n"
+                             b"Content-Length: " + value + b"\r\n\r\n{}")
+                # The connection stays open: a server reading "until the end" would not answer.
+                assert conn.recv(64).startswith(b"HTTP/1.1 400 ")
+    finally:
+        server.stop()

@@ -50,18 +50,24 @@ def test_jobs_run_on_a_worker_and_report_on_the_ui_thread() -> None:
     assert pool.close(timeout_s=5)
 
 
-def test_close_lets_queued_jobs_finish() -> None:
+def test_close_lets_queued_jobs_finish_and_drops_later_ones() -> None:
     ui = UiThread()
     pool = WorkerPool(ui.post, workers=1)
     gate = threading.Event()
+    ran: list[str] = []
     done: list[Outcome[str]] = []
-    pool.submit(lambda: gate.wait(10) and "ended", done.append)
+    pool.submit(lambda: gate.wait(10) and "busy", done.append)  # holds the only worker
+    pool.submit(lambda: "ended", done.append)  # queued behind it (the session's DELETE)
+    # The worker is provably still busy, so close cannot have finished: it only stops intake.
+    assert not pool.close(timeout_s=0)
+    pool.submit(lambda: ran.append("late") or "late", done.append)
+
     gate.set()
-    assert pool.close(timeout_s=10)
+    assert pool.close(timeout_s=10)  # and now every worker has exited
     ui.run_one()
-    assert done[0].value == "ended"
-    pool.submit(lambda: "late", done.append)  # dropped after close, never run
-    assert ui.posted.empty()
+    ui.run_one()
+    assert [o.value for o in done] == ["busy", "ended"]
+    assert ran == [] and ui.posted.empty()  # the job submitted after close never ran
 
 
 def test_the_bridge_moves_driver_events_in_order() -> None:

@@ -151,6 +151,14 @@ def test_a_card_that_keeps_asking_does_not_loop_forever():
     assert len(transport.sent) == apdu.MAX_PROCEDURE_ROUNDS + 1
 
 
+def test_a_card_that_finishes_in_the_last_allowed_round_is_read():
+    rounds = apdu.MAX_PROCEDURE_ROUNDS
+    transport = Scripted("6101", *["AA6101"] * (rounds - 1), "AA9000")
+    response = apdu.transmit(transport, apdu.select_by_name(b"\xa0\x00"), t0=True)
+    assert response.data == b"\xaa" * rounds
+    assert len(transport.sent) == rounds + 1
+
+
 def test_a_repeated_6cxx_is_not_resent_twice():
     transport = Scripted("6C10", "6C10")
     with pytest.raises(apdu.WrongLength):

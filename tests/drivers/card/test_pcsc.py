@@ -279,11 +279,18 @@ def test_a_missing_reader_is_reported_and_stop_is_prompt(pcscd):
     driver.stop()  # idempotent
 
 
-def test_stop_is_prompt_while_watching_a_reader(reader):
-    driver, _ = reader
+def test_stop_is_prompt_while_watching_a_reader(pcscd):
+    # A poll timeout far beyond the test's limit: only SCardCancel can end the wait in time.
+    # stop() comes right after the reader is found, when the thread may be just entering the
+    # wait (a cancel that arrives before it is lost), so this also covers stop()'s re-cancel.
+    driver = PcscCardReader("Virtual PCD 00 00", poll_timeout_s=30.0)
+    log = EventLog()
+    driver.subscribe(log)
+    driver.start()
+    assert log.next(HealthChanged).health.code == "ok"
+
     stopped = threading.Event()
-    driver.poll_timeout_s = 30.0  # takes effect on the next wait; SCardCancel ends the current
-    threading.Thread(target=lambda: (driver.stop(), stopped.set())).start()
+    threading.Thread(target=lambda: (driver.stop(), stopped.set()), daemon=True).start()
     assert stopped.wait(timeout=2.0)
 
 

@@ -22,6 +22,7 @@ def test_pcscd_down_is_pcsc_unavailable_and_the_driver_recovers(
     pcscd, pcscd_process, population
 ):
     driver = PcscCardReader("Virtual PCD 00 00", poll_timeout_s=0.2)
+    late = PcscCardReader("Virtual PCD 00 00")
     log = EventLog()
     driver.subscribe(log)
     driver.start()
@@ -34,7 +35,6 @@ def test_pcscd_down_is_pcsc_unavailable_and_the_driver_recovers(
             assert (down.state, down.code) == (HealthState.MISSING, "pcsc-unavailable")
             assert driver.health().code == "pcsc-unavailable"
             # A reader started while pcscd is down says the same, without raising.
-            late = PcscCardReader("Virtual PCD 00 00")
             late_log = EventLog()
             late.subscribe(late_log)
             late.start()
@@ -50,7 +50,6 @@ def test_pcscd_down_is_pcsc_unavailable_and_the_driver_recovers(
 
         assert log.next(HealthChanged).health.code == "ok"
         assert late_log.next(HealthChanged).health.code == "ok"
-        late.stop()
 
         # Fully back: a card inserted now is read.
         citizen = next(
@@ -64,3 +63,4 @@ def test_pcscd_down_is_pcsc_unavailable_and_the_driver_recovers(
             assert isinstance(event, CardRead), event
     finally:
         driver.stop()
+        late.stop()  # idempotent, and a no-op when it never started

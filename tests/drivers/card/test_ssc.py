@@ -174,6 +174,23 @@ def test_decode_card_is_tolerant_of_bad_optional_fields():
     assert any("birthplace" in w for w in data.warnings)
 
 
+@pytest.mark.parametrize(
+    ("spec_version", "generation"),
+    [("1.00", 1), ("3.00", 3), ("", 0), ("9.00", 0), ("inf", 0), ("nan", 0), ("x", 0)],
+)
+def test_generation_comes_from_the_spec_version_and_never_raises(spec_version, generation):
+    data = _example_card(spec_version=spec_version)
+    assert data.generation == generation
+    assert f"generation={generation}" in repr(data)
+
+
+def test_card_data_repr_and_str_mask_the_holder():
+    data = _example_card()
+    for text in (repr(data), str(data)):
+        assert STANDARD_EXAMPLE_ID not in text and "张三" not in text
+        assert "110105" in text and "张*" in text
+
+
 def test_a_card_without_a_name_is_unreadable():
     values = _values(_profile())
     values[ssc.TAG_NAME] = b"\x00" * 30

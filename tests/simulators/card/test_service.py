@@ -155,3 +155,26 @@ def test_vpcd_unreachable_is_503(population):
         response = c.post("/insert", json={"citizen_index": 1})
     assert response.status_code == 503
     assert response.json()["code"] == "vpcd-unreachable"
+
+
+def test_a_card_that_goes_by_itself_while_the_slots_are_locked_does_not_deadlock(population):
+    """remove() and insert() join a link's thread while holding the simulator's lock; the link
+    ending by itself at that moment (pulled, or vpcd gone) must not need that lock to finish."""
+    from simulators.card.service import InsertRequest
+    from tests.simulators.card.test_vpcd_link import FakeVpcd
+
+    vpcd = FakeVpcd()
+    sim = CardSimulator(population, "127.0.0.1", vpcd.port)
+    try:
+        sim.insert(InsertRequest(citizen_index=1))
+        vpcd.accept()
+        link = sim._slots[0].link
+        with sim._lock:  # as remove() holds it while it joins the link's thread
+            vpcd.conn.close()  # vpcd goes away: the link ends by itself
+            link._thread.join(timeout=5)
+            assert not link._thread.is_alive(), "the link's thread waits for the slot lock"
+        assert link.close_reason == "vpcd-closed"
+        assert sim.status()["slots"][0]["state"] == "disconnected"
+    finally:
+        sim.close()
+        vpcd.close()

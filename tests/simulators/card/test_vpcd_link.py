@@ -119,13 +119,42 @@ def test_a_mute_card_gives_no_atr(vpcd, population):
         link.close()
 
 
+class _Signalling:
+    """A card that says when it has processed an APDU (the link then sits in its latency)."""
+
+    def __init__(self, card: SscCard) -> None:
+        self.card = card
+        self.processed = threading.Event()
+
+    @property
+    def atr(self) -> bytes:
+        return self.card.atr
+
+    def power_on(self) -> None:
+        self.card.power_on()
+
+    def power_off(self) -> None:
+        self.card.power_off()
+
+    def reset(self) -> None:
+        self.card.reset()
+
+    def process(self, command: bytes) -> bytes:
+        response = self.card.process(command)
+        self.processed.set()
+        return response
+
+
 def test_latency_delays_answers_but_close_cuts_it_short(vpcd, population):
-    link = _connect(vpcd, _card(population), latency_s=30.0)
+    card = _Signalling(_card(population))
+    link = _connect(vpcd, card, latency_s=30.0)
     vpcd.send(bytes.fromhex("00B2083000"))
+    assert card.processed.wait(TIMEOUT_S)  # the link is now waiting out its 30 s latency
     done = threading.Event()
     threading.Thread(target=lambda: (link.close(), done.set())).start()
     assert done.wait(TIMEOUT_S)
     assert vpcd.receive() is None
+    assert link.close_reason == "removed" and link.apdus == 0
 
 
 def test_vpcd_going_away_ends_the_link(vpcd, population):

@@ -4,8 +4,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from fastapi.testclient import TestClient
 
 from common import citizen_id
+from simulators.central.api import create_app
+from simulators.central.config import CentralSimConfig
+from tests.simulators.central.conftest import API_KEY, FakeClock
 
 PROBLEM = "application/problem+json"
 
@@ -216,7 +220,44 @@ def test_one_citizen_with_all_cards(central):
     assert central.get("/sim/v1/citizens/-1").status_code == 404
 
 
+def test_business_date_follows_the_clock_when_not_fixed():
+    """Without --today the business date is the date in Beijing by the simulator's clock."""
+    clock = FakeClock(dt.datetime(2027, 2, 28, 16, 30, tzinfo=dt.UTC))  # 1 March in Beijing
+    config = CentralSimConfig(seed=42, population=500, api_key=API_KEY)
+    with TestClient(create_app(config, clock=clock), base_url="http://central") as central:
+        person = pick(central, receiving_pension=True)
+        items = central.post("/central/v1/pension-payments/query",
+                             json={"citizen_id": person["citizen_id"]},
+                             headers={"Authorization": f"Bearer {API_KEY}"}).json()["items"]
+        assert items[0]["period"] == "2027-03"
+        birth = dt.date.fromisoformat(person["birth_date"])
+        today = dt.date(2027, 3, 1)
+        assert person["age"] == today.year - birth.year - (
+            (today.month, today.day) < (birth.month, birth.day))
+
+
 def test_openapi_is_served(central):
     paths = central.get("/central/v1/openapi.json").json()["paths"]
     assert {"/central/v1/persons/query", "/central/v1/pension-payments/query",
             "/central/v1/ecard-tokens/verify", "/sim/v1/faults"} <= set(paths)
+
+
+def test_contributions_of_a_contributor_newest_first_and_none_for_unknown(central, auth):
+    person = pick(central, receiving_pension=False, card_status="normal")
+    r = central.post("/central/v1/contributions/query",
+                     json={"citizen_id": person["citizen_id"]}, headers=auth)
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert items
+    periods = [i["period"] for i in items]
+    assert periods == sorted(periods, reverse=True)
+    assert all(i["scheme"].endswith("-pension") and i["status"] in {"paid", "arrears"}
+               for i in items)
+    assert all(Decimal(i["base"]) > 0 for i in items)
+    r = central.post("/central/v1/contributions/query",
+                     json={"citizen_id": "11010519491231002X"}, headers=auth)
+    assert (r.status_code, r.json()["code"]) == (404, "person-not-found")
+    r = central.post("/central/v1/contributions/query",
+                     json={"citizen_id": person["citizen_id"], "from_period": "2026-10",
+                           "to_period": "2026-01"}, headers=auth)
+    assert (r.status_code, r.json()["code"]) == (422, "invalid-period")

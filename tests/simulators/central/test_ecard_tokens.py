@@ -34,6 +34,19 @@ def test_every_flipped_character_is_detected():
             ecard_tokens.verify(SECRET, flipped, NOW)
 
 
+@pytest.mark.parametrize("mangle", [
+    lambda t: t[:5] + "*" + t[5:],
+    lambda t: " " + t,
+    lambda t: t + "!",
+    lambda t: t[:5] + "+" + t[6:],  # standard base64, not base64url
+])
+def test_foreign_characters_are_not_skipped(mangle):
+    """The decoder would skip characters outside base64url: one token must have one spelling."""
+    token = ecard_tokens.issue(SECRET, 7, NOW + dt.timedelta(seconds=60))
+    with pytest.raises(ecard_tokens.TokenInvalid):
+        ecard_tokens.verify(SECRET, mangle(token), NOW)
+
+
 def test_token_secret_survives_restart_but_depends_on_key_and_seed():
     assert CentralSimConfig(api_key="a").token_secret == CentralSimConfig(api_key="a").token_secret
     assert CentralSimConfig(api_key="a").token_secret != CentralSimConfig(api_key="b").token_secret

@@ -155,3 +155,49 @@ def test_payments_window(population, everyone):
 def test_repr_hides_personal_data(everyone):
     person = everyone[0]
     assert person.citizen_id not in repr(person) and person.name not in repr(person)
+
+
+# -- contributions ---------------------------------------------------------------------------
+def _with(pop, test, limit=2000):
+    return next(pop.citizen(i) for i in range(limit) if test(pop.citizen(i)))
+
+
+def _scheme(citizen, name):
+    return next((p for p in citizen.participation if p.scheme == name), None)
+
+
+def test_employee_contributions_are_monthly_at_8_and_16_percent():
+    pop = Population(42, 5000)
+    today = dt.date(2026, 11, 22)
+    worker = _with(pop, lambda c: (p := _scheme(c, "employee-pension")) is not None
+                   and p.status == "contributing" and p.since < "2020-01")
+    items = pop.contributions(worker, today)
+    assert [c.period for c in items][:2] == ["2026-11", "2026-10"]  # newest first
+    assert len(items) == 24  # the default window
+    for c in items:
+        assert c.personal == (c.base * Decimal("0.08")).quantize(Decimal("0.01"))
+        assert c.employer == (c.base * Decimal("0.16")).quantize(Decimal("0.01"))
+        assert c.status in {"paid", "arrears"}
+    assert items == pop.contributions(Population(42, 5000).citizen(worker.index), today)
+
+
+def test_resident_contributions_are_yearly_grades_with_a_subsidy():
+    pop = Population(42, 5000)
+    today = dt.date(2026, 11, 22)
+    resident = _with(pop, lambda c: (p := _scheme(c, "resident-pension")) is not None
+                     and p.status == "contributing" and p.since < "2020-01")
+    items = pop.contributions(resident, today, from_period="2020-01")
+    assert [c.period for c in items] == [f"{y}-01" for y in range(2026, 2019, -1)]
+    assert len({(c.base, c.employer) for c in items}) == 1  # one chosen grade
+    assert items[0].base == items[0].personal and items[0].employer > 0
+
+
+def test_no_contributions_after_the_pension_starts():
+    pop = Population(42, 5000)
+    today = dt.date(2026, 11, 22)
+    retiree = _with(pop, lambda c: c.pension is not None and c.pension.scheme ==
+                    "employee-pension" and c.pension.start > "2015-01")
+    history = pop.contributions(retiree, today, from_period="1990-01")
+    assert history  # they paid in before retiring
+    assert max(c.period for c in history) < retiree.pension.start
+    assert all(c.period < retiree.pension.start for c in pop.contributions(retiree, today))

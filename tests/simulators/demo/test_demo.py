@@ -1,0 +1,72 @@
+"""`kioskctl demo`, the README's demo command, as a user runs it: offscreen it plays the scripted
+journey, names its screenshots, and leaves nothing running, also when stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.harness.ocr import read_chinese
+
+pytestmark = pytest.mark.e2e
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            environ = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline or text in environ:
+            found.append(f"{pid}: {cmdline}")
+    return found
+
+
+def _demo(workdir: Path, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DISPLAY", "WAYLAND_DISPLAY"}}
+    return subprocess.Popen(
+        [sys.executable, "-m", "kioskctl", "demo", "--workdir", str(workdir), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+
+
+def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
+    proc = _demo(tmp_path)
+    output, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, output
+    listed = [line.strip() for line in output.splitlines() if line.strip().endswith(".png")
+              and not line.strip().startswith("screenshot")]
+    assert len(listed) == 8, output
+    shots_dir = next(tmp_path.glob("*/screenshots"))
+    assert all((shots_dir / name).is_file() for name in listed)
+    assert "养老金发放记录" in read_chinese(shots_dir / "03-benefits.png")
+    assert "online=True" in output
+    assert "everything it started has stopped" in output
+    assert _processes_mentioning(str(tmp_path)) == []
+
+
+def test_ctrl_c_stops_everything_the_demo_started(tmp_path):
+    proc = _demo(tmp_path, "--keep-running")
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:  # read until the demo says it is up and waiting
+        lines.append(line)
+        if "Ctrl-C stops everything" in line:
+            break
+    else:
+        pytest.fail("the demo ended before it was up:\n" + "".join(lines))
+    assert _processes_mentioning(str(tmp_path)) != []  # the stack is really running
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, "".join(lines) + rest
+    assert "everything it started has stopped" in rest
+    assert _processes_mentioning(str(tmp_path)) == []

@@ -40,6 +40,7 @@ def demo_command(
     """
     from common.logs import setup_logging
     from simulators.demo.journey import Journey
+    from simulators.stack.clients import ControlError
     from simulators.stack.requirements import MissingSystemPackage, require
     from simulators.stack.stack import Stack, StackOptions
     from simulators.stack.supervisor import ProcessFailed, Supervisor
@@ -93,6 +94,10 @@ def demo_command(
                 signal.pause()
         except ProcessFailed as exc:
             typer.echo(f"demo: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        except ControlError as exc:
+            typer.echo(f"demo: the scripted journey failed: {exc}\n"
+                       f"demo: each process's log is in {run_dir / 'logs'}", err=True)
             raise typer.Exit(1) from exc
         except KeyboardInterrupt:
             typer.echo("\ndemo: stopping")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from simulators.stack import services
@@ -109,18 +110,34 @@ class Stack:
                 self._run("fleet-agent", agent)
         return self
 
-    # -- clients --------------------------------------------------------------------------------
-    def card(self) -> CardSimClient:
+    # -- clients (one each, reused: they hold connection pools) ---------------------------------
+    @cached_property
+    def _card(self) -> CardSimClient:
         return CardSimClient(self.card_sim.url)
 
-    def kiosk_client(self) -> KioskClient:
+    @cached_property
+    def _kiosk(self) -> KioskClient:
         return KioskClient(self.kiosk.url)
 
-    def central_client(self) -> CentralSimClient:
+    @cached_property
+    def _central(self) -> CentralSimClient:
         return CentralSimClient(self.central.url)
 
-    def fleet_client(self) -> FleetManagerClient:
+    @cached_property
+    def _fleet(self) -> FleetManagerClient:
         return FleetManagerClient(self.manager.url)
+
+    def card(self) -> CardSimClient:
+        return self._card
+
+    def kiosk_client(self) -> KioskClient:
+        return self._kiosk
+
+    def central_client(self) -> CentralSimClient:
+        return self._central
+
+    def fleet_client(self) -> FleetManagerClient:
+        return self._fleet
 
     def logs(self) -> dict[str, Path]:
         return {name: proc.log_path for name, proc in self.procs.items()}

@@ -7,6 +7,8 @@ from simulators.stack.requirements import REQUIREMENTS, MissingSystemPackage, Re
 from simulators.stack.supervisor import ProcessFailed, ProcessSpec, Supervisor
 from tests.harness.waiting import wait_for
 
+FOREVER = "import signal; signal.pause()"  # a child that runs until a signal ends it
+
 
 def _py(code: str) -> list[str]:
     return [sys.executable, "-c", code]
@@ -23,13 +25,17 @@ def _alive(pid: int) -> bool:
 
 def test_ready_check_then_stop_ends_the_whole_process_group(tmp_path):
     marker = tmp_path / "ready"
-    # The child starts a grandchild that ignores SIGTERM, then says it is ready.
+    # The child starts a grandchild that ignores SIGTERM and only then says it is ready, so
+    # that only the group-wide SIGKILL can end it.
+    grandchild_code = (
+        "import os, pathlib, signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"t = pathlib.Path({str(marker)!r} + '.tmp'); t.write_text(str(os.getpid())); "
+        f"t.rename({str(marker)!r}); signal.pause()"
+    )
     code = (
-        "import signal, subprocess, sys, pathlib, time\n"
-        "g = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)'])\n"
-        f"pathlib.Path({str(marker)!r}).write_text(str(g.pid))\n"
-        "time.sleep(600)\n"
+        "import signal, subprocess, sys\n"
+        f"subprocess.Popen([sys.executable, '-c', {grandchild_code!r}])\n"
+        "signal.pause()\n"
     )
     with Supervisor(tmp_path / "logs") as sup:
         proc = sup.start(ProcessSpec("parent", _py(code), ready=marker.exists, stop_timeout=2))
@@ -50,7 +56,7 @@ def test_a_child_that_dies_before_ready_fails_with_its_log(tmp_path):
 
 
 def test_a_child_never_ready_fails_after_its_timeout(tmp_path):
-    spec = ProcessSpec("slow", _py("import time; time.sleep(600)"), ready=lambda: False,
+    spec = ProcessSpec("slow", _py(FOREVER), ready=lambda: False,
                        ready_timeout=0.3)
     with Supervisor(tmp_path / "logs") as sup, pytest.raises(ProcessFailed, match="not ready"):
         sup.start(spec)
@@ -59,7 +65,7 @@ def test_a_child_never_ready_fails_after_its_timeout(tmp_path):
 
 def test_kill_and_restart(tmp_path):
     with Supervisor(tmp_path / "logs") as sup:
-        proc = sup.start(ProcessSpec("sleeper", _py("import time; time.sleep(600)")))
+        proc = sup.start(ProcessSpec("sleeper", _py(FOREVER)))
         first = proc.pid
         proc.kill()
         assert proc.returncode() == -9

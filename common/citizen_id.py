@@ -10,7 +10,9 @@ from common.masking import mask_citizen_id
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+# [0-9], not \d: \d also matches full-width and other Unicode digits, which int() accepts but
+# no card, database or upstream does.
+_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 
 class InvalidCitizenId(ValueError):
@@ -19,7 +21,7 @@ class InvalidCitizenId(ValueError):
 
 def check_char(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character for the first 17 digits."""
-    if len(first17) != 17 or not first17.isdigit():
+    if len(first17) != 17 or not first17.isascii() or not first17.isdigit():
         raise InvalidCitizenId("need exactly seventeen digits")
     total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True))
     return _CHECK_CHARS[total % 11]
@@ -50,7 +52,7 @@ def normalize(text: str) -> str:
 def parse(text: str) -> CitizenId:
     """Parse and validate; raises InvalidCitizenId with a reason that holds no digits of it."""
     value = normalize(text)
-    if not _SHAPE.match(value):
+    if len(value) != 18 or not value.isascii() or not _SHAPE.fullmatch(value):
         raise InvalidCitizenId("a citizen ID has seventeen digits and a final digit or X")
     try:
         birth = dt.date(int(value[6:10]), int(value[10:12]), int(value[12:14]))

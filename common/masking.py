@@ -9,7 +9,7 @@ import re
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{5,}(\d{3}[\dXx]|\d{4})(?![0-9A-Za-z])")
 # Names are Chinese in this domain and log messages are written in English, so any run of
 # Han characters in a log line is data. Keep its first character only.
-_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff·]{2,}")
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f·]{2,}")
 
 
 def mask_citizen_id(value: str) -> str:

@@ -15,7 +15,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from common.logs import setup_logging
-from common.problem import install_problem_handlers
 from edge_server import __version__, maintenance
 from edge_server.central_client import CentralClient
 from edge_server.context import EdgeContext, utc_now
@@ -24,6 +23,7 @@ from edge_server.db import create_tables, make_engine
 from edge_server.middleware import BodySizeLimit
 from edge_server.routers import health, sessions
 from edge_server.settings import EdgeSettings
+from webapi.problems import install_problem_handlers
 
 API_PREFIX = "/api/v1"
 

@@ -13,11 +13,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from common.problem import Problem, install_problem_handlers
+from common.problem import Problem
 from fleet import package_version
 from fleet.manager.models import NO_PRESENCE_SEQ, CommandRecord, Device, PresenceEvent
 from fleet.protocol import DEVICE_ID_PATTERN, PresenceKind
 from fleet.protocol.messages import CommandName
+from webapi.problems import install_problem_handlers
 
 if TYPE_CHECKING:
     from fleet.manager.service import FleetManager

@@ -24,10 +24,11 @@ from fastapi import Body, FastAPI
 from pydantic import BaseModel, Field, model_validator
 
 from common.masking import mask_citizen_id, mask_name
-from common.problem import Problem, install_problem_handlers
+from common.problem import Problem
 from simulators.card.applet import ForeignCard, SscCard, VirtualCard
 from simulators.card.vpcd_link import VpcdLink
 from simulators.central.population import Citizen, Population
+from webapi.problems import install_problem_handlers
 
 log = logging.getLogger(__name__)
 

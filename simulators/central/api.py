@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from common.problem import install_problem_handlers
 from simulators.central import routes_central, routes_sim
 from simulators.central.config import CentralSimConfig
 from simulators.central.deps import SimState, utc_now
 from simulators.central.population import Population
+from webapi.problems import install_problem_handlers
 
 VERSION = "0.1.0"
 log = logging.getLogger(__name__)

@@ -1,0 +1,96 @@
+"""SQLAlchemy engines and the UTC column type: the one home for every database we own.
+
+SQLite (a hall, a field terminal) gets WAL, a busy timeout, foreign keys and transactions that
+SQLAlchemy begins itself (`BEGIN IMMEDIATE` for writers, so a read-then-write cannot lose a race
+half-way). Any other URL (PostgreSQL for a province) is used as given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.types import TypeDecorator
+
+BUSY_TIMEOUT_MS = 30_000
+# Execution option: `False` on a connection makes its transaction a plain (deferred) BEGIN.
+WRITE_OPTION = "hrss_write"
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every database.
+
+    SQLite has no time zones: values are stored naive, in UTC, and comparisons stay correct
+    because every value is converted on the way in.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself instead of pysqlite's implicit, late,
+    # always-DEFERRED one: every transaction then really is one, reads included.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL: readers never block the writer.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # Writers queue instead of failing at once with "database is locked".
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # NORMAL is durable across process crashes in WAL mode (only power loss can lose the
+        # last commits), which is what a killed process needs.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
+    """An engine for `url`. On SQLite, `writer=False` makes every transaction a deferred BEGIN
+    (a read-only engine for REST reads that must never queue behind the writer).
+
+    `hide_parameters`: a database error's message then never carries row values.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        hide_parameters=True,
+        # Worker threads share the pool; each connection is used by one thread at a time.
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        **kwargs,
+    )
+    event.listen(engine, "connect", _on_connect)
+
+    def _on_begin(connection: Connection) -> None:
+        immediate = writer and connection.get_execution_options().get(WRITE_OPTION, True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    event.listen(engine, "begin", _on_begin)
+    return engine

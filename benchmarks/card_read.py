@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common.clock import Deadline
 from simulators.card.applet import SscCard
 from simulators.card.vpcd_link import VpcdLink
 from simulators.central.population import Population
@@ -57,9 +58,9 @@ def _wait_reader(present: bool, timeout: float = 10.0) -> None:
 
     _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         current = scard.SCARD_STATE_UNAWARE
-        while time.monotonic() < deadline:
+        while not deadline.expired:
             wait_ms = 0 if current == scard.SCARD_STATE_UNAWARE else 500
             hresult, states = scard.SCardGetStatusChange(context, wait_ms, [(READER, current)])
             if hresult == scard.SCARD_S_SUCCESS:

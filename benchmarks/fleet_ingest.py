@@ -10,9 +10,11 @@
    (last commit, or last receipt, minus first receipt): the consumers' capacity, not the
    publisher's.
 
-The managers are real processes (`kioskctl fleet manager`, one SQLite registry, acknowledging
-after each batch commit) on the shared subscription; the baseline counts in its own share group,
-so it receives every message too. Prints one JSON line.
+Terminals are the fleet simulator's (simulators/fleet): the agent's own core sequences their
+births and health, published here over one fast connection (the load, not the presence, is
+measured). The managers are real processes (`kioskctl fleet manager`, one SQLite registry,
+acknowledging after each batch commit) on the shared subscription; the baseline counts in its
+own share group, so it receives every message too. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -33,47 +35,16 @@ import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from common.clock import utc_now
 from fleet.manager.stats import percentile
-from fleet.protocol import (
-    ALL_DEVICES_FILTER,
-    Birth,
-    Channel,
-    Health,
-    KioskHealth,
-    PeripheralHealth,
-    PeripheralState,
-    SystemHealth,
-    device_topic,
-    encode,
-    shared_subscription,
-)
+from fleet.protocol import ALL_DEVICES_FILTER, shared_subscription
+from simulators.fleet.memory_fleet import device_ids
+from simulators.fleet.terminal import VirtualTerminal
 from simulators.stack import services
 from simulators.stack.supervisor import ManagedProcess, Supervisor
 
 RECEIVE_MAXIMUM = 10_000
 SESSION_EXPIRY_S = 600
-
-
-def health_payload(device: str, session_seq: int, seq: int) -> bytes:
-    """About the size of a real one (~500 bytes)."""
-    return encode(
-        Health(
-            device_id=device,
-            session_seq=session_seq,
-            seq=seq,
-            app_version="2.3.4",
-            system=SystemHealth(cpu_percent=12.5, memory_percent=41.2, disk_percent=37.9,
-                                uptime_s=86_400.0 + seq),
-            kiosk=KioskHealth(reachable=True, screen="attract", session_active=False,
-                              app_version="2.3.4"),
-            peripherals={
-                "card_reader": PeripheralHealth(state=PeripheralState.OK),
-                "printer": PeripheralHealth(state=PeripheralState.DEGRADED, code="paper-low",
-                                            reason="paper low"),
-                "camera": PeripheralHealth(state=PeripheralState.OK),
-            },
-        )
-    )
 
 
 def connect(
@@ -174,27 +145,25 @@ class Bench:
         self.baseline = Baseline(self.broker)
         self.baseline.connect(clean=True)
         self.publisher = connect(self.broker, "bench-publisher", clean=True)
-        self.devices = [f"BENCH-{n:05d}" for n in range(args.terminals)]
-        self.session_seq = int(time.time() * 1000)
-        self.seq = 0
+        self.terminals = [VirtualTerminal(d, site="bench-hall")
+                          for d in device_ids(args.terminals, "BENCH")]
 
     def ingested(self) -> int:
         return sum(m.stats()["ingested"] for m in self.managers)
 
     def next_health(self, i: int) -> tuple[str, bytes]:
-        device = self.devices[i % len(self.devices)]
-        if i % len(self.devices) == 0:
-            self.seq += 1
-        return device_topic(device, Channel.HEALTH), health_payload(device, self.session_seq,
-                                                                    self.seq)
+        terminal = self.terminals[i % len(self.terminals)]
+        now = utc_now()
+        [health] = terminal.core.health_due(terminal.report(now), now)
+        return health.topic, health.payload
 
     def live_phase(self) -> dict[str, Any]:
-        for device in self.devices:
-            birth = Birth(device_id=device, session_seq=self.session_seq, app_version="2.3.4",
-                          agent_version="bench", site="bench-hall", hostname=device,
-                          health_interval_s=30)
-            self.publisher.publish(device_topic(device, Channel.BIRTH), encode(birth), qos=1)
-        wait(lambda: self.ingested() >= len(self.devices), "births", 60)
+        now = utc_now()
+        for terminal in self.terminals:
+            terminal.connecting(now)
+            for birth in terminal.connected(now):
+                self.publisher.publish(birth.topic, birth.payload, qos=1)
+        wait(lambda: self.ingested() >= len(self.terminals), "births", 60)
         assert self.baseline.latency_ms is not None
         self.baseline.latency_ms.clear()
         rate = self.args.live_rate
@@ -204,7 +173,7 @@ class Bench:
             pause = start + (i + 1) / rate - time.monotonic()
             if pause > 0:
                 time.sleep(pause)  # pacing the publisher (a benchmark, not a test)
-        total = len(self.devices) + self.args.live_messages
+        total = len(self.terminals) + self.args.live_messages
         wait(lambda: self.ingested() >= total, "the live phase", 60)
         wait(lambda: self.baseline.count >= total, "the baseline's live phase", 60)
         # One manager's window is enough for the percentiles at this rate.
@@ -266,8 +235,9 @@ class Bench:
         url = self.managers[0].service.url
         items = httpx.get(f"{url}/api/v1/devices", params={"limit": 1000},
                           timeout=10).json()["items"]
-        return len(items) == len(self.devices) and all(
-            d["online"] and d["health"]["seq"] == self.seq for d in items
+        last_seq = {t.device_id: t.core.health_seq for t in self.terminals}
+        return len(items) == len(self.terminals) and all(
+            d["online"] and d["health"]["seq"] == last_seq[d["id"]] for d in items
         )
 
 

@@ -35,7 +35,8 @@ def find_config(explicit: str | Path | None = None) -> Path | None:
 
 class _TomlTableSource(PydanticBaseSettingsSource):
     def __init__(
-        self, settings_cls: type[BaseSettings], path: Path | None, tables: tuple[str, ...]
+        self, settings_cls: type[BaseSettings], path: Path | None, tables: tuple[str, ...],
+        nested: tuple[str, ...] = (),
     ) -> None:
         super().__init__(settings_cls)
         data: dict[str, Any] = {}
@@ -44,6 +45,9 @@ class _TomlTableSource(PydanticBaseSettingsSource):
                 document = tomllib.load(fh)
             for table in tables:
                 data.update(document.get(table, {}))
+            for table in nested:  # a whole table as one field: `[peripherals]` -> peripherals
+                if isinstance(document.get(table), dict):
+                    data[table] = {**data.get(table, {}), **document[table]}
         self._data = data
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
@@ -58,6 +62,8 @@ class DeviceSettings(BaseSettings):
     (at least `env_prefix`, and `env_nested_delimiter="__"` for nested fields)."""
 
     toml_tables: ClassVar[tuple[str, ...]] = ()
+    # Top-level tables read whole into the field of the same name (a nested model).
+    toml_nested: ClassVar[tuple[str, ...]] = ()
     _config_path: ClassVar[Path | None] = None
 
     @classmethod
@@ -77,5 +83,6 @@ class DeviceSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = _TomlTableSource(settings_cls, cls._config_path, cls.toml_tables)
+        toml = _TomlTableSource(settings_cls, cls._config_path, cls.toml_tables,
+                                cls.toml_nested)
         return (init_settings, env_settings, toml)

@@ -8,12 +8,16 @@ half-way). Any other URL (PostgreSQL for a province) is used as given.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.types import TypeDecorator
+
+from common.clock import Deadline
 
 BUSY_TIMEOUT_MS = 30_000
 # Execution option: `False` on a connection makes its transaction a plain (deferred) BEGIN.
@@ -50,6 +54,26 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent), unless it is already.
+
+    The switch needs an exclusive lock and SQLite does not wait for that one (no busy handler:
+    it could deadlock), so a process opening the file while another holds a write transaction
+    (a second edge starting during the first one's migrations) would fail at once. Skip it when
+    WAL is on already; otherwise retry within the busy timeout.
+    """
+    deadline = Deadline(BUSY_TIMEOUT_MS / 1000)
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or deadline.expired:
+                raise
+            time.sleep(0.05)
+
+
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy's "begin" event emit BEGIN itself instead of pysqlite's implicit, late,
     # always-DEFERRED one: every transaction then really is one, reads included.
@@ -57,7 +81,7 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         # WAL: readers never block the writer.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         # Writers queue instead of failing at once with "database is locked".
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # NORMAL is durable across process crashes in WAL mode (only power loss can lose the

@@ -17,8 +17,16 @@ def edge_command(
     ] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default 8200).")] = None,
+    migrate_to: Annotated[
+        str | None,
+        typer.Option(help="Only migrate the database to this revision (e.g. 0001 before rolling "
+                          "back to release 0.1.0, or head), then exit."),
+    ] = None,
 ) -> None:
-    """Run the edge server (settings: the device file, then EDGE_* environment variables)."""
+    """Run the edge server (settings: the device file, then EDGE_* environment variables).
+
+    The database is migrated to head on every start; `--migrate-to` moves it to another
+    revision without serving (an A/B rollback runs it with the new software first)."""
     from pydantic import ValidationError
 
     from edge_server.main import serve
@@ -36,4 +44,24 @@ def edge_command(
         else:
             typer.echo(f"edge: {exc}", err=True)
         raise typer.Exit(2) from None
+    if migrate_to is not None:
+        _migrate(settings, migrate_to)
+        return
     serve(settings)
+
+
+def _migrate(settings: Any, revision: str) -> None:
+    from alembic.util import CommandError
+
+    from common.sqlite import make_engine
+    from edge_server import migrate
+
+    engine = make_engine(settings.database_url)
+    try:
+        reached = migrate.migrate_to(engine, revision)
+    except CommandError as exc:
+        typer.echo(f"edge: cannot migrate to {revision}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"edge: database at revision {reached}")

@@ -9,13 +9,10 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy import Engine
 
-from edge_server.central_client import CentralClient
+from common.clock import utc_now
+from edge_server.central import CentralClient
 from edge_server.crypto import DataCipher
 from edge_server.settings import EdgeSettings
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass

@@ -7,12 +7,10 @@ hash can never be used to attack the cipher, and the plain ID is never a databas
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import stat
 from dataclasses import dataclass
@@ -23,6 +21,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from common.files import create_once
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -41,26 +41,11 @@ class SealError(RuntimeError):
 def load_or_create_key(path: Path) -> bytes:
     """Read the data key, creating it (0600) on first start.
 
-    Written to a temporary file and hard-linked into place so that two processes starting at
-    once agree on one key and nobody ever reads a half-written file.
+    create_once: two processes starting at once agree on one key, and nobody ever reads a
+    half-written file.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_bytes(KEY_BYTES))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-            log.info("created a new data key at %s", path)
-        except FileExistsError:
-            pass  # another process won the race; use its key
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+    if not path.exists() and create_once(path, secrets.token_bytes(KEY_BYTES), mode=0o600):
+        log.info("created a new data key at %s", path)
     mode = path.stat().st_mode
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("data key %s is readable by others (mode %o); chmod 600 it", path, mode & 0o777)

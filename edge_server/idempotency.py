@@ -4,7 +4,7 @@ Claiming a key is an INSERT that the (device, key) primary key lets only one req
 two concurrent first uses cannot both run. The answer is stored in the same transaction as
 the route's own writes when the route uses `commit` (so a crash cannot leave a session
 without its stored answer, or the other way round), else right after. 5xx answers are not
-stored: the key is released and a retry runs again.
+stored, nor is a 429 (the limit lifts): the key is released and a retry runs again.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from edge_server.crypto import Sealed, SealError
 from edge_server.db import run_in_transaction, session_scope
 from edge_server.models import IdempotencyRecord
 
+HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[A-Za-z0-9\-_.:]{1,128}")
 IN_FLIGHT = "in-flight"
 DONE = "done"
@@ -102,7 +103,7 @@ class IdempotentRequest:
         except Problem as problem:
             if self._answer is not None:
                 raise  # the writes and their answer are stored; a replay gives that answer
-            if problem.status >= 500:
+            if not _final(problem.status):
                 self._release()
                 raise
             # Rendered here, once, so that a replay is byte for byte this answer.
@@ -260,6 +261,17 @@ class IdempotentRequest:
         return response
 
 
+def _final(status: int) -> bool:
+    """Whether an answer is stored for replay: not a server fault, not "too many requests"."""
+    return status < 500 and status != 429
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                            and media.endswith("+json"))
+
+
 def _serialise(result: BaseModel | None) -> tuple[str | None, bytes]:
     if result is None:
         return None, b""
@@ -284,6 +296,8 @@ async def idempotent_request(
             "An Idempotency-Key header of 1-128 characters A-Z a-z 0-9 - _ . : is required",
         )
     body = await request.body()
+    if body and not _is_json(request.headers.get("content-type")):
+        raise Problem(415, "unsupported-media-type", "The body must be application/json")
     return IdempotentRequest(
         ctx, device_id, idempotency_key,
         fingerprint(request.method, request.url.path, body), request.url.path,

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-import anyio.to_thread
 import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from common.clock import utc_now
 from common.logs import setup_logging
-from edge_server import __version__, maintenance
-from edge_server.central_client import CentralClient
-from edge_server.context import EdgeContext, utc_now
+from common.sqlite import make_engine
+from common.version import __version__
+from edge_server import migrate
+from edge_server.background import Background
+from edge_server.central import client_from_settings
+from edge_server.context import EdgeContext
 from edge_server.crypto import DataCipher, load_or_create_key
-from edge_server.db import create_tables, make_engine
 from edge_server.middleware import BodySizeLimit
-from edge_server.routers import health, sessions
+from edge_server.openapi import install_openapi
+from edge_server.routers import device, health, sessions
 from edge_server.settings import EdgeSettings
 from webapi.problems import install_problem_handlers
 
@@ -36,42 +37,14 @@ def build_context(
     central_http: httpx.Client | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> EdgeContext:
-    """Key, database and central client; `central_http` lets tests plug in a transport."""
+    """Key, database (migrated to head) and central client; `central_http` lets tests plug in
+    a transport."""
     cipher = DataCipher(load_or_create_key(settings.key_file))
     engine = make_engine(settings.database_url)
-    create_tables(engine)
-    central = CentralClient(
-        settings.central_url,
-        settings.central_api_key.get_secret_value(),
-        settings.central_timeout_s,
-        http=central_http,
-    )
+    migrate.upgrade(engine)
+    central = client_from_settings(settings, http=central_http, clock=clock)
     return EdgeContext(settings=settings, engine=engine, cipher=cipher, central=central,
                        clock=clock)
-
-
-async def _probe_central(ctx: EdgeContext) -> None:
-    """Keep the health endpoint's `central` current without making it wait: probe only when
-    no call has reached (or failed to reach) the platform for a probe interval."""
-    interval = ctx.settings.central_probe_interval_s
-    while True:
-        age = ctx.central.reachability.age_s()
-        if age is None or age >= interval:
-            try:
-                await anyio.to_thread.run_sync(ctx.central.probe)
-            except Exception:
-                log.exception("central probe failed; trying again next interval")
-            age = 0.0
-        await asyncio.sleep(interval - age)
-
-
-async def _purge_regularly(ctx: EdgeContext) -> None:
-    while True:
-        try:
-            await anyio.to_thread.run_sync(maintenance.purge, ctx)
-        except Exception:
-            log.exception("purge failed; trying again next interval")
-        await asyncio.sleep(ctx.settings.purge_interval_s)
 
 
 def create_app(
@@ -87,19 +60,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        tasks = (
-            [asyncio.create_task(_probe_central(ctx)), asyncio.create_task(_purge_regularly(ctx))]
-            if background
-            else []
-        )
+        loops = Background(ctx) if background else None
+        if loops is not None:
+            loops.start()
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if loops is not None:
+                await loops.stop()
             ctx.central.close()
             ctx.engine.dispose()
 
@@ -117,6 +85,8 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(sessions.router, prefix=API_PREFIX)
+    app.include_router(device.router, prefix=API_PREFIX)
+    install_openapi(app)
     return app
 
 

@@ -8,32 +8,9 @@ crypto.py); citizens are found by keyed hash (`citizen_key`), never by ID number
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Dialect
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-
-class UtcDateTime(TypeDecorator[dt.datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on every database.
-
-    Stored naive (in UTC) because SQLite has no time zones; comparisons stay correct because
-    every value is converted on the way in.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: give every time in UTC with tzinfo")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-    def process_result_value(
-        self, value: dt.datetime | None, dialect: Dialect
-    ) -> dt.datetime | None:
-        return None if value is None else value.replace(tzinfo=dt.UTC)
+from common.sqlite import UtcDateTime
 
 
 class CitizenCacheEntry(SQLModel, table=True):
@@ -114,3 +91,26 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
     seq: int
     hash: str = Field(max_length=64)
+
+
+class RateBucket(SQLModel, table=True):
+    """One token bucket of the identify rate limit (rate_limit.py): a device's, or the hall's.
+
+    In the database, not in memory: every worker thread and every edge process on this database
+    shares it, and a restart does not refill an attacker's bucket.
+    """
+
+    __tablename__ = "rate_bucket"
+
+    key: str = Field(primary_key=True, max_length=80)
+    tokens: float
+    updated_at: dt.datetime = Field(sa_type=UtcDateTime)
+
+
+# The edge's own tables: migrations and their autogenerate compare only these (the SQLModel
+# metadata is shared with other parts' tables when they are imported in one process).
+EDGE_TABLES = frozenset(
+    model.__tablename__  # type: ignore[attr-defined]
+    for model in (CitizenCacheEntry, ServiceSession, IdempotencyRecord, AuditEntry, AuditHead,
+                  RateBucket)
+)

@@ -23,9 +23,24 @@ class EdgeSettings(DeviceSettings):
     database_url: str = Field("", description="SQLAlchemy URL; default sqlite in data_dir.")
     central_url: str = "http://127.0.0.1:8100"
     central_api_key: SecretStr
-    central_timeout_s: float = Field(3.0, gt=0)
+    central_timeout_s: float = Field(3.0, gt=0, description="Each connect or read of a call.")
+    central_deadline_s: float = Field(5.0, gt=0, description="A whole central call, in all.")
+    central_max_answer_bytes: int = Field(1024 * 1024, ge=4096)
+    central_max_in_flight: int = Field(16, ge=1, description="More calls fail fast (503).")
     hall_secret: SecretStr = Field(description="The hall's enrolment secret (device tokens).")
     revoked_devices: list[str] = Field(default_factory=list)
+    # Hall-secret rotation: tokens signed with these still verify; the edge signs with
+    # `hall_secret` only. Remove an old secret once every device has refreshed (edge-api.md).
+    previous_hall_secrets: list[SecretStr] = Field(default_factory=list)
+    # dev1 tokens (previous release) never expire; accepted only while a hall migrates.
+    accept_dev1_tokens: bool = False
+    device_token_ttl_s: int = Field(90 * 24 * 3600, ge=3600, le=3650 * 24 * 3600)
+    # Identify (POST /sessions) token buckets; failures cost more than successes.
+    identify_device_burst: float = Field(20.0, ge=1)
+    identify_device_per_s: float = Field(0.2, gt=0)
+    identify_hall_burst: float = Field(300.0, ge=1)
+    identify_hall_per_s: float = Field(5.0, gt=0)
+    identify_failure_cost: float = Field(5.0, ge=1)
     data_key_file: Path | None = Field(None, description="32-byte key; default in data_dir.")
     cache_ttl_s: int = Field(300, ge=0)
     cache_max_stale_s: int = Field(7 * 24 * 3600, ge=0)

@@ -60,12 +60,13 @@ def manager(
 
     Settings: the \\[fleet_manager] table of the config file, overridden by
     FLEET_MANAGER_<NAME> variables: BROKER_URL, DATABASE_URL, OFFLINE_AFTER_S,
-    CLIENT_ID, ... (all in docs/fleet.md).
+    INSTANCE, ... (all in docs/fleet.md).
 
-    Any number of managers may share one broker and one database.
+    Any number of managers may share one broker and one database. The registry's
+    migrations run at start.
     """
     from common.logs import setup_logging
-    from fleet.manager.service import run
+    from fleet.manager.server import run
     from fleet.manager.settings import FleetManagerSettings
 
     settings = _load(FleetManagerSettings, config,

@@ -1,8 +1,10 @@
 """A small typed MQTT 5 client over paho-mqtt 2.x, shared by the fleet agent and manager.
 
 In the spirit of aiomqtt, but threaded (the notes measured paho well ahead of aiomqtt): one error
-type (`MqttError`), typed publish/subscribe, reconnection with jittered exponential backoff, and
-a Will that is rebuilt before every connection attempt.
+type (`MqttError`) split like aiomqtt v3's (`MqttUnavailable`: retry later; `MqttRefused`: the
+broker said no; `MqttProtocolError`: the call itself is wrong, a bug), typed publish/subscribe,
+reconnection with jittered exponential backoff (common.backoff), and a Will that is rebuilt
+before every connection attempt.
 
 Every connection gets a fresh paho client. paho's own reconnect would reuse the Will of the first
 connection and replay its queued messages into the next session; the agent needs a new session
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
@@ -30,6 +32,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from common.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,38 @@ QoS = Literal[0, 1, 2]
 
 
 class MqttError(Exception):
-    """Anything that went wrong talking to the broker."""
+    """Anything that went wrong talking to the broker. `retryable`: worth trying again later."""
+
+    retryable: ClassVar[bool] = False
+
+
+class MqttUnavailable(MqttError):
+    """Not connected, the connection was lost, no acknowledgement in time, or the outgoing queue
+    is full: the broker may take it later."""
+
+    retryable = True
+
+
+# MQTT 5 reason codes that say "later", not "never": unspecified, implementation specific,
+# server unavailable, server busy, quota exceeded, connection rate exceeded.
+_TRANSIENT_REASONS = frozenset({0x80, 0x83, 0x88, 0x89, 0x97, 0x9F})
+
+
+class MqttRefused(MqttError):
+    """The broker answered with a failure reason code (CONNACK, PUBACK, SUBACK)."""
+
+    def __init__(self, message: str, reason_code: int | None = None) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return self.reason_code in _TRANSIENT_REASONS
+
+
+class MqttProtocolError(MqttError):
+    """The call itself is wrong (bad URL, topic or payload, client used twice): a bug or a
+    misconfiguration, never fixed by retrying."""
 
 
 @dataclass(frozen=True)
@@ -65,14 +100,15 @@ class BrokerAddress:
     def parse(cls, url: str) -> BrokerAddress:
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts"):
-            raise MqttError(f"broker URL must start with mqtt:// or mqtts://, not {parts.scheme!r}")
+            raise MqttProtocolError(
+                f"broker URL must start with mqtt:// or mqtts://, not {parts.scheme!r}")
         if not parts.hostname:
-            raise MqttError("broker URL has no host")
+            raise MqttProtocolError("broker URL has no host")
         tls = parts.scheme == "mqtts"
         try:
             port = parts.port or (8883 if tls else 1883)
         except ValueError as exc:
-            raise MqttError(f"broker URL has a bad port: {exc}") from None
+            raise MqttProtocolError(f"broker URL has a bad port: {exc}") from None
         return cls(
             host=parts.hostname,
             port=port,
@@ -103,20 +139,6 @@ class Will:
 
 
 @dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with "equal jitter": after a broker restart thousands of terminals
-    must not all come back in the same second, yet none should wait longer than `max_s`."""
-
-    initial_s: float = 0.5
-    max_s: float = 30.0
-    factor: float = 2.0
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        cap = min(self.max_s, self.initial_s * self.factor ** min(attempt, 32))
-        return cap / 2 + rand() * cap / 2
-
-
-@dataclass(frozen=True)
 class ConnectOptions:
     client_id: str
     clean_start: bool = True
@@ -130,7 +152,9 @@ class ConnectOptions:
     max_inflight: int = 100
     max_queued: int = 10_000
     connect_timeout_s: float = 10.0
-    backoff: Backoff = field(default_factory=Backoff)
+    # Equal jitter: after a broker restart thousands of terminals must not all come back in the
+    # same second, yet none should wait longer than `max_s`.
+    backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=0.5, max_s=30.0))
     tls: TlsFiles | None = None
 
 
@@ -229,16 +253,18 @@ class PublishHandle:
         try:
             while not self._info.is_published():
                 if self._conn.closed.is_set():
-                    raise MqttError("connection lost before the broker acknowledged the message")
+                    raise MqttUnavailable(
+                        "connection lost before the broker acknowledged the message")
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise MqttError(f"no acknowledgement from the broker within {timeout:g}s")
+                    raise MqttUnavailable(
+                        f"no acknowledgement from the broker within {timeout:g}s")
                 self._info.wait_for_publish(min(remaining, 0.1))
         except (RuntimeError, ValueError) as exc:  # paho's ways of saying "not sent"
-            raise MqttError(str(exc)) from None
+            raise MqttUnavailable(str(exc)) from None
         refused = self._conn.refused_pubacks.pop(self._info.mid, None)
         if refused is not None:
-            raise MqttError(f"broker refused the message: {refused}")
+            raise MqttRefused(f"broker refused the message: {refused}", refused.value)
 
 
 @dataclass(frozen=True)
@@ -319,16 +345,16 @@ class MqttClient:
         with conn.unsub_lock:
             rc, mid = conn.client.unsubscribe(topic_filter)
             if rc != paho.MQTT_ERR_SUCCESS or mid is None:
-                raise MqttError(f"unsubscribe failed: {paho.error_string(rc)}")
+                raise MqttUnavailable(f"unsubscribe failed: {paho.error_string(rc)}")
             conn.unsub_waiters[mid] = done
         # Woken by the UNSUBACK, or by the connection closing (then nothing is left to stop).
         if conn.closed.is_set() or done.wait(timeout) or conn.closed.is_set():
             return
-        raise MqttError(f"no UNSUBACK within {timeout:g}s")
+        raise MqttUnavailable(f"no UNSUBACK within {timeout:g}s")
 
     def start(self) -> None:
         if self._thread is not None:
-            raise MqttError("already started")
+            raise MqttProtocolError("already started")
         self._thread = threading.Thread(
             target=self._run, name=f"mqtt-{self.options.client_id}", daemon=True
         )
@@ -369,22 +395,22 @@ class MqttClient:
         retain: bool = False,
         message_expiry_s: int | None = None,
     ) -> PublishHandle:
-        """Send now, or raise MqttError when not connected. Thread-safe."""
+        """Send now, or raise MqttUnavailable when not connected. Thread-safe."""
         conn = self._conn
         if conn is None or not conn.connack.is_set() or conn.closed.is_set():
-            raise MqttError(f"not connected to {self.broker}")
+            raise MqttUnavailable(f"not connected to {self.broker}")
         props = None
         if message_expiry_s is not None:
             props = Properties(PacketTypes.PUBLISH)
             props.MessageExpiryInterval = max(1, int(message_expiry_s))
         try:
             info = conn.client.publish(topic, payload, qos=qos, retain=retain, properties=props)
-        except ValueError as exc:
-            raise MqttError(f"cannot publish on {topic!r}: {exc}") from None
+        except ValueError as exc:  # wildcards in the topic, payload too large, bad QoS
+            raise MqttProtocolError(f"cannot publish on {topic!r}: {exc}") from None
         if info.rc == paho.MQTT_ERR_QUEUE_SIZE:
-            raise MqttError("outgoing queue full")
+            raise MqttUnavailable("outgoing queue full")
         if info.rc == paho.MQTT_ERR_NO_CONN:
-            raise MqttError(f"not connected to {self.broker}")
+            raise MqttUnavailable(f"not connected to {self.broker}")
         return PublishHandle(info, conn)
 
     # -- connection management --------------------------------------------------------------
@@ -401,8 +427,8 @@ class MqttClient:
                 attempt = 0
             if self._stopping.is_set():
                 break
+            attempt += 1  # 1 = the first retry after a connection that held
             delay = self.options.backoff.delay(attempt)
-            attempt += 1
             log.info("reconnecting to %s in %.1fs", self.broker, delay)
             self._stopping.wait(delay)
 

@@ -5,16 +5,18 @@ Kivy is imported here lazily and only after its environment and Config are set (
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import signal
 from types import FrameType
 
-from kiosk.card_source import build_card_reader
-from kiosk.edge_client import EdgeClient
+from common.version import __version__
+from kiosk.edge.client import EdgeClient
+from kiosk.edge.credentials import TokenRenewer, load_credentials
+from kiosk.peripherals import build_peripherals
 from kiosk.settings import KioskSettings
 from kiosk.status_server import StatusServer
 from kiosk.ui import boot
-from kiosk.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +37,22 @@ def run_kiosk(settings: KioskSettings) -> int:
 
     from kiosk.ui.app import KioskApp
 
-    reader = build_card_reader(settings.card_driver, settings.card_reader)
+    peripherals = build_peripherals(settings)
+    configured_token = settings.device_token.get_secret_value()
+    credentials, token_file = load_credentials(
+        settings.device_id, configured_token, settings.resolved_state_dir(),
+        assumed_lifetime=dt.timedelta(seconds=settings.device_token_lifetime_s),
+    )
     edge = EdgeClient(
         settings.edge_url,
         settings.device_id,
-        settings.device_token.get_secret_value(),
-        timeout_s=settings.edge_timeout_s,
+        credentials.token.token if credentials.token else configured_token,
+        deadline_s=settings.edge_timeout_s,  # the whole call, not each read
         connect_timeout_s=settings.edge_connect_timeout_s,
+        on_credential_refused=credentials.refused,  # any call's 401: out of service
     )
-    app = KioskApp(settings, reader, edge, status=status)
+    renewer = TokenRenewer(edge, credentials, token_file)
+    app = KioskApp(settings, peripherals, edge, status=status, credentials=credentials)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         # Python runs this on the main thread between bytecodes; Kivy's loop is Python, so
@@ -53,8 +62,9 @@ def run_kiosk(settings: KioskSettings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("starting kiosk %s (edge %s, card driver %s)", __version__, settings.edge_url,
-             settings.card_driver)
+    log.info("starting kiosk %s (edge %s, peripherals %s)", __version__, settings.edge_url,
+             " ".join(f"{p.kind}={p.impl}" for p in peripherals))
+    renewer.start()
     try:
         app.run()
     except Exception:
@@ -62,6 +72,7 @@ def run_kiosk(settings: KioskSettings) -> int:
         log.exception("kiosk event loop failed")
         return 1
     finally:
+        renewer.stop()
         app.shutdown()  # already done by on_stop, unless the event loop died with an exception
         edge.close()
     log.info("kiosk stopped")

@@ -3,20 +3,51 @@
 from __future__ import annotations
 
 import ipaddress
-import re
+import logging
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from common.device_id import check_device_id
 from common.settings import DeviceSettings
+from drivers.registry import Impl, PeripheralKind
 
-DEVICE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+log = logging.getLogger(__name__)
+
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 
 # WCAG 2.2.1 (Timing Adjustable): warn at least 20 s before a timeout and let the user extend it.
 MIN_IDLE_WARNING_S = 20.0
+
+
+class PeripheralSettings(BaseModel):
+    """`[peripherals]` of the device file: which implementation of each kind this terminal runs
+    (drivers/registry.py). `KIOSK_PERIPHERALS__QR=simulated` overrides one."""
+
+    # Unknown kinds are ignored, with a warning: a device file written for a newer release
+    # must not keep the kiosk from starting after a rollback.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    card: Impl = Impl.REAL
+    qr: Impl = Impl.ABSENT
+    camera: Impl = Impl.ABSENT
+    face: Impl = Impl.ABSENT
+    printer: Impl = Impl.ABSENT
+    pinpad: Impl = Impl.ABSENT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_kinds(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(k)[:32] for k in data if k not in cls.model_fields)
+            if unknown:
+                log.warning("[peripherals]: no such kind, ignored: %s", ", ".join(unknown))
+        return data
+
+    def impl(self, kind: PeripheralKind) -> Impl:
+        return Impl(getattr(self, str(kind)))
 
 
 class KioskSettings(DeviceSettings):
@@ -28,6 +59,7 @@ class KioskSettings(DeviceSettings):
     """
 
     toml_tables = ("device", "kiosk")
+    toml_nested = ("peripherals",)
     model_config = SettingsConfigDict(
         env_prefix="KIOSK_", env_nested_delimiter="__", extra="ignore"
     )
@@ -38,15 +70,25 @@ class KioskSettings(DeviceSettings):
     edge_url: str = "http://127.0.0.1:8200"
     edge_timeout_s: float = Field(10.0, gt=0, description="read timeout of one edge call")
     edge_connect_timeout_s: float = Field(2.0, gt=0)
+    # Where the kiosk keeps state of its own between runs: the renewed edge token (a device
+    # credential, never citizen data). Unset: the device file's folder (kiosk.edge.credentials).
+    state_dir: Path | None = None
+    # The lifetime assumed for the device file's token, whose issue time the kiosk cannot know
+    # (provisioning's default, 90 days); it renews when less than a third of it is left.
+    device_token_lifetime_s: float = Field(90 * 24 * 3600.0, ge=3600, le=3650 * 24 * 3600.0)
 
     # Loopback status endpoint read by the fleet agent (and automation when enabled).
     status_host: str = "127.0.0.1"
     status_port: int = Field(8600, ge=0, le=65535)
 
-    # Peripherals. "none" runs without a card reader (a terminal that only takes QR or face,
-    # and the window tests before the PC/SC driver lands).
-    card_driver: Literal["pcsc", "none"] = "pcsc"
+    # Peripherals: one implementation per kind (real, simulated, absent).
+    peripherals: PeripheralSettings = Field(default_factory=PeripheralSettings)
     card_reader: str | None = Field(None, description="substring of the PC/SC reader name")
+    peripheral_stop_timeout_s: float = Field(2.0, gt=0, le=10,
+                                             description="how long stopping all may take")
+    # Deprecated alias of peripherals.card from before the registry: "pcsc" is "real", "none"
+    # is "absent". An explicit peripherals.card wins.
+    card_driver: Literal["pcsc", "none"] | None = None
 
     # Presentation.
     language: Literal["zh_CN", "en"] = "zh_CN"
@@ -75,12 +117,17 @@ class KioskSettings(DeviceSettings):
 
     log_level: str = "INFO"
 
+    def resolved_state_dir(self) -> Path | None:
+        """`state_dir`, else the folder of the device file read; None without either."""
+        if self.state_dir is not None:
+            return self.state_dir
+        config = type(self)._config_path
+        return config.parent if config is not None else None
+
     @field_validator("device_id")
     @classmethod
     def _device_id_shape(cls, value: str) -> str:
-        if not DEVICE_ID_PATTERN.match(value):
-            raise ValueError("device_id must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-        return value
+        return check_device_id(value)
 
     @field_validator("edge_url")
     @classmethod
@@ -97,6 +144,15 @@ class KioskSettings(DeviceSettings):
             raise ValueError("idle_warning_s must be shorter than idle_timeout_s")
         if self.retry_initial_s > self.retry_max_s:
             raise ValueError("retry_initial_s must not exceed retry_max_s")
+        return self
+
+    @model_validator(mode="after")
+    def _card_driver_alias(self) -> Self:
+        if self.card_driver is None or "card" in self.peripherals.model_fields_set:
+            return self
+        log.warning("card_driver is deprecated: use [peripherals] card = \"real\" or \"absent\"")
+        card = Impl.REAL if self.card_driver == "pcsc" else Impl.ABSENT
+        self.peripherals = self.peripherals.model_copy(update={"card": card})
         return self
 
     @model_validator(mode="after")

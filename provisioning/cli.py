@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -17,14 +16,13 @@ def hall_secret(
     out: Path = typer.Option(..., help="Where to write the new secret (created 0600)."),
 ) -> None:
     """Create a hall's enrolment secret; give it to the hall's edge server (edge.hall_secret)."""
+    from common.files import create_once
     from provisioning.device_credentials import new_hall_secret
 
-    if out.exists():
+    # create_once, not a check then a write: two provisioners at once cannot both "win".
+    if not create_once(out, (new_hall_secret() + "\n").encode(), mode=0o600):
         typer.echo(f"{out} exists; refusing to replace a hall secret in use", err=True)
         raise typer.Exit(1)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(new_hall_secret() + "\n")
     typer.echo(f"wrote {out}")
 
 
@@ -36,14 +34,20 @@ def device(
     edge_url: str = typer.Option("http://127.0.0.1:8200", help="The hall's edge server."),
     broker_url: str = typer.Option("mqtt://127.0.0.1:1883", help="The fleet's MQTT broker."),
     out: Path = typer.Option(..., help="Device file to write (TOML, 0600)."),
+    token_ttl_days: int = typer.Option(
+        90, min=1, max=3650, help="Days the edge credential is valid (the edge renews it)."
+    ),
 ) -> None:
     """Write a terminal's device file: identity, edge credential, broker address."""
+    import datetime as dt
+
     from provisioning.device_credentials import InvalidDeviceId
     from provisioning.device_file import DeviceProfile, write
 
     secret = hall_secret_file.read_text().strip()
     try:
-        write(out, DeviceProfile(device_id, site, edge_url, broker_url), secret)
+        write(out, DeviceProfile(device_id, site, edge_url, broker_url), secret,
+              token_ttl=dt.timedelta(days=token_ttl_days))
     except InvalidDeviceId as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc

@@ -1,19 +1,23 @@
-"""Per-device credentials for the kiosk → edge API (docs/contracts/edge-api.md)."""
+"""Per-device credentials for the kiosk → edge API (docs/contracts/edge-api.md).
+
+The token function itself lives in `common.device_token`, shared with the edge that verifies
+it; this module decides what provisioning issues: a dev2 token with an expiry.
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import re
+import datetime as dt
 import secrets
 
-DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-_CONTEXT = b"hrss-kiosk device v1:"
+from common.clock import Clock, utc_now
+from common.device_id import InvalidDeviceId
+from common.device_token import device_token
 
+__all__ = ["DEFAULT_TOKEN_TTL", "InvalidDeviceId", "issue_token", "new_hall_secret"]
 
-class InvalidDeviceId(ValueError):
-    pass
+# Long enough that a terminal switched off for a season still starts; the edge's refresh
+# endpoint renews it long before (edge-api.md, "Rotation").
+DEFAULT_TOKEN_TTL = dt.timedelta(days=90)
 
 
 def new_hall_secret() -> str:
@@ -21,11 +25,14 @@ def new_hall_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def device_token(hall_secret: str, device_id: str) -> str:
-    """The bearer token a terminal presents to its hall's edge server."""
-    if not DEVICE_ID.match(device_id):
-        raise InvalidDeviceId(
-            "a device id is 1-64 letters, digits, '-' or '_', starting with a letter or digit"
-        )
-    mac = hmac.new(hall_secret.encode(), _CONTEXT + device_id.encode(), hashlib.sha256).digest()
-    return f"dev1.{device_id}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+def issue_token(
+    hall_secret: str,
+    device_id: str,
+    ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
+    *,
+    clock: Clock = utc_now,
+) -> str:
+    """The bearer token a terminal presents to its hall's edge server, valid for `ttl`."""
+    if ttl <= dt.timedelta(0):
+        raise ValueError("a token's lifetime must be positive")
+    return device_token(hall_secret, device_id, clock() + ttl)

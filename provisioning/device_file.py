@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from provisioning.device_credentials import device_token
+from common.files import write_atomically
+from provisioning.device_credentials import DEFAULT_TOKEN_TTL, issue_token
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,7 @@ def _toml_str(value: str) -> str:
     return f'"{escaped}"'
 
 
-def render(profile: DeviceProfile, hall_secret: str) -> str:
-    token = device_token(hall_secret, profile.device_id)
+def render(profile: DeviceProfile, token: str) -> str:
     return (
         "# Written by `kioskctl provision device`. Holds this terminal's credential: keep 0600.\n"
         "[device]\n"
@@ -37,12 +37,11 @@ def render(profile: DeviceProfile, hall_secret: str) -> str:
     )
 
 
-def write(path: Path, profile: DeviceProfile, hall_secret: str) -> Path:
+def write(
+    path: Path, profile: DeviceProfile, hall_secret: str, *,
+    token_ttl: dt.timedelta = DEFAULT_TOKEN_TTL,
+) -> Path:
     """Write atomically with owner-only permissions (the file holds a credential)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(render(profile, hall_secret))
-    os.replace(tmp, path)
+    token = issue_token(hall_secret, profile.device_id, token_ttl)
+    write_atomically(path, render(profile, token), mode=0o600)
     return path

@@ -14,6 +14,7 @@ import pytest
 from simulators.stack import services
 from simulators.stack.requirements import MissingSystemPackage
 from simulators.stack.supervisor import ManagedProcess, ProcessFailed, Supervisor
+from tests.harness.postgres import postgres_server
 from tests.harness.stack import fail_on_missing, set_client_env, supervised
 
 
@@ -59,3 +60,11 @@ def mosquitto(tmp_path: Path) -> Iterator[services.Mosquitto]:
         except (MissingSystemPackage, ProcessFailed) as exc:
             fail_on_missing(exc)
         yield broker
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One private PostgreSQL server for the session (edge and registry tests); each test that
+    uses it drops what it made."""
+    with postgres_server() as url:
+        yield url

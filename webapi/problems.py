@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from common.problem import PROBLEM_JSON, Problem
 
@@ -22,6 +23,23 @@ def problem_response(problem: Problem, request: Request | None = None) -> JSONRe
     return JSONResponse(
         problem.body(instance), status_code=problem.status, media_type=PROBLEM_JSON, headers=headers
     )
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path allows, across all the routes that match it.
+
+    Starlette's own `Allow` names only the first route that matched the path, and a path with
+    GET and DELETE is two routes. Each method is asked of the router as a request would be.
+    """
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 _HTTP_CODES = {
@@ -48,7 +66,12 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http-error")
         title = exc.detail if isinstance(exc.detail, str) else code
-        return problem_response(Problem(exc.status_code, code, title), request)
+        response = problem_response(Problem(exc.status_code, code, title), request)
+        # Keep the error's own headers: `Allow` on a 405, `WWW-Authenticate` on a 401.
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = allowed_methods(request)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

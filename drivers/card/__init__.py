@@ -3,6 +3,7 @@
 from drivers.card.interface import (
     CardData,
     CardFailure,
+    CardHealthCode,
     CardInserted,
     CardRead,
     CardReader,
@@ -14,6 +15,7 @@ from drivers.card.interface import (
 __all__ = [
     "CardData",
     "CardFailure",
+    "CardHealthCode",
     "CardInserted",
     "CardRead",
     "CardReadError",

@@ -99,14 +99,32 @@ class WarningStatus(ApduError):
     """62xx / 63xx: processed with a warning (e.g. 63Cx: a wrong PIN, x tries left)."""
 
 
+class EndOfRecord(WarningStatus):
+    """6282: the end of the record came before Le bytes; the data that exists came back."""
+
+
+class FileInvalidated(WarningStatus):
+    """6283: the selected file or application is deactivated (invalidated)."""
+
+
 class WrongLength(ApduError):
     """67xx, or a 6Cxx / 61xx that reached the checker because transmit was bypassed."""
 
 
 class SecurityStatusError(ApduError):
-    """69xx: security status not satisfied, authentication blocked, conditions not met.
+    """6982 / 6985: security status or conditions of use not satisfied.
 
     On a social security card this means the data sits behind PSAM authentication."""
+
+
+class ReferenceBlocked(SecurityStatusError):
+    """6983 / 6984: the authentication method or its reference data (key, PIN) is blocked:
+    no authentication can ever succeed, so this is a locked card, not a missing PSAM."""
+
+
+class CommandNotAllowed(ApduError):
+    """6981 / 6986 / 6987 / 6988 and other 69xx: the command does not fit the card's state
+    (no current EF, incompatible file structure, secure messaging). Not about authentication."""
 
 
 class FileNotFound(ApduError):
@@ -119,6 +137,11 @@ class RecordNotFound(ApduError):
 
 class WrongParameters(ApduError):
     """6Axx / 6Bxx other than 6A82 and 6A83."""
+
+
+class FunctionNotSupported(WrongParameters):
+    """6A81: function not supported. Social security and PBOC cards answer it to SELECT of an
+    application that is blocked (drivers.card.ssc reads it so)."""
 
 
 class UnsupportedCommand(ApduError):
@@ -136,25 +159,40 @@ class ErrorChecker(Protocol):
         ...
 
 
+# Exact status words first, then the class of SW1 (ISO 7816-4 section 5.1.3).
+_ISO_EXACT: dict[int, tuple[type[ApduError], str]] = {
+    0x6282: (EndOfRecord, "end of record before Le bytes"),
+    0x6283: (FileInvalidated, "selected file deactivated"),
+    0x6982: (SecurityStatusError, "security status not satisfied"),
+    0x6985: (SecurityStatusError, "conditions of use not satisfied"),
+    0x6983: (ReferenceBlocked, "authentication method blocked"),
+    0x6984: (ReferenceBlocked, "reference data not usable"),
+    0x6A81: (FunctionNotSupported, "function not supported"),
+    0x6A82: (FileNotFound, "file or application not found"),
+    0x6A83: (RecordNotFound, "record not found"),
+}
+_ISO_SW1: dict[int, tuple[type[ApduError], str]] = {
+    0x62: (WarningStatus, "warning"),
+    0x63: (WarningStatus, "warning"),
+    0x61: (WrongLength, "wrong length"),
+    0x67: (WrongLength, "wrong length"),
+    0x6C: (WrongLength, "wrong length"),
+    0x69: (CommandNotAllowed, "command not allowed"),
+    0x6A: (WrongParameters, "wrong parameters"),
+    0x6B: (WrongParameters, "wrong parameters"),
+    0x6D: (UnsupportedCommand, "instruction not supported"),
+    0x6E: (UnsupportedCommand, "class not supported"),
+}
+
+
 def iso7816_4_checker(response: Response) -> None:
     """The interindustry status words of ISO 7816-4 section 5.1.3."""
-    sw, sw1 = response.sw, response.sw1
-    if sw == SW_OK:
+    if response.sw == SW_OK:
         return
-    if sw1 in (0x62, 0x63):
-        raise WarningStatus(sw, "warning")
-    if sw1 == 0x67 or sw1 in (0x61, 0x6C):
-        raise WrongLength(sw, "wrong length")
-    if sw1 == 0x69:
-        raise SecurityStatusError(sw, "security status not satisfied")
-    if sw == 0x6A82:
-        raise FileNotFound(sw, "file or application not found")
-    if sw == 0x6A83:
-        raise RecordNotFound(sw, "record not found")
-    if sw1 in (0x6A, 0x6B):
-        raise WrongParameters(sw, "wrong parameters")
-    if sw1 in (0x6D, 0x6E):
-        raise UnsupportedCommand(sw, "instruction or class not supported")
+    found = _ISO_EXACT.get(response.sw) or _ISO_SW1.get(response.sw1)
+    if found is not None:
+        error, message = found
+        raise error(response.sw, message)
 
 
 def catch_all_checker(response: Response) -> None:

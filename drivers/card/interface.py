@@ -38,6 +38,9 @@ class CardData:
     birth_date: dt.date | None
     # Inconsistencies noticed while reading (e.g. ID birth date differs from EF06); never fatal.
     warnings: tuple[str, ...] = field(default=())
+    # The last name field the card has (tag 09 on generation 1, 4E on 2/3) is full, so a longer
+    # name may have been cut by the issuer: compare with the central record before trusting it.
+    name_truncated: bool = False
 
     @property
     def generation(self) -> int:
@@ -65,9 +68,20 @@ class CardFailure(StrEnum):
     REMOVED = "removed"  # pulled out before the read finished
     NEEDS_PSAM = "needs-psam"  # generation 3 card: holder data behind PSAM authentication
     NOT_SSC = "not-ssc"  # no social security application on it (bank card, transit card, ...)
-    UNRESPONSIVE = "unresponsive"  # no ATR, power-up failed, card inserted the wrong way round
+    LOCKED = "locked"  # the application is blocked (SELECT 6283 / 6A81): the issuer must unlock
+    UNRESPONSIVE = "unresponsive"  # no ATR, no answer within the read's deadline, wrong way round
     UNREADABLE = "unreadable"  # it answered, but not as the specification says
     READER_UNAVAILABLE = "reader-unavailable"  # PC/SC service down or the reader disappeared
+
+
+class CardHealthCode(StrEnum):
+    """`Health.code` of a card reader (a str: JSON shows the plain value)."""
+
+    OK = "ok"
+    PCSC_UNAVAILABLE = "pcsc-unavailable"  # missing: pcscd not running or not answering
+    READER_MISSING = "reader-missing"  # missing: no reader matches the configured name
+    READER_ERROR = "reader-error"  # missing: PC/SC answered something unexpected; retried
+    READER_BUSY = "reader-busy"  # degraded: another program holds the reader exclusively
 
 
 @dataclass(frozen=True)
@@ -103,7 +117,8 @@ class CardReader(Device, Protocol):
     """
 
     def read(self) -> CardData:
-        """Read the card present now (e.g. a retry after UNREADABLE) on the caller's thread.
+        """Read the card present now (e.g. a retry after UNREADABLE) on the caller's thread,
+        within the driver's read deadline.
 
         Raises CardReadError carrying a CardFailure.
         """

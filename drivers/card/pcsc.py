@@ -1,10 +1,23 @@
 """The card reader over PC/SC (pcsc-lite via pyscard's low-level `smartcard.scard` API).
 
 One monitoring thread per reader blocks in SCardGetStatusChange with a short timeout (so
-`stop()` is prompt; SCardCancel makes it immediate) and, on each insertion, reads the card on
-that same thread: events for one card are CardInserted, CardRead or CardReadFailed, then
-CardRemoved. When pcscd is down the thread keeps re-establishing its context with backoff and
-recovers by itself.
+`stop()` is prompt; SCardCancel makes it immediate) and publishes every event. Each card read
+runs on a worker thread of its own (drivers/card/worker.py) with a total deadline: pcsc-lite
+cannot interrupt a transmit from another thread, so a card that stops answering mid-APDU is
+abandoned to its worker, the read fails as UNRESPONSIVE, and `stop()` never waits for it.
+Other PC/SC calls that can block (establishing a context, listing readers) are bounded too.
+
+Events for one card are CardInserted, CardRead or CardReadFailed, then CardRemoved. Only the
+current monitoring thread publishes, and never after stop() has begun: a thread that stop()
+abandoned, or a worker finishing late, cannot publish anything.
+
+When pcscd is down the thread keeps re-establishing its context with backoff and recovers by
+itself. A reader another program holds exclusively (SCARD_E_SHARING_VIOLATION, or a
+transaction that never ends) makes health degraded (`reader-busy`) and the read is retried with
+backoff while the card stays in, up to `busy_timeout_s`.
+
+Health changes are logged once each, at INFO, by drivers.base.HealthTracker; the PC/SC details
+behind them go to DEBUG, so that an error repeated at every retry does not fill the log.
 
 Only the low-level API is used: every call returns a PC/SC result code, which maps directly to
 a CardFailure, and no pyscard observer threads run behind our back.
@@ -12,6 +25,7 @@ a CardFailure, and no pyscard observer threads run behind our back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -19,17 +33,29 @@ from dataclasses import dataclass
 
 from smartcard import scard
 
-from drivers.base import EventHub, Health, HealthChanged, HealthState, Observer, Unsubscribe
+from common.backoff import Backoff
+from common.clock import Deadline
+from drivers.base import (
+    DeviceEvent,
+    EventHub,
+    Health,
+    HealthState,
+    HealthTracker,
+    Observer,
+    Unsubscribe,
+)
 from drivers.card import apdu, ssc
 from drivers.card.interface import (
     CardData,
     CardFailure,
+    CardHealthCode,
     CardInserted,
     CardRead,
     CardReadError,
     CardReadFailed,
     CardRemoved,
 )
+from drivers.card.worker import Abandoned, CallTimedOut, Worker, call_within
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +88,25 @@ _UNRESPONSIVE = frozenset(
         scard.SCARD_E_PROTO_MISMATCH,
     )
 )
+_SHARING_VIOLATION = scard.SCARD_E_SHARING_VIOLATION & _MASK
 
 # How long a failed transmit waits for pcscd to report the card gone before calling the card
 # unreadable instead. pcscd polls about every 400 ms; removal was seen 138-343 ms after it.
 REMOVAL_CONFIRM_S = 1.5
-BACKOFF_INITIAL_S = 0.25
-BACKOFF_MAX_S = 3.0
-READER_ERROR_RETRY_S = 1.0
+# A whole read (connect, transaction, 16 APDUs, disconnect) takes 2-3 ms on vpcd and well under
+# a second on a real reader; a card that needs longer is not going to finish.
+READ_TIMEOUT_S = 5.0
+# How long an inserted card waits for a reader that another program holds exclusively.
+BUSY_TIMEOUT_S = 10.0
+# Establishing a context or listing readers answers in microseconds; a pcscd that takes this
+# long is frozen.
+CALL_TIMEOUT_S = 2.0
+# stop() returns within a second: this long it joins, then it abandons what is still stuck.
+STOP_TIMEOUT_S = 0.9
 STOP_CANCEL_INTERVAL_S = 0.05
+SERVICE_BACKOFF = Backoff(initial_s=0.25, max_s=3.0, factor=2.0, jitter=0.2)
+BUSY_BACKOFF = Backoff(initial_s=0.1, max_s=1.0, factor=2.0, jitter=0.2)
+READER_ERROR_RETRY_S = 1.0
 
 
 class PcscError(Exception):
@@ -85,19 +122,44 @@ class _Stopped(Exception):
     """stop() was called while the monitoring thread was busy."""
 
 
+class ReaderBusy(CardReadError):
+    """Another program holds the reader exclusively (or in a transaction that does not end)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(CardFailure.READER_UNAVAILABLE, detail)
+
+
 def _check(call: str, hresult: int) -> None:
     if hresult & _MASK != scard.SCARD_S_SUCCESS:
         raise PcscError(call, hresult)
+
+
+def _release(context: int) -> None:
+    with contextlib.suppress(CallTimedOut):
+        call_within(lambda: scard.SCardReleaseContext(context), CALL_TIMEOUT_S, "pcsc-release")
+
+
+def _establish(name: str = "pcsc-establish") -> int:
+    """A new PC/SC context; PcscError when pcscd is not running, CallTimedOut when it does not
+    answer (a context that arrives too late is released)."""
+
+    def establish() -> int:
+        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        _check("SCardEstablishContext", hresult)
+        return int(context)
+
+    return call_within(establish, CALL_TIMEOUT_S, name, on_late=scard.SCardReleaseContext)
 
 
 def _service_alive() -> bool:
     """Whether pcscd answers. A call on a context whose daemon died does not always say
     SCARD_E_NO_SERVICE (pcsc-lite 1.9.9 was seen answering SCARD_W_SECURITY_VIOLATION), so
     an unexpected error is followed by this probe on a fresh context."""
-    hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    if hresult & _MASK != scard.SCARD_S_SUCCESS:
+    try:
+        context = _establish("pcsc-probe")
+    except (PcscError, CallTimedOut):
         return False
-    scard.SCardReleaseContext(context)
+    _release(context)
     return True
 
 
@@ -107,7 +169,7 @@ def _failure_for(code: int) -> CardFailure | None:
         return CardFailure.REMOVED
     if code in _UNRESPONSIVE:
         return CardFailure.UNRESPONSIVE
-    if code in _CONTEXT_LOST or code in _READER_GONE or code == scard.SCARD_E_SHARING_VIOLATION:
+    if code in _CONTEXT_LOST or code in _READER_GONE or code == _SHARING_VIOLATION:
         return CardFailure.READER_UNAVAILABLE
     return None
 
@@ -138,9 +200,17 @@ class _ReaderState:
 
 
 class _Connection:
-    """One card session: SCardConnect (T=0 or T=1, shared) inside a transaction."""
+    """One card session: SCardConnect (T=0 or T=1, shared) inside a transaction.
 
-    def __init__(self, context: int, reader: str) -> None:
+    Runs on a read worker: every step first checks whether the caller gave up, and says in
+    `worker.phase` what it is waiting for, so that a timeout can tell a busy reader (stuck in
+    "connect" or "transaction") from a card that stopped answering ("apdu").
+    """
+
+    def __init__(self, context: int, reader: str, worker: Worker[CardData]) -> None:
+        self._worker = worker
+        worker.phase = "connect"
+        worker.check()
         hresult, self._card, protocol = scard.SCardConnect(
             context, reader, scard.SCARD_SHARE_SHARED,
             scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
@@ -154,14 +224,21 @@ class _Connection:
             hresult, _, _, _, atr = scard.SCardStatus(self._card)
             _check("SCardStatus", hresult)
             self.atr = bytes(atr).hex().upper()
-            # Keeps other applications from interleaving APDUs with our read sequence.
+            # Keeps other applications from interleaving APDUs with our read sequence. pcsc-lite
+            # retries a transaction another program holds without end: the worker's deadline
+            # bounds it.
+            worker.phase = "transaction"
+            worker.check()
             _check("SCardBeginTransaction", scard.SCardBeginTransaction(self._card))
             self._in_transaction = True
-        except PcscError:
+            worker.check()
+        except (PcscError, Abandoned):
             self.close()
             raise
 
     def transmit(self, command: bytes) -> bytes:
+        self._worker.phase = "apdu"
+        self._worker.check()  # a read nobody awaits sends nothing more
         hresult, response = scard.SCardTransmit(self._card, self._pci, list(command))
         _check("SCardTransmit", hresult)
         return bytes(response)
@@ -177,52 +254,89 @@ class _Connection:
 class PcscCardReader:
     """CardReader on a PC/SC reader whose name contains `reader_name` (None: the first one).
 
-    Health codes: `ok`, `pcsc-unavailable` (no pcscd), `reader-missing` (no matching reader),
-    `reader-error` (PC/SC answered something unexpected; retried with backoff).
+    Health codes are CardHealthCode: `ok`, `pcsc-unavailable` (no pcscd, or it does not
+    answer), `reader-missing` (no matching reader), `reader-error` (PC/SC answered something
+    unexpected; retried with backoff), `reader-busy` (degraded: another program holds the
+    reader exclusively; the read is retried).
+
+    `read_timeout_s` bounds each read from connect to disconnect; `busy_timeout_s` how long an
+    inserted card waits for a busy reader before its read fails as READER_UNAVAILABLE.
     """
 
     kind = "card_reader"
 
-    def __init__(self, reader_name: str | None = None, poll_timeout_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        reader_name: str | None = None,
+        poll_timeout_s: float = 0.5,
+        *,
+        read_timeout_s: float = READ_TIMEOUT_S,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+    ) -> None:
+        if read_timeout_s <= 0 or busy_timeout_s < 0 or poll_timeout_s <= 0:
+            raise ValueError("timeouts must be positive")
         self.reader_name = reader_name
         self.poll_timeout_s = poll_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.busy_timeout_s = busy_timeout_s
         self._hub = EventHub()
-        self._health = Health(HealthState.MISSING, "reader-missing", "Not started")
-        self._health_published = False  # the first finding is always published
-        self._health_lock = threading.Lock()
+        self._health = HealthTracker(
+            self.kind,
+            self._publish,
+            Health(HealthState.MISSING, CardHealthCode.READER_MISSING, "Not started"),
+            log,
+        )
+        # Held while publishing and while stop() raises the flag: once stop() has it, no event
+        # is on its way out and none will follow (an observer calling stop() re-enters).
+        self._publish_lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._context_lock = threading.Lock()
         self._context: int | None = None  # the monitor's, so that stop() can cancel it
+        self._worker: Worker[CardData] | None = None  # the monitor's read in progress
         self._reader: str | None = None  # the reader being watched, for events
         self._card: _ReaderState | None = None  # the card the events are about, if any
 
     # -- Device contract --------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive() and not self._stop.is_set():
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="card-reader-pcsc", daemon=True)
-        self._thread.start()
+        stop = threading.Event()  # a thread stop() abandoned keeps the old one, which is set
+        with self._publish_lock:
+            self._stop = stop
+        self._health.restart()
+        self._card = None  # a new run reports the card in the reader afresh
+        thread = threading.Thread(
+            target=self._run, args=(stop,), name="card-reader-pcsc", daemon=True
+        )
+        self._thread = thread  # before it runs: only this thread may publish
+        thread.start()
 
     def stop(self) -> None:
-        """Ends monitoring and joins the thread: at once when it blocks in SCardGetStatusChange
-        (SCardCancel) or waits to retry, otherwise once the card read in progress ends."""
-        self._stop.set()
+        """Ends monitoring within a second. The thread is joined when it blocks in
+        SCardGetStatusChange (SCardCancel wakes it), waits to retry, or waits for a read
+        (the read's worker is abandoned); a thread stuck in pcscd itself is abandoned too."""
+        with self._publish_lock:
+            self._stop.set()
+        worker = self._worker
+        if worker is not None:
+            worker.interrupt()
         thread = self._thread
         if thread is None or thread is threading.current_thread():
             return  # an observer calling stop() cannot join its own thread; it ends by itself
         # SCardCancel only wakes a wait already in progress: one the thread enters just after
         # it last saw the stop flag would run its full poll timeout. So cancel until it ends.
-        while thread.is_alive():
-            with self._context_lock:
-                if self._context is not None:
-                    scard.SCardCancel(self._context)
-            thread.join(STOP_CANCEL_INTERVAL_S)
+        # SCardCancel talks to pcscd, so it runs on a thread of its own as well.
+        deadline = Deadline(STOP_TIMEOUT_S)
+        while thread.is_alive() and not deadline.expired:
+            self._cancel_wait(deadline)
+            thread.join(min(STOP_CANCEL_INTERVAL_S, deadline.remaining()))
+        if thread.is_alive():
+            log.warning("card reader thread did not end in time; abandoned")
         self._thread = None
 
     def health(self) -> Health:
-        return self._health
+        return self._health.current
 
     def subscribe(self, observer: Observer) -> Unsubscribe:
         return self._hub.subscribe(observer)
@@ -233,90 +347,88 @@ class PcscCardReader:
         return self._reader
 
     def read(self) -> CardData:
-        """Read the card present now, on the caller's thread, with a PC/SC context of its own
-        (the monitor's context is busy blocking in SCardGetStatusChange)."""
-        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-        if hresult & _MASK != scard.SCARD_S_SUCCESS:
-            raise CardReadError(CardFailure.READER_UNAVAILABLE, "the PC/SC service is not running")
+        """Read the card present now, on the caller's thread, within `read_timeout_s`, with a
+        PC/SC context of its own (the monitor's context is busy in SCardGetStatusChange)."""
+        deadline = Deadline(self.read_timeout_s)
+        worker: Worker[CardData] = Worker(self._read_present, "card-read-worker-caller")
         try:
-            try:
-                reader = self._find_reader(context)
-                if reader is None:
-                    raise CardReadError(CardFailure.READER_UNAVAILABLE, "no matching card reader")
-                state = self._status(context, reader, scard.SCARD_STATE_UNAWARE, 0)
-            except PcscError as exc:
-                raise CardReadError(CardFailure.READER_UNAVAILABLE, str(exc)) from exc
-            if state is None or not state.present:
-                raise CardReadError(CardFailure.REMOVED, "no card present")
-            return self._read_card(context, reader, state)
-        finally:
-            scard.SCardReleaseContext(context)
+            return worker.wait(deadline)
+        except CallTimedOut as exc:
+            raise self._timed_out(exc) from exc
 
     # -- monitoring thread ------------------------------------------------------------------------
-    def _run(self) -> None:
-        backoff = BACKOFF_INITIAL_S
-        while not self._stop.is_set():
-            hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-            if hresult & _MASK != scard.SCARD_S_SUCCESS:
-                self._set_health(
-                    HealthState.MISSING, "pcsc-unavailable", "The PC/SC service is not running"
+    def _run(self, stop: threading.Event) -> None:
+        attempt = 0
+        while not stop.is_set():
+            try:
+                context = _establish()
+            except (PcscError, CallTimedOut) as exc:
+                reason = (
+                    "The PC/SC service does not answer" if isinstance(exc, CallTimedOut)
+                    else "The PC/SC service is not running"
                 )
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+                self._health.set(HealthState.MISSING, CardHealthCode.PCSC_UNAVAILABLE, reason)
+                attempt += 1
+                stop.wait(SERVICE_BACKOFF.delay(attempt))
                 continue
-            backoff = BACKOFF_INITIAL_S
+            attempt = 0
             with self._context_lock:
                 self._context = context
             try:
-                self._watch(context)
+                self._watch(context, stop)
             except _Stopped:
                 pass
-            except PcscError as exc:
-                if exc.code in _CONTEXT_LOST or not _service_alive():
-                    log.warning("lost the PC/SC service: %s", exc)
-                    self._set_health(
-                        HealthState.MISSING, "pcsc-unavailable", "The PC/SC service stopped"
+            except (PcscError, CallTimedOut) as exc:
+                code = exc.code if isinstance(exc, PcscError) else None
+                if code in _CONTEXT_LOST or not _service_alive():
+                    log.debug("lost the PC/SC service: %s", exc)
+                    self._health.set(
+                        HealthState.MISSING, CardHealthCode.PCSC_UNAVAILABLE,
+                        "The PC/SC service stopped",
                     )
                 else:
-                    log.warning("PC/SC error: %s", exc)
-                    self._set_health(HealthState.MISSING, "reader-error", str(exc))
-                    self._stop.wait(READER_ERROR_RETRY_S)
+                    log.debug("PC/SC error: %s", exc)
+                    self._health.set(HealthState.MISSING, CardHealthCode.READER_ERROR, str(exc))
+                    stop.wait(READER_ERROR_RETRY_S)
             except Exception:
                 log.exception("card reader monitor failed; starting over")
-                self._set_health(HealthState.MISSING, "reader-error", "Internal error")
-                self._stop.wait(BACKOFF_MAX_S)
+                self._health.set(
+                    HealthState.MISSING, CardHealthCode.READER_ERROR, "Internal error"
+                )
+                stop.wait(SERVICE_BACKOFF.max_s)
             finally:
                 self._end_card()
                 with self._context_lock:
-                    self._context = None
-                scard.SCardReleaseContext(context)
+                    if self._context == context:  # not a newer run's, if stop() abandoned us
+                        self._context = None
+                _release(context)
 
-    def _watch(self, context: int) -> None:
+    def _watch(self, context: int, stop: threading.Event) -> None:
         """Find the reader, then follow it until it goes; raises PcscError when the context
         is lost and _Stopped on stop()."""
-        while not self._stop.is_set():
+        while not stop.is_set():
             reader = self._find_reader(context)
             if reader is None:
                 wanted = f"matching '{self.reader_name}'" if self.reader_name else "at all"
-                self._set_health(
-                    HealthState.MISSING, "reader-missing", f"No card reader {wanted}"
+                self._health.set(
+                    HealthState.MISSING, CardHealthCode.READER_MISSING, f"No card reader {wanted}"
                 )
-                self._stop.wait(self.poll_timeout_s)
+                stop.wait(self.poll_timeout_s)
                 continue
             self._reader = reader
-            self._set_health(HealthState.OK, "ok", "")
-            self._follow(context, reader)
+            self._health.set(HealthState.OK, CardHealthCode.OK)
+            self._follow(context, reader, stop)
         raise _Stopped
 
-    def _follow(self, context: int, reader: str) -> None:
+    def _follow(self, context: int, reader: str, stop: threading.Event) -> None:
         current = scard.SCARD_STATE_UNAWARE
         timeout_ms = max(int(self.poll_timeout_s * 1000), 1)
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 state = self._status(context, reader, current, timeout_ms)
             except PcscError as exc:
                 if exc.code in _READER_GONE:
-                    log.warning("card reader %s went away", reader)
+                    log.debug("card reader %s went away", reader)
                     self._end_card()
                     return
                 raise
@@ -331,43 +443,162 @@ class PcscCardReader:
             ):
                 self._end_card()
             if state.present and self._card is None:
-                self._card_inserted(context, reader, state)
+                self._card_inserted(context, reader, state, stop)
 
-    def _card_inserted(self, context: int, reader: str, state: _ReaderState) -> None:
+    def _card_inserted(
+        self, context: int, reader: str, state: _ReaderState, stop: threading.Event
+    ) -> None:
         self._card = state
         log.info("card inserted in %s (ATR %s)", reader, state.atr)
-        self._hub.publish(CardInserted(reader=reader, atr=state.atr))
+        self._publish(CardInserted(reader=reader, atr=state.atr))
         if state.mute:
             self._publish_failure(reader, CardFailure.UNRESPONSIVE, "the card gives no ATR")
             return
         try:
-            data = self._read_card(context, reader, state)
+            data = self._read_inserted(context, reader, state, stop)
         except CardReadError as exc:
-            if self._stop.is_set():
+            if stop.is_set():
                 raise _Stopped from exc
             self._publish_failure(reader, exc.failure, exc.detail)
             return
+        if stop.is_set():
+            raise _Stopped
         log.info(
-            "card read: generation %d, %s, %d warning(s)",
+            "card read: generation %d, %s, %d warning(s)%s",
             data.generation, data.protocol, len(data.warnings),
+            ", name may be truncated" if data.name_truncated else "",
         )
-        self._hub.publish(CardRead(reader=reader, data=data))
+        self._publish(CardRead(reader=reader, data=data))
+
+    def _read_inserted(
+        self, context: int, reader: str, state: _ReaderState, stop: threading.Event
+    ) -> CardData:
+        """Read the card just inserted, retrying while another program holds the reader."""
+        busy_since: Deadline | None = None
+        attempt = 0
+        while True:
+            try:
+                data = self._read_on_worker(reader, state, stop)
+            except ReaderBusy as exc:
+                self._health.set(
+                    HealthState.DEGRADED, CardHealthCode.READER_BUSY,
+                    "Another program holds the card reader",
+                )
+                busy_since = busy_since or Deadline(self.busy_timeout_s)
+                attempt += 1
+                delay = BUSY_BACKOFF.delay(attempt)
+                if busy_since.remaining() < delay:
+                    raise CardReadError(
+                        CardFailure.READER_UNAVAILABLE,
+                        f"another program held the reader for {self.busy_timeout_s:g} s",
+                    ) from exc
+                self._wait_while_present(context, reader, state, delay, stop)
+                continue
+            except CardReadError:
+                self._not_busy()
+                raise
+            self._not_busy()
+            return data
+
+    def _read_on_worker(
+        self, reader: str, state: _ReaderState, stop: threading.Event
+    ) -> CardData:
+        worker: Worker[CardData] = Worker(
+            lambda w: self._read_with_own_context(w, reader, state), "card-read-worker"
+        )
+        self._worker = worker
+        try:
+            if stop.is_set():  # stop() came before the worker was visible to it
+                worker.interrupt()
+            return worker.wait(Deadline(self.read_timeout_s))
+        except CallTimedOut as exc:
+            if stop.is_set():
+                raise _Stopped from exc
+            raise self._timed_out(exc) from exc
+        finally:
+            if self._worker is worker:
+                self._worker = None
+
+    def _timed_out(self, exc: CallTimedOut) -> CardReadError:
+        # pcsc-lite makes SCardConnect and SCardBeginTransaction wait, without end, while
+        # another program keeps a transaction open; the card is not involved yet (pcscd
+        # powered it up on insertion, and a mute card is reported at once).
+        if exc.phase in ("connect", "transaction"):
+            return ReaderBusy("another program keeps the reader in a transaction")
+        if exc.phase == "service":
+            return CardReadError(
+                CardFailure.READER_UNAVAILABLE, "the PC/SC service does not answer"
+            )
+        return CardReadError(
+            CardFailure.UNRESPONSIVE,
+            f"the card did not finish within {self.read_timeout_s:g} s (stuck in {exc.phase})",
+        )
+
+    def _wait_while_present(
+        self, context: int, reader: str, state: _ReaderState, seconds: float,
+        stop: threading.Event,
+    ) -> None:
+        """Wait `seconds` for a retry; CardReadError(REMOVED) if the card goes meanwhile."""
+        deadline = Deadline(seconds)
+        current = state.current
+        while (remaining := deadline.remaining()) > 0:
+            if stop.is_set():
+                raise _Stopped
+            try:
+                now = self._status(context, reader, current, max(int(remaining * 1000), 1))
+            except PcscError as exc:
+                if exc.code in _READER_GONE:
+                    raise CardReadError(CardFailure.READER_UNAVAILABLE, str(exc)) from exc
+                raise
+            if now is None:
+                continue
+            if not now.present or now.counter != state.counter:
+                raise CardReadError(CardFailure.REMOVED, "the card was removed while waiting")
+            current = now.current
+
+    def _not_busy(self) -> None:
+        if self._health.current.code == CardHealthCode.READER_BUSY:
+            self._health.set(HealthState.OK, CardHealthCode.OK)
 
     def _publish_failure(self, reader: str, failure: CardFailure, detail: str) -> None:
         log.info("card read failed: %s (%s)", failure, detail)
-        self._hub.publish(CardReadFailed(reader=reader, failure=failure, detail=detail))
+        self._publish(CardReadFailed(reader=reader, failure=failure, detail=detail))
 
     def _end_card(self) -> None:
         """CardRemoved for the card the events are about, exactly once."""
+        if threading.current_thread() is not self._thread:
+            return  # a run that stop() abandoned: the card state is a newer run's
         if self._card is not None:
             self._card = None
             reader = self._reader or ""
             log.info("card removed from %s", reader)
-            self._hub.publish(CardRemoved(reader=reader))
+            self._publish(CardRemoved(reader=reader))
+            # The program that held the card exclusively lost it with the card.
+            self._not_busy()
+
+    def _publish(self, event: DeviceEvent) -> None:
+        """Hand `event` to the observers, unless stop() has begun or this is not the current
+        monitoring thread (one that stop() abandoned, or a read worker)."""
+        with self._publish_lock:
+            if self._stop.is_set() or threading.current_thread() is not self._thread:
+                log.debug("dropped %s: the reader is stopping", type(event).__name__)
+                return
+            self._hub.publish(event)
+
+    def _cancel_wait(self, deadline: Deadline) -> None:
+        def cancel() -> None:
+            with self._context_lock:
+                if self._context is not None:
+                    scard.SCardCancel(self._context)
+
+        with contextlib.suppress(CallTimedOut):
+            call_within(cancel, max(deadline.remaining(), 0.0), "pcsc-cancel")
 
     # -- PC/SC helpers ----------------------------------------------------------------------------
     def _find_reader(self, context: int) -> str | None:
-        hresult, readers = scard.SCardListReaders(context, [])
+        hresult, readers = call_within(
+            lambda: scard.SCardListReaders(context, []), CALL_TIMEOUT_S, "pcsc-list-readers"
+        )
         code = hresult & _MASK
         if code in (scard.SCARD_E_NO_READERS_AVAILABLE, scard.SCARD_E_READER_UNAVAILABLE):
             return None
@@ -380,7 +611,8 @@ class PcscCardReader:
     def _status(
         self, context: int, reader: str, current: int, timeout_ms: int
     ) -> _ReaderState | None:
-        """SCardGetStatusChange for one reader; None on timeout or cancel."""
+        """SCardGetStatusChange for one reader; None on timeout or cancel. Bounded by its
+        timeout (pcsc-lite's client waits for pcscd with it) and SCardCancel."""
         hresult, states = scard.SCardGetStatusChange(context, timeout_ms, [(reader, current)])
         code = hresult & _MASK
         if code in (scard.SCARD_E_TIMEOUT, scard.SCARD_E_CANCELLED):
@@ -389,25 +621,65 @@ class PcscCardReader:
         _, event_state, atr = states[0]
         return _ReaderState(event_state=event_state, atr=bytes(atr).hex().upper())
 
-    def _read_card(self, context: int, reader: str, state: _ReaderState) -> CardData:
+    # -- read workers -----------------------------------------------------------------------------
+    def _read_present(self, worker: Worker[CardData]) -> CardData:
+        """read(): find the reader and the card in it, then read it."""
+        worker.phase = "service"
+        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hresult & _MASK != scard.SCARD_S_SUCCESS:
+            raise CardReadError(CardFailure.READER_UNAVAILABLE, "the PC/SC service is not running")
+        try:
+            try:
+                reader = self._find_reader(context)
+                if reader is None:
+                    raise CardReadError(CardFailure.READER_UNAVAILABLE, "no matching card reader")
+                state = self._status(context, reader, scard.SCARD_STATE_UNAWARE, 0)
+            except (PcscError, CallTimedOut) as exc:
+                raise CardReadError(CardFailure.READER_UNAVAILABLE, str(exc)) from exc
+            if state is None or not state.present:
+                raise CardReadError(CardFailure.REMOVED, "no card present")
+            return self._read_card(worker, context, reader, state)
+        finally:
+            scard.SCardReleaseContext(context)
+
+    def _read_with_own_context(
+        self, worker: Worker[CardData], reader: str, state: _ReaderState
+    ) -> CardData:
+        """The monitor's read: a context of the worker's own, so that an abandoned worker
+        stuck in pcscd holds no lock the monitor needs."""
+        worker.phase = "service"
+        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hresult & _MASK != scard.SCARD_S_SUCCESS:
+            raise CardReadError(CardFailure.READER_UNAVAILABLE, "the PC/SC service is not running")
+        try:
+            return self._read_card(worker, context, reader, state)
+        finally:
+            scard.SCardReleaseContext(context)
+
+    def _read_card(
+        self, worker: Worker[CardData], context: int, reader: str, state: _ReaderState
+    ) -> CardData:
         """Connect, read, disconnect; every failure becomes a CardReadError."""
         started = time.perf_counter()
         try:
-            connection = _Connection(context, reader)
+            connection = _Connection(context, reader, worker)
         except PcscError as exc:
-            raise self._classify(context, reader, state, exc) from exc
+            if exc.code == _SHARING_VIOLATION:
+                raise ReaderBusy("another program holds the reader exclusively") from exc
+            raise self._classify(worker, context, reader, state, exc) from exc
         try:
             try:
                 data = ssc.read_card(connection, atr=connection.atr, protocol=connection.protocol)
             finally:
                 connection.close()  # before _classify waits: no card handle held meanwhile
         except (PcscError, apdu.MalformedResponse) as exc:
-            raise self._classify(context, reader, state, exc) from exc
+            raise self._classify(worker, context, reader, state, exc) from exc
         log.debug("card read took %.1f ms", (time.perf_counter() - started) * 1000)
         return data
 
     def _classify(
-        self, context: int, reader: str, state: _ReaderState, exc: Exception
+        self, worker: Worker[CardData], context: int, reader: str, state: _ReaderState,
+        exc: Exception,
     ) -> CardReadError:
         """Why a transport failure happened. Most codes say it outright; an empty response or
         a failed transaction (what vpcd and many readers give when the card goes mid-APDU)
@@ -416,7 +688,7 @@ class PcscCardReader:
             failure = _failure_for(exc.code)
             if failure is not None:
                 return CardReadError(failure, str(exc))
-        failure = self._after_failure(context, reader, state)
+        failure = self._after_failure(worker, context, reader, state)
         if failure is CardFailure.REMOVED:
             return CardReadError(failure, "the card was removed during the read")
         if failure is not None:
@@ -424,17 +696,14 @@ class PcscCardReader:
         return CardReadError(CardFailure.UNREADABLE, f"the card stopped answering: {exc}")
 
     def _after_failure(
-        self, context: int, reader: str, state: _ReaderState
+        self, worker: Worker[CardData], context: int, reader: str, state: _ReaderState
     ) -> CardFailure | None:
         """Watch the reader briefly: REMOVED if the card goes (or another replaces it),
         READER_UNAVAILABLE if the reader or pcscd does, None if the card stays."""
-        deadline = time.monotonic() + REMOVAL_CONFIRM_S
+        worker.phase = "removal-check"
+        deadline = Deadline(REMOVAL_CONFIRM_S)
         current = state.current
-        # stop() cuts the monitor's wait short; read() on a caller's thread is not affected.
-        monitor = threading.current_thread() is self._thread
-        while (remaining := deadline - time.monotonic()) > 0 and not (
-            monitor and self._stop.is_set()
-        ):
+        while (remaining := deadline.remaining()) > 0 and not worker.cancelled.is_set():
             try:
                 now = self._status(context, reader, current, max(int(remaining * 1000), 1))
             except PcscError as exc:
@@ -447,14 +716,3 @@ class PcscCardReader:
                 return CardFailure.REMOVED
             current = now.current
         return None
-
-    def _set_health(self, state: HealthState, code: str, reason: str) -> None:
-        with self._health_lock:
-            same = self._health.state == state and self._health.code == code
-            if same and self._health_published:
-                return
-            self._health_published = True
-            self._health = Health(state, code, reason)
-            health = self._health
-        log.info("card reader health: %s (%s)", code, reason or state)
-        self._hub.publish(HealthChanged(kind=self.kind, health=health))

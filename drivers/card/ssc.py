@@ -1,21 +1,29 @@
 """The social security card (社会保障卡) layout: what to read, how to decode it, how to export it.
 
 Layout and encodings are in shared/docs/ssc-card.md (reconstructed from public readers, not
-the normative LD/T 32 text), so decoding is tolerant: a malformed optional field becomes None
-plus a warning, and only a missing ID number or name makes a read fail.
+the normative LD/T 32 text), so decoding is tolerant where it can be: a malformed optional field
+becomes None plus a warning. The ID number and the name are what the citizen is identified and
+greeted by, so a missing or undecodable one makes the read fail (UNREADABLE): a name is never
+shown half-decoded.
+
+Names are GB18030, the superset of GBK that every card personalised since 2005 may use: GBK lacks
+e.g. 䶮 (U+4DAE, GB18030 FE9F) and every CJK Ext-B character (4-byte GB18030 sequences).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 from common import citizen_id as cid
 from drivers.card import apdu
+from drivers.card.atr import historical_bytes
 from drivers.card.interface import CardData, CardFailure, CardReadError
 
+NAME_ENCODING = "gb18030"
 # sx1.sh. + GBK 社会保障: the social security application (SSSE).
 SSSE_DF_NAME = bytes.fromhex("7378312E73682EC9E7BBE1B1A3D5CF")
 EF05_SFI = 5  # card and issuer data
@@ -62,10 +70,12 @@ EF05_FIELDS = (
     Field(EF05_SFI, TAG_EXPIRY_DATE, "expiry date", 4),
     Field(EF05_SFI, TAG_CARD_NUMBER, "card number", 9),
 )
+NAME_BYTES = 30
+NAME_EXTENSION_BYTES = 20
 EF06_FIELDS = (
     Field(EF06_SFI, TAG_CITIZEN_ID, "social security number", 18),
-    Field(EF06_SFI, TAG_NAME, "name", 30),
-    Field(EF06_SFI, TAG_NAME_EXTENSION, "name extension", 20),
+    Field(EF06_SFI, TAG_NAME, "name", NAME_BYTES),
+    Field(EF06_SFI, TAG_NAME_EXTENSION, "name extension", NAME_EXTENSION_BYTES),
     Field(EF06_SFI, TAG_GENDER, "gender", 1),
     Field(EF06_SFI, TAG_ETHNICITY, "ethnicity", 1),
     Field(EF06_SFI, TAG_BIRTHPLACE, "birthplace", 3),
@@ -121,8 +131,21 @@ def an_text(value: bytes) -> str:
     return value.rstrip(b"\x00\xff ").decode("ascii").strip()
 
 
-def gbk_text(value: bytes) -> str:
-    return value.rstrip(b"\x00\xff").decode("gbk").strip()
+# Categories a name never holds: control, format, surrogate, private use (what pre-2005 GBK
+# user-defined areas decode to: a glyph only the issuer's font had), unassigned.
+_NOT_IN_A_NAME = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
+class UndecodableName(ValueError):
+    """The name bytes are not GB18030 text a person's name can hold."""
+
+
+def gb18030_text(value: bytes) -> str:
+    """A GB18030 text field, 0x00/FF-padded. Raises UnicodeDecodeError on invalid bytes."""
+    return value.rstrip(b"\x00\xff").decode(NAME_ENCODING).strip()
+
+
+gbk_text = gb18030_text  # the old name; GB18030 decodes every GBK text the same way
 
 
 def hex_code(value: bytes) -> str:
@@ -133,12 +156,40 @@ def decode_name(name: bytes, extension: bytes | None) -> str:
     """Tag 09 (30 bytes) plus the tag 4E extension for long (mostly minority) names.
 
     The raw bytes are joined before decoding: an issuer that split the name mid-character
-    still yields the right text, and the 09 part's 0x00 padding is dropped first.
+    still yields the right text, and the 09 part's 0x00 padding is dropped first. Raises
+    UndecodableName for bytes that are not GB18030, or that decode to characters no name
+    holds (controls, private use, unassigned code points, U+FFFD).
     """
     raw = name.rstrip(b"\x00")
     if extension:
         raw += extension.rstrip(b"\x00")
-    return gbk_text(raw)
+    try:
+        text = gb18030_text(raw)
+    except UnicodeDecodeError as exc:
+        raise UndecodableName(f"not GB18030 at byte {exc.start}") from exc
+    for ch in text:
+        if ch == "\ufffd" or unicodedata.category(ch) in _NOT_IN_A_NAME:
+            raise UndecodableName(f"holds U+{ord(ch):04X}, which no name holds")
+    return text
+
+
+# A field with fewer free bytes than this has no room for one more character of every length
+# GB18030 has (1, 2 or 4 bytes): an issuer that cut a longer name at a character boundary
+# leaves at most 3 bytes free. Flagging a name that merely fills the field is cheap (the edge
+# compares it with the central record); missing a cut one would show a wrong name.
+_ROOM_FOR_A_CHARACTER = 4
+
+
+def name_may_be_truncated(name: bytes, extension: bytes | None) -> bool:
+    """Whether the last name field the card has is full: tag 4E when the card carries it
+    (generation 2/3), else tag 09 (generation 1)."""
+    if extension is not None:
+        last, size = extension, NAME_EXTENSION_BYTES
+        if not extension.rstrip(b"\x00"):
+            return False  # room was left: the name ended in tag 09
+    else:
+        last, size = name, NAME_BYTES
+    return size - len(last.rstrip(b"\x00")) < _ROOM_FOR_A_CHARACTER
 
 
 # -- cross-checks ---------------------------------------------------------------------------------
@@ -182,11 +233,13 @@ def decode_card(atr: str, protocol: str, values: Mapping[int, bytes]) -> CardDat
         return field(tag, bcd_date, label)
 
     citizen = text(TAG_CITIZEN_ID, an_text, "social security number").upper()
+    raw_name, raw_extension = values.get(TAG_NAME, b""), values.get(TAG_NAME_EXTENSION)
     try:
-        name = decode_name(values.get(TAG_NAME, b""), values.get(TAG_NAME_EXTENSION))
-    except UnicodeDecodeError:
-        warnings.append("name is not valid GBK")
-        name = values.get(TAG_NAME, b"").rstrip(b"\x00").decode("gbk", errors="replace")
+        name = decode_name(raw_name, raw_extension)
+    except UndecodableName as exc:
+        raise CardReadError(
+            CardFailure.UNREADABLE, f"the name is not readable text ({exc})"
+        ) from exc
     if not citizen or not name:
         missing = "social security number" if not citizen else "name"
         raise CardReadError(CardFailure.UNREADABLE, f"the card holds no {missing}")
@@ -210,23 +263,62 @@ def decode_card(atr: str, protocol: str, values: Mapping[int, bytes]) -> CardDat
         birthplace=text(TAG_BIRTHPLACE, bcd_digits, "birthplace") or None,
         birth_date=birth_date,
         warnings=tuple(warnings),
+        name_truncated=name_may_be_truncated(raw_name, raw_extension),
     )
 
 
+# -- status words ---------------------------------------------------------------------------------
+class ApplicationBlocked(apdu.ApduError):
+    """The application or one of its files is blocked: a locked card (CardFailure.LOCKED)."""
+
+
+def blocked_select_checker(response: apdu.Response) -> None:
+    """SELECT of a blocked application: 6283 (ISO: selected file deactivated) or 6A81 (what
+    social security and PBOC cards answer for a locked application, though ISO says
+    "function not supported")."""
+    if response.sw in (0x6283, 0x6A81):
+        raise ApplicationBlocked(response.sw, "application blocked")
+
+
+def blocked_record_checker(response: apdu.Response) -> None:
+    """READ RECORD in a deactivated file (6283), or behind a blocked key (6983 / 6984)."""
+    if response.sw in (0x6283, 0x6983, 0x6984):
+        raise ApplicationBlocked(response.sw, "file or its key blocked")
+
+
+# The checker chains, pyscard-style: the card-specific checker first, then ISO 7816-4, then
+# anything else. SELECT is done when the card answers any other warning (6284: FCI not
+# formatted, ...): the application is selected. READ RECORD accepts 6A83 (an optional field
+# the card lacks) and 6282 (a record shorter than Le; its TLV length is checked anyway).
+SELECT_CHAIN = apdu.ErrorCheckingChain(
+    [blocked_select_checker, apdu.iso7816_4_checker, apdu.catch_all_checker],
+    ignore=(apdu.WarningStatus,),
+)
+READ_CHAIN = apdu.ErrorCheckingChain(
+    [blocked_record_checker, apdu.iso7816_4_checker, apdu.catch_all_checker],
+    ignore=(apdu.RecordNotFound, apdu.EndOfRecord),
+)
+_DATA_SWS = frozenset({apdu.SW_OK, 0x6282})
+
+
 # -- the read sequence ----------------------------------------------------------------------------
-_OPTIONAL = apdu.DEFAULT_CHAIN.ignoring(apdu.RecordNotFound)
 
 
 def read_card(transport: apdu.Transport, *, atr: str, protocol: str) -> CardData:
     """SELECT SSSE, READ RECORD by tag for EF05 and EF06, decode. Never sends VERIFY.
 
-    Raises CardReadError: NOT_SSC when the application is absent, NEEDS_PSAM when EF06 is
-    behind authentication (generation 3 without a PSAM), UNREADABLE for other refusals or
-    malformed records. Transport exceptions pass through for the caller to classify.
+    Raises CardReadError: LOCKED when the application or holder data is blocked, NOT_SSC when
+    the application is absent, NEEDS_PSAM when EF06 is behind authentication (generation 3
+    without a PSAM), UNREADABLE for other refusals or malformed records. Transport exceptions
+    pass through for the caller to classify.
     """
     t0 = protocol == "T=0"
     try:
-        apdu.transmit(transport, apdu.select_by_name(SSSE_DF_NAME), t0=t0)
+        apdu.transmit(transport, apdu.select_by_name(SSSE_DF_NAME), t0=t0, check=SELECT_CHAIN)
+    except ApplicationBlocked as exc:
+        raise CardReadError(
+            CardFailure.LOCKED, f"the social security application is blocked (SW {exc.sw:04X})"
+        ) from exc
     except apdu.ApduError as exc:
         raise CardReadError(
             CardFailure.NOT_SSC, f"no social security application (SELECT answered {exc.sw:04X})"
@@ -236,7 +328,13 @@ def read_card(transport: apdu.Transport, *, atr: str, protocol: str) -> CardData
     for f in READ_FIELDS:
         command = apdu.read_record_by_tag(f.tag, f.sfi, le=f.le)
         try:
-            response = apdu.transmit(transport, command, t0=t0, check=_OPTIONAL)
+            response = apdu.transmit(transport, command, t0=t0, check=READ_CHAIN)
+        except ApplicationBlocked as exc:
+            if f.sfi == EF06_SFI or f.tag in REQUIRED_TAGS:
+                raise CardReadError(
+                    CardFailure.LOCKED, f"the {f.label} is blocked (SW {exc.sw:04X})"
+                ) from exc
+            continue
         except apdu.SecurityStatusError as exc:
             if f.sfi == EF06_SFI:
                 raise CardReadError(
@@ -250,7 +348,7 @@ def read_card(transport: apdu.Transport, *, atr: str, protocol: str) -> CardData
                     CardFailure.UNREADABLE, f"reading the {f.label} answered {exc.sw:04X}"
                 ) from exc
             continue
-        if response.sw != apdu.SW_OK:  # 6A83: the card does not carry this field
+        if response.sw not in _DATA_SWS:  # 6A83: the card does not carry this field
             continue
         try:
             values[f.tag] = parse_tlv(response.data, f.tag)
@@ -267,8 +365,10 @@ def ireadcardbas(
     """The vendor SDKs' `iReadCardBas` answer, for integrators that expect it.
 
     region code | social security number | card number | card identification code | name |
-    ATR | spec version | issue date | expiry | terminal number | terminal device number.
-    Dates are YYYYMMDD. It holds full citizen data: hand it on, never log it.
+    card reset information | spec version | issue date | expiry | terminal number |
+    terminal device number |, each field followed by `|` (the last one too). The reset field
+    is the ATR's historical bytes only, in hex. Dates are YYYYMMDD. It holds full citizen
+    data: hand it on, never log it.
     """
 
     def ymd(d: dt.date | None) -> str:
@@ -280,7 +380,7 @@ def ireadcardbas(
         data.card_number,
         data.card_id_code,
         data.name,
-        data.atr,
+        historical_bytes(bytes.fromhex(data.atr)).hex().upper(),
         data.spec_version,
         ymd(data.issue_date),
         ymd(data.expiry_date),
@@ -289,4 +389,4 @@ def ireadcardbas(
     ]
     if any("|" in p for p in parts):
         raise ValueError("a field contains the separator")
-    return "|".join(parts)
+    return "".join(f"{p}|" for p in parts)

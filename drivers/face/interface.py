@@ -7,17 +7,28 @@ and are never logged. The kiosk compares a live template with the enrolled one f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from drivers.base import Device
 from drivers.camera.interface import Frame
 
+KIND = "face"  # Device.kind: the key in the kiosk's status document
 TEMPLATE_SIZE = 128
 DEFAULT_TOLERANCE = 0.6  # dlib's recommended threshold for its ResNet face model
+# dlib's encodings stay well inside +-1; a value outside this is not a template (a template
+# from the edge is input like any other).
+MAX_TEMPLATE_VALUE = 4.0
 
-# Health codes: "ok", "models-missing" (model files absent), "engine-error".
+
+class FaceHealthCode(StrEnum):
+    OK = "ok"
+    MODELS_MISSING = "models-missing"  # missing: model files absent (permanent until installed)
+    ENGINE_ERROR = "engine-error"  # missing: dlib failed to load or crashed
+    SLOW = "slow"  # degraded: encodings take far longer than measured (overloaded CPU)
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,9 @@ class FaceTemplate:
     def __post_init__(self) -> None:
         if len(self.values) != TEMPLATE_SIZE:
             raise ValueError(f"a face template has {TEMPLATE_SIZE} values")
+        if not all(math.isfinite(v) and abs(v) <= MAX_TEMPLATE_VALUE for v in self.values):
+            raise ValueError(f"a face template's values are finite and within "
+                             f"+-{MAX_TEMPLATE_VALUE:g}")
 
     def __repr__(self) -> str:
         return "FaceTemplate(<128 values>)"
@@ -56,6 +70,10 @@ class FaceMatch:
         return self.distance <= self.tolerance
 
 
+class FaceEngineUnavailable(Exception):
+    """The engine cannot work now (models missing, dlib failed to load, or absent)."""
+
+
 class NoFaceFound(Exception):
     """encode() found no face (or more than one when exactly one was required)."""
 
@@ -64,7 +82,7 @@ class NoFaceFound(Exception):
 class FaceEngine(Device, Protocol):
     """CPU-bound and synchronous: call it off the UI thread."""
 
-    kind: str  # "face"
+    kind: str  # KIND
 
     def detect(self, frame: Frame) -> list[FaceBox]:
         """Faces in the frame, largest first."""

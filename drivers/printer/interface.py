@@ -12,8 +12,23 @@ from typing import Literal, Protocol, runtime_checkable
 
 from drivers.base import Device, DeviceEvent
 
-# Health: "ok"; degraded "paper-low"; missing "paper-out", "cover-open", "printer-missing"
-# (not connected), "printer-error".
+KIND = "printer"  # Device.kind: the key in the kiosk's status document
+
+# Bounds of one document: a receipt or certificate is a page or two. They keep a runaway
+# journey from feeding metres of paper, and the ESC/POS job within the printer's buffer.
+MAX_LINES = 200
+MAX_LINE_CHARS = 96  # 48 columns at 80 mm (576 dots), twice for a long wrapped line
+MAX_QR_CHARS = 512  # a verification URL; model 2, EC L/M (print-notes.md)
+MAX_COPIES = 3
+
+
+class PrinterHealthCode(StrEnum):
+    OK = "ok"
+    PAPER_LOW = "paper-low"  # degraded: printing still works
+    PAPER_OUT = "paper-out"  # missing until paper is loaded
+    COVER_OPEN = "cover-open"  # missing until closed
+    PRINTER_MISSING = "printer-missing"  # missing: not connected, or silent (DLE EOT unanswered)
+    PRINTER_ERROR = "printer-error"  # missing: cutter jam, head error
 
 
 @dataclass(frozen=True, repr=False)
@@ -22,6 +37,13 @@ class ReceiptLine:
     align: Literal["left", "center", "right"] = "left"
     bold: bool = False
     double_size: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.text) > MAX_LINE_CHARS:
+            raise ValueError(f"a receipt line has at most {MAX_LINE_CHARS} characters")
+        if any(c in self.text for c in "\x00\x1b\x1c\x1d\x10"):
+            # ESC, FS, GS, DLE and NUL would start printer commands inside the text.
+            raise ValueError("a receipt line holds no control characters")
 
     def __repr__(self) -> str:
         return f"ReceiptLine({len(self.text)} chars, {self.align})"
@@ -36,6 +58,16 @@ class ReceiptDocument:
     qr: str | None = None  # e.g. a verification URL printed as a QR code under the lines
     footer: str = ""
     copies: int = 1
+
+    def __post_init__(self) -> None:
+        if len(self.lines) > MAX_LINES:
+            raise ValueError(f"a document has at most {MAX_LINES} lines")
+        if len(self.title) > MAX_LINE_CHARS or len(self.footer) > MAX_LINE_CHARS:
+            raise ValueError(f"title and footer have at most {MAX_LINE_CHARS} characters")
+        if self.qr is not None and not 0 < len(self.qr) <= MAX_QR_CHARS:
+            raise ValueError(f"a QR code holds 1 to {MAX_QR_CHARS} characters")
+        if not 1 <= self.copies <= MAX_COPIES:
+            raise ValueError(f"1 to {MAX_COPIES} copies")
 
     def __repr__(self) -> str:
         return f"ReceiptDocument({len(self.lines)} lines, qr={self.qr is not None})"
@@ -69,7 +101,7 @@ class ReceiptPrinter(Device, Protocol):
     HealthChanged (paper-low is degraded: printing still works).
     """
 
-    kind: str  # "printer"
+    kind: str  # KIND
 
     def submit(self, document: ReceiptDocument) -> str:
         """Queue a document; returns its job id at once. Raises PrinterUnavailable when the

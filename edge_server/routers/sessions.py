@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 
 from edge_server.deps import Ctx, CurrentDevice, Idempotent
 from edge_server.schemas import BenefitsView, OpenSessionRequest, SessionView, problems
@@ -11,6 +13,9 @@ from edge_server.services import sessions as session_service
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
 
+# What the edge issues ("ses_" + URL-safe base64); anything else is refused before a lookup.
+SessionId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", max_length=64)]
+
 _AUTH = (401, "unauthorized")
 _IDEMPOTENCY = (
     (400, "idempotency-key-required"), (422, "idempotency-key-reused"),
@@ -18,6 +23,7 @@ _IDEMPOTENCY = (
 )
 _CENTRAL = (503, "central-unavailable")
 _NOT_FOUND = (404, "session-not-found")
+_BAD_PATH = (422, "validation-error")
 
 
 @router.post(
@@ -27,7 +33,7 @@ _NOT_FOUND = (404, "session-not-found")
     responses=problems(
         _AUTH, *_IDEMPOTENCY, (422, "validation-error"), (422, "invalid-citizen-id"),
         (404, "citizen-not-found"), (403, "card-not-valid"), _CENTRAL,
-        (413, "payload-too-large"),
+        (413, "payload-too-large"), (429, "too-many-requests"),
     ),
 )
 def open_session(body: OpenSessionRequest, ctx: Ctx, idem: Idempotent) -> Response:
@@ -38,16 +44,16 @@ def open_session(body: OpenSessionRequest, ctx: Ctx, idem: Idempotent) -> Respon
     )
 
 
-@router.get("/{session_id}", responses=problems(_AUTH, _NOT_FOUND))
-def get_session(session_id: str, ctx: Ctx, device_id: CurrentDevice) -> SessionView:
+@router.get("/{session_id}", responses=problems(_AUTH, _NOT_FOUND, _BAD_PATH))
+def get_session(session_id: SessionId, ctx: Ctx, device_id: CurrentDevice) -> SessionView:
     return session_service.get_session(ctx, device_id, session_id)
 
 
 @router.get(
     "/{session_id}/benefits",
-    responses=problems(_AUTH, _NOT_FOUND, (404, "citizen-not-found"), _CENTRAL),
+    responses=problems(_AUTH, _NOT_FOUND, (404, "citizen-not-found"), _CENTRAL, _BAD_PATH),
 )
-def get_benefits(session_id: str, ctx: Ctx, device_id: CurrentDevice) -> BenefitsView:
+def get_benefits(session_id: SessionId, ctx: Ctx, device_id: CurrentDevice) -> BenefitsView:
     return benefits_service.benefits(ctx, device_id, session_id)
 
 
@@ -55,9 +61,9 @@ def get_benefits(session_id: str, ctx: Ctx, device_id: CurrentDevice) -> Benefit
     "/{session_id}",
     status_code=204,
     response_class=Response,
-    responses=problems(_AUTH, *_IDEMPOTENCY, _NOT_FOUND),
+    responses=problems(_AUTH, *_IDEMPOTENCY, _NOT_FOUND, _BAD_PATH),
 )
-def end_session(session_id: str, ctx: Ctx, idem: Idempotent) -> Response:
+def end_session(session_id: SessionId, ctx: Ctx, idem: Idempotent) -> Response:
     """End the session (card pulled, finished, idle); 204 also when it had already ended."""
     return idem.run(
         lambda commit: session_service.end_session(ctx, idem.device_id, session_id, commit),

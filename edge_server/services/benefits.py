@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from common.clock import CHINA_TZ, iso_utc
 from common.masking import mask_account, mask_citizen_id
 from edge_server import audit
 from edge_server.context import EdgeContext
 from edge_server.db import run_in_transaction
-from edge_server.schemas import BenefitsView, ParticipationView, PaymentView, iso_utc
+from edge_server.schemas import BenefitsView, ParticipationView, PaymentView
 from edge_server.services import citizens
-from edge_server.services.sessions import CHINA_TZ, live_session
+from edge_server.services.sessions import live_session
 
 MONTHS = 24
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, delete
 
 from common.masking import mask_citizen_id
 from common.problem import Problem
-from edge_server.central_client import (
+from edge_server.central import (
     CentralNotFound,
     CentralPayment,
     CentralPerson,

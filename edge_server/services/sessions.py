@@ -11,20 +11,21 @@ from typing import Any
 from sqlmodel import Session, col, update
 
 from common import citizen_id as citizen_ids
+from common.clock import CHINA_TZ, iso_utc
 from common.masking import mask_citizen_id, mask_name
 from common.problem import Problem
-from edge_server import audit
-from edge_server.central_client import CentralPerson
+from edge_server import audit, rate_limit
+from edge_server.central import CentralPerson
 from edge_server.context import EdgeContext
 from edge_server.crypto import Sealed, SealError
 from edge_server.db import run_in_transaction, session_scope
 from edge_server.idempotency import Commit
 from edge_server.models import ServiceSession
-from edge_server.schemas import CitizenView, OpenSessionRequest, SessionView, iso_utc
+from edge_server.schemas import CitizenView, OpenSessionRequest, SessionView
 from edge_server.services import citizens
 
-# Ages are counted on the calendar of the halls, which are in China.
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+# Refusals that answer "is this a citizen, is this their card": what an ID prober learns from.
+_REFUSALS = frozenset({"invalid-citizen-id", "citizen-not-found", "card-not-valid"})
 SESSION_ID_PREFIX = "ses_"
 MAX_SESSION_ID = 64
 
@@ -43,7 +44,23 @@ def session_not_found() -> Problem:
 def open_session(
     ctx: EdgeContext, device_id: str, request: OpenSessionRequest, commit: Commit
 ) -> SessionView:
-    """Identify the citizen at the central platform (or cache) and open a session."""
+    """Identify the citizen at the central platform (or cache) and open a session.
+
+    Rate-limited per device and per hall (rate_limit.py); a refusal costs more than a success.
+    """
+    buckets = rate_limit.identify_buckets(ctx, device_id)
+    rate_limit.take(ctx, buckets)
+    try:
+        return _open_session(ctx, device_id, request, commit)
+    except Problem as problem:
+        if problem.code in _REFUSALS:
+            rate_limit.charge(ctx, buckets, ctx.settings.identify_failure_cost - 1)
+        raise
+
+
+def _open_session(
+    ctx: EdgeContext, device_id: str, request: OpenSessionRequest, commit: Commit
+) -> SessionView:
     try:
         cid = citizen_ids.parse(request.card.citizen_id)
     except citizen_ids.InvalidCitizenId as exc:
@@ -69,6 +86,7 @@ def open_session(
     view = CitizenView(
         display_name=mask_name(person.name),
         gender=person.gender,
+        # Ages are counted on the calendar of the halls, which are in China.
         age=age_on(person.birth_date, now.astimezone(CHINA_TZ).date()),
         card_status=card_status,
     )

@@ -1,7 +1,11 @@
-"""The fleet agent: presence (birth, Will, death), periodic health, and commands.
+"""The fleet agent: the shell around `AgentCore` (fleet.agent.core).
 
-Threads: the MQTT client's threads only enqueue work; the agent's main thread does it in
-order (health collection, commands), so nothing slow ever runs on the network thread.
+The core decides (presence, sequencing, commands, jobs); this shell does the I/O it asks for:
+the MQTT transport (injected, `fleet.agent.transport`), the state directory
+(`fleet.agent.state`), the kiosk's status endpoint and psutil (`fleet.agent.health`), and the
+clock. Threads: the transport's threads only enqueue work or make non-blocking calls; the
+agent's main thread does the rest in order, so nothing slow ever runs on the network thread.
+Every wait has a deadline, so `request_stop()` ends `run()` within a few seconds.
 """
 
 from __future__ import annotations
@@ -11,38 +15,40 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import psutil
 
-from fleet import package_version
+from common.backoff import Backoff
+from common.clock import Clock, utc_now
+from common.version import __version__
+from fleet.agent.core import (
+    AgentCore,
+    Effect,
+    HealthReport,
+    Identity,
+    NeedReport,
+    Publish,
+    RecordAnswer,
+    SaveJobs,
+)
 from fleet.agent.health import KioskProbe, system_health
 from fleet.agent.settings import AgentSettings
-from fleet.agent.state import AnsweredCommand, AnsweredCommands, PeripheralMemory, SessionSeqStore
-from fleet.mqtt import Backoff, ConnectOptions, IncomingMessage, MqttClient, MqttError, Will
-from fleet.protocol import (
-    Birth,
-    Channel,
-    Command,
-    CommandResult,
-    CommandStatus,
-    Death,
-    DeathReason,
-    Health,
-    KnownCommand,
-    ProtocolError,
-    decode,
-    device_topic,
-    encode,
-    utc_now,
-)
+from fleet.agent.state import AnsweredCommands, JobStore, PeripheralMemory, SessionSeqStore
+from fleet.agent.transport import Callbacks, MqttTransport, Transport, TransportFactory
+from fleet.mqtt import ConnectOptions, IncomingMessage, MqttError, Will
+from fleet.protocol import Channel, device_topic
 
 log = logging.getLogger(__name__)
 
-# How long an answered command's record is kept after it expires (clock skew between manager and
-# terminal, and a manager retrying late); after that a redelivery is answered `expired` anyway.
-RECORD_MARGIN_S = 24 * 3600
-DEATH_PUBLISH_TIMEOUT_S = 3.0
+#: How long a clean shutdown waits for the broker to acknowledge our death.
+DEATH_PUBLISH_TIMEOUT_S = 2.0
+#: How long `stop` waits for the transport's thread.
+TRANSPORT_STOP_TIMEOUT_S = 2.0
+#: How often running jobs are advanced.
+JOB_TICK_S = 1.0
 
 
 class _Stop:
@@ -58,41 +64,59 @@ _STOP = _Stop()
 _Task = _Stop | _Born | IncomingMessage
 
 
+def mqtt_transport(settings: AgentSettings) -> MqttTransport:
+    return MqttTransport(
+        settings.broker(),
+        ConnectOptions(
+            client_id=settings.device_id,  # the broker ACL keys on it
+            clean_start=True,
+            session_expiry_s=settings.session_expiry_s,
+            keepalive_s=settings.keepalive_s,
+            backoff=Backoff(settings.reconnect_min_s, settings.reconnect_max_s),
+            connect_timeout_s=settings.connect_timeout_s,
+            tls=settings.tls_files(),
+        ),
+    )
+
+
 class Agent:
-    def __init__(self, settings: AgentSettings) -> None:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        transport: TransportFactory | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
         self.settings = settings
         self.device_id = settings.device_id
+        self._clock = clock
         settings.state_dir.mkdir(parents=True, exist_ok=True)
         self._seq_store = SessionSeqStore(settings.state_dir)
-        self._answered = AnsweredCommands(settings.state_dir)
+        self._answered = AnsweredCommands(settings.state_dir, settings.answered_commands_max)
+        self._jobs = JobStore(settings.state_dir)
         self._probe = KioskProbe(
             settings.kiosk_status_url,
             min(settings.kiosk_timeout_s, settings.health_interval_s),
             PeripheralMemory(settings.state_dir),
             settings.peripherals,
         )
-        self._hostname = socket.gethostname()
-        self._agent_version = package_version()
-        self._tasks: queue.SimpleQueue[_Task] = queue.SimpleQueue()
-        # Session state, shared by the connection thread, the network thread and the main thread.
-        self._lock = threading.Lock()
-        self._session_seq: int | None = None
-        self._born_seq: int | None = None  # the session whose birth has been published
-        self._health_seq = 0
-
-        self.mqtt = MqttClient(
-            settings.broker(),
-            ConnectOptions(
-                client_id=self.device_id,  # the broker ACL keys on it
-                clean_start=True,
-                session_expiry_s=settings.session_expiry_s,
-                keepalive_s=settings.keepalive_s,
-                backoff=Backoff(settings.reconnect_min_s, settings.reconnect_max_s),
-                tls=settings.tls_files(),
+        self.core = AgentCore(
+            Identity(
+                device_id=self.device_id,
+                site=settings.site,
+                hostname=socket.gethostname()[:255],
+                agent_version=__version__,
+                health_interval_s=settings.health_interval_s,
             ),
-            will=self._new_session,
-            on_connected=self._on_connected,
-            on_disconnected=self._on_disconnected,
+            jobs=self._jobs.load(),
+        )
+        self._tasks: queue.SimpleQueue[_Task] = queue.SimpleQueue()
+        # Serialises the core: it is called from the transport's threads and the main thread.
+        self._lock = threading.Lock()
+        factory = transport if transport is not None else mqtt_transport(settings)
+        self.mqtt: Transport = factory(
+            Callbacks(will=self._new_session, on_connected=self._on_connected,
+                      on_disconnected=self._on_disconnected)
         )
         self.mqtt.subscribe(device_topic(self.device_id, Channel.COMMAND), self._tasks.put, qos=1)
 
@@ -106,30 +130,30 @@ class Agent:
         """Run until `request_stop()`; then announce the shutdown and disconnect."""
         psutil.cpu_percent(interval=None)  # prime the non-blocking CPU measurement
         self._probe.report()  # learn the kiosk's app version for the first birth
-        log.info(
-            "fleet agent %s (site %r) starting; broker %s", self.device_id, self.settings.site,
-            self.mqtt.broker,
-        )
+        log.info("fleet agent %s (site %r) starting", self.device_id, self.settings.site)
         self.mqtt.start()
         interval = self.settings.health_interval_s
         next_health = time.monotonic() + interval
+        next_jobs = time.monotonic()
         try:
             while True:
+                wake = next_health if not self.core.active_jobs else min(next_health, next_jobs)
                 try:
-                    task: _Task | None = self._tasks.get(
-                        timeout=max(0.0, next_health - time.monotonic())
-                    )
+                    task: _Task | None = self._tasks.get(timeout=max(0.0, wake - time.monotonic()))
                 except queue.Empty:
                     task = None
                 if isinstance(task, _Stop):
                     break
                 try:
-                    if task is None or isinstance(task, _Born):
+                    if isinstance(task, IncomingMessage):
+                        self.handle_command(task.payload)
+                    elif isinstance(task, _Born) or time.monotonic() >= next_health:
                         # Every interval, and right after each birth.
                         next_health = time.monotonic() + interval
                         self.publish_health()
-                    else:
-                        self._handle_command(task)
+                    if self.core.active_jobs and time.monotonic() >= next_jobs:
+                        next_jobs = time.monotonic() + JOB_TICK_S
+                        self._apply(self._core(lambda: self.core.jobs_due(self._clock())))
                 except Exception:
                     # One failed health collection or command (a full disk, a psutil error)
                     # must not take the terminal off the fleet.
@@ -138,148 +162,105 @@ class Agent:
             self._shutdown()
 
     def _shutdown(self) -> None:
-        with self._lock:
-            seq = self._session_seq if self._born_seq == self._session_seq else None
         announced = False
-        if seq is not None and self.mqtt.connected:
-            death = Death(device_id=self.device_id, session_seq=seq, reason=DeathReason.SHUTDOWN)
+        for effect in self._core(lambda: self.core.stopping(self._clock())):
+            assert isinstance(effect, Publish)
             try:
-                self.mqtt.publish(
-                    device_topic(self.device_id, Channel.DEATH), encode(death)
-                ).wait(DEATH_PUBLISH_TIMEOUT_S)
+                self.mqtt.publish(effect.topic, effect.payload, qos=1).wait(
+                    DEATH_PUBLISH_TIMEOUT_S
+                )
                 announced = True
             except MqttError as exc:
                 log.warning("could not announce the shutdown (%s); asking the broker for the Will",
                             exc)
         # A normal disconnect makes the broker discard the Will; if our own death did not get
         # through, disconnect "with Will" so the manager still learns we are gone.
-        self.mqtt.stop(send_will=not announced)
+        self.mqtt.stop(TRANSPORT_STOP_TIMEOUT_S, send_will=not announced)
         self._probe.close()
         log.info("fleet agent %s stopped", self.device_id)
 
-    # -- presence -------------------------------------------------------------------------------
+    def _core(self, call: Callable[[], list[Effect]]) -> list[Effect]:
+        with self._lock:
+            return call()
+
+    # -- presence (transport threads) -----------------------------------------------------------
 
     def _new_session(self) -> Will:
         """Before each connection attempt: persist a higher session_seq and build its Will."""
         seq = self._seq_store.next()
         with self._lock:
-            self._session_seq = seq
-            self._born_seq = None
-            self._health_seq = 0
-        death = Death(device_id=self.device_id, session_seq=seq, reason=DeathReason.WILL)
-        return Will(device_topic(self.device_id, Channel.DEATH), encode(death), qos=1)
+            will = self.core.connecting(seq)
+        return Will(will.topic, will.payload, qos=1)
 
     def _on_connected(self, session_present: bool) -> None:
-        with self._lock:
-            seq = self._session_seq
-        if seq is None:
+        effects = self._core(lambda: self.core.connected(self.app_version(), self._clock()))
+        if not effects:
             return
-        birth = Birth(
-            device_id=self.device_id,
-            session_seq=seq,
-            app_version=self.app_version(),
-            agent_version=self._agent_version,
-            site=self.settings.site,
-            hostname=self._hostname,
-            health_interval_s=self.settings.health_interval_s,
-        )
-        try:
-            self.mqtt.publish(device_topic(self.device_id, Channel.BIRTH), encode(birth))
-        except MqttError as exc:
-            log.warning("could not publish the birth: %s", exc)
-            return
-        with self._lock:
-            self._born_seq = seq
-        log.info("online with session_seq %d", seq)
-        self._tasks.put(_Born(seq))
+        self._apply(effects)
+        seq = self.core.session_seq
+        log.info("online with session_seq %s", seq)
+        if seq is not None:
+            self._tasks.put(_Born(seq))
 
     def _on_disconnected(self, reason: str) -> None:
         with self._lock:
-            self._born_seq = None
+            self.core.disconnected()
 
     def app_version(self) -> str:
-        return self.settings.app_version or self._probe.last_app_version or self._agent_version
+        return self.settings.app_version or self._probe.last_app_version or __version__
 
-    # -- health -------------------------------------------------------------------------------
+    # -- health and commands (main thread) ----------------------------------------------------
+
+    def _report(self) -> HealthReport:
+        kiosk = self._probe.report()
+        return HealthReport(
+            app_version=self.app_version(),
+            system=system_health(self.settings.disk_path),
+            kiosk=kiosk.kiosk,
+            peripherals=kiosk.peripherals,
+        )
 
     def publish_health(self) -> int | None:
         """Collect and publish one health message; returns its `seq`, or None when offline."""
-        with self._lock:
-            if self._born_seq is None or self._born_seq != self._session_seq:
-                return None
-        report = self._probe.report()
-        system = system_health(self.settings.disk_path)
-        with self._lock:
-            session_seq = self._session_seq
-            if session_seq is None or self._born_seq != session_seq:
-                return None
-            self._health_seq += 1
-            seq = self._health_seq
-        health = Health(
-            device_id=self.device_id,
-            session_seq=session_seq,
-            seq=seq,
-            app_version=self.app_version(),
-            system=system,
-            kiosk=report.kiosk,
-            peripherals=report.peripherals,
-        )
-        try:
-            self.mqtt.publish(device_topic(self.device_id, Channel.HEALTH), encode(health))
-        except MqttError as exc:
-            log.debug("health %d not sent: %s", seq, exc)
+        if not self.core.online:
             return None
-        return seq
+        report = self._report()
+        effects = self._core(lambda: self.core.health_due(report, self._clock()))
+        return self.core.health_seq if self._apply(effects) else None
 
-    # -- commands -----------------------------------------------------------------------------
+    def handle_command(self, payload: bytes) -> None:
+        now: datetime = self._clock()
+        effects = self._core(lambda: self.core.command(payload, now, self._answered.get))
+        if any(isinstance(e, NeedReport) for e in effects):
+            report = self._report()
+            effects = self._core(
+                lambda: self.core.command(payload, now, self._answered.get, report)
+            )
+        self._apply(effects)
 
-    def _handle_command(self, message: IncomingMessage) -> None:
+    def _apply(self, effects: Iterable[Effect]) -> bool:
+        """Carry out the core's effects in order; False if a publish did not go out."""
+        sent = True
+        for effect in effects:
+            if isinstance(effect, RecordAnswer):
+                self._answered.record(effect.command_id, effect.answer)
+            elif isinstance(effect, SaveJobs):
+                self._jobs.save(effect.jobs)
+            elif isinstance(effect, Publish):
+                sent = self._publish(effect) and sent
+        return sent
+
+    def _publish(self, effect: Publish) -> bool:
         try:
-            command = decode(message.payload, Command)
-        except ProtocolError as exc:
-            log.warning("dropping a command: %s", exc)
-            return
-        assert isinstance(command, Command)
-        previous = self._answered.get(command.id)
-        if previous is not None:
-            log.info("command %s (%s) already answered; repeating the answer", command.id,
-                     command.name)
-            self._send_result(command.id, previous.status, previous.output)
-            return
-        now = utc_now()
-        if command.device_id != self.device_id:
-            status, output = CommandStatus.REJECTED, {"error": "addressed to another device"}
-        elif command.expired(now):
-            status, output = CommandStatus.EXPIRED, {}
-        else:
-            status, output = self._run_command(command)
-        log.info("command %s (%s): %s", command.id, command.name, status.value)
-        # Recorded before it is sent: after a crash in between, the redelivered command is
-        # answered from the record, not run again.
-        keep_until = max(command.expires_at, now).timestamp() + RECORD_MARGIN_S
-        self._answered.record(command.id, AnsweredCommand(status.value, output, keep_until))
-        self._send_result(command.id, status.value, output)
-
-    def _run_command(self, command: Command) -> tuple[CommandStatus, dict[str, object]]:
-        try:
-            if command.name == KnownCommand.PING:
-                return CommandStatus.OK, {"pong": True}
-            if command.name == KnownCommand.REPORT_HEALTH:
-                seq = self.publish_health()
-                if seq is None:
-                    return CommandStatus.ERROR, {"error": "health could not be published"}
-                return CommandStatus.OK, {"health_seq": seq}
-        except Exception as exc:
-            log.exception("command %s (%s) failed", command.id, command.name)
-            return CommandStatus.ERROR, {"error": type(exc).__name__}
-        return CommandStatus.UNKNOWN_COMMAND, {"known": sorted(c.value for c in KnownCommand)}
-
-    def _send_result(self, command_id: str, status: str, output: dict[str, object]) -> None:
-        result = CommandResult(
-            device_id=self.device_id, id=command_id, status=CommandStatus(status), output=output
-        )
-        try:
-            self.mqtt.publish(device_topic(self.device_id, Channel.COMMAND_RESULT), encode(result))
+            self.mqtt.publish(effect.topic, effect.payload, qos=1)
         except MqttError as exc:
-            # The manager re-sends unanswered commands after our next birth; the record answers.
-            log.warning("result of command %s not sent: %s", command_id, exc)
+            what = effect.message.SCHEMA if effect.message is not None else effect.topic
+            if exc.retryable:
+                # Offline: the manager re-sends unanswered commands after our next birth, which
+                # also republishes every job's state; a missed health is worth nothing later.
+                log.debug("%s not sent (will be again after reconnecting): %s", what, exc)
+            else:
+                log.error("%s refused: %s", what, exc)  # a bug or the broker's ACL
+            return False
+        return True
+

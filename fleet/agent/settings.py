@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from fleet.protocol.limits import MAX_INTERVAL_S, MIN_INTERVAL_S
 from fleet.protocol.messages import DeviceId
 from fleet.settings import BrokerSettings
 
@@ -22,7 +23,8 @@ class AgentSettings(BrokerSettings):
     site: str = Field("", description="Service hall or field team the terminal belongs to.")
     kiosk_status_url: str = "http://127.0.0.1:8600/status"
     state_dir: Path = Path("/var/lib/hrss-kiosk/fleet-agent")
-    health_interval_s: float = Field(30.0, gt=0)
+    # Within the protocol's range: a birth the manager would refuse keeps the terminal unseen.
+    health_interval_s: float = Field(30.0, ge=MIN_INTERVAL_S, le=MAX_INTERVAL_S)
     # Reported version of the kiosk app; by default the kiosk's status endpoint says, else the
     # installed package's version.
     app_version: str | None = None
@@ -35,6 +37,12 @@ class AgentSettings(BrokerSettings):
     session_expiry_s: int = Field(300, ge=0)
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
-    kiosk_timeout_s: float = Field(2.0, gt=0)
+    # Total deadlines: the kiosk's status answer, and one MQTT connection attempt (TCP, TLS,
+    # CONNACK and SUBACK together).
+    kiosk_timeout_s: float = Field(2.0, gt=0, le=60)
+    connect_timeout_s: float = Field(10.0, gt=0, le=120)
     disk_path: Path = Path("/")
+    # Answered commands remembered (to answer a redelivery without running it again): the last
+    # this many, none longer than an hour past its expiry.
+    answered_commands_max: int = Field(200, ge=1, le=10_000)
 

@@ -2,49 +2,60 @@
 
 - `session_seq`: the last session sequence used, written (and fsynced) before each connection
   so that the next one is always higher.
-- `answered-commands.json`: results of commands already answered, so a redelivered command is
-  answered again from its record instead of being run twice.
+- `answered-commands.json`: results of the last answered commands, so a redelivered command is
+  answered again from its record instead of being run twice. Bounded by count and age.
+- `jobs.json`: every job the agent holds (running ones resume after a restart). Bounded.
 - `peripherals.json`: the peripherals last reported by the kiosk, to report them as missing when
   the kiosk stops answering (also right after a restart).
+
+Every file is replaced atomically (common.files), so a power cut leaves the old or the new one.
+A full disk never stops the agent: it keeps going from memory and logs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from common.files import write_atomically
+from fleet.agent.records import AnsweredCommand, JobRecord
+from fleet.protocol.limits import MAX_NAME_LEN, MAX_PERIPHERALS
 from fleet.protocol.presence import next_session_seq
 
 log = logging.getLogger(__name__)
 
+R = TypeVar("R")
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` so that a power cut leaves either the old or the new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+
+def _save(path: Path, document: Any) -> None:
+    """Write JSON atomically; a failure is logged, not raised (see the module docstring)."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+        write_atomically(path, json.dumps(document, ensure_ascii=False))
+    except OSError:
+        log.warning("cannot save %s", path, exc_info=True)
+
+
+def _load(path: Path, parse: Callable[[Any], R]) -> dict[str, R]:
+    """A JSON object of records; unreadable files and records are skipped with a warning."""
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        log.warning("unreadable %s; starting without it", path)
+        return {}
+    records: dict[str, R] = {}
+    for key, value in raw.items() if isinstance(raw, dict) else ():
+        try:
+            records[str(key)] = parse(value)
+        except (KeyError, TypeError, ValueError):
+            continue
+    return records
 
 
 class SessionSeqStore:
@@ -78,66 +89,52 @@ class SessionSeqStore:
         return seq
 
 
-@dataclass(frozen=True)
-class AnsweredCommand:
-    status: str
-    output: dict[str, Any]
-    keep_until: float  # Unix time; after it the record may be forgotten
-
-
 class AnsweredCommands:
-    """Command id → the result already sent. Small (commands are rare) and pruned by age."""
+    """Command id → the result already sent: the last `MAX_RECORDS`, none past its keep_until.
 
-    MAX_RECORDS = 1000
+    Dropping a record early is safe in practice: the manager re-sends only commands it has no
+    answer for, and a command whose record has aged out has expired (answered `expired`).
+    """
 
-    def __init__(self, state_dir: Path) -> None:
+    MAX_RECORDS = 200
+
+    def __init__(self, state_dir: Path, max_records: int | None = None) -> None:
         self.path = state_dir / "answered-commands.json"
+        if max_records is not None:
+            self.MAX_RECORDS = max_records
         self._lock = threading.Lock()
-        self._records: dict[str, AnsweredCommand] = self._load()
-
-    def _load(self) -> dict[str, AnsweredCommand]:
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
-            log.warning("unreadable %s; forgetting answered commands", self.path)
-            return {}
-        records: dict[str, AnsweredCommand] = {}
-        for cid, rec in raw.items() if isinstance(raw, dict) else ():
-            try:
-                records[cid] = AnsweredCommand(
-                    str(rec["status"]), dict(rec["output"]), float(rec["keep_until"])
-                )
-            except (KeyError, TypeError, ValueError):
-                continue
-        return records
+        loaded = _load(self.path, AnsweredCommand.from_json)
+        self._records = dict(list(loaded.items())[-self.MAX_RECORDS :])
 
     def get(self, command_id: str) -> AnsweredCommand | None:
         with self._lock:
             return self._records.get(command_id)
 
+    def __len__(self) -> int:
+        return len(self._records)
+
     def record(self, command_id: str, answer: AnsweredCommand, now: float | None = None) -> None:
         now = time.time() if now is None else now
         with self._lock:
-            self._records[command_id] = answer
-            live = {k: v for k, v in self._records.items() if v.keep_until >= now}
-            if len(live) > self.MAX_RECORDS:
-                newest = sorted(live.items(), key=lambda kv: kv[1].keep_until)[-self.MAX_RECORDS :]
-                live = dict(newest)
-            self._records = live
-            text = json.dumps(
-                {
-                    k: {"status": v.status, "output": v.output, "keep_until": v.keep_until}
-                    for k, v in live.items()
-                },
-                ensure_ascii=False,
-            )
-            try:
-                write_atomically(self.path, text)
-            except OSError:
-                # Still answered from memory until a restart; better than no answer at all.
-                log.warning("cannot save %s", self.path, exc_info=True)
+            records = {k: v for k, v in self._records.items() if k != command_id}
+            records[command_id] = answer  # insertion order = answer order
+            live = [(k, v) for k, v in records.items() if v.keep_until >= now]
+            self._records = dict(live[-self.MAX_RECORDS :])
+            document = {k: v.to_json() for k, v in self._records.items()}
+        _save(self.path, document)
+
+
+class JobStore:
+    """Every job the core holds, written whole after each change (a handful of jobs)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "jobs.json"
+
+    def load(self) -> list[JobRecord]:
+        return list(_load(self.path, JobRecord.from_json).values())
+
+    def save(self, jobs: Iterable[JobRecord]) -> None:
+        _save(self.path, {j.job_id: j.to_json() for j in jobs})
 
 
 class PeripheralMemory:
@@ -145,22 +142,15 @@ class PeripheralMemory:
 
     def __init__(self, state_dir: Path) -> None:
         self.path = state_dir / "peripherals.json"
-        self._last: dict[str, dict[str, str]] = {}
-        try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            if isinstance(raw, dict):
-                self._last = {str(k): dict(v) for k, v in raw.items() if isinstance(v, dict)}
-        except (OSError, ValueError):
-            pass
+        loaded = _load(self.path, lambda v: {str(k): str(x) for k, x in dict(v).items()})
+        self._last = {k[:MAX_NAME_LEN]: v for k, v in list(loaded.items())[:MAX_PERIPHERALS]}
 
     def names(self) -> list[str]:
         return list(self._last)
 
     def remember(self, peripherals: dict[str, dict[str, str]]) -> None:
-        if peripherals == self._last:
+        bounded = dict(list(peripherals.items())[:MAX_PERIPHERALS])
+        if bounded == self._last:
             return
-        self._last = dict(peripherals)
-        try:
-            write_atomically(self.path, json.dumps(self._last, ensure_ascii=False))
-        except OSError:
-            log.warning("cannot save %s", self.path, exc_info=True)
+        self._last = bounded
+        _save(self.path, self._last)

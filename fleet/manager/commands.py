@@ -8,13 +8,14 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from common.clock import utc_now
 from common.problem import Problem
 from fleet.manager.models import CommandRecord, CommandState
 from fleet.manager.registry import Registry
@@ -26,13 +27,16 @@ from fleet.protocol import (
     device_topic,
     encode,
     new_command_id,
-    utc_now,
 )
 
 log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT_S = 5.0
 MAX_ARGS_BYTES = 16 * 1024
+#: Asks an agent to publish its birth again (the Sparkplug "rebirth"): sent when health arrives
+#: from a session with no birth here. Agents that do not know it answer `unknown-command`.
+REBIRTH = "rebirth"
+REBIRTH_TTL_S = 60
 
 
 def request_fingerprint(name: str, args: dict[str, Any], ttl_s: int) -> str:
@@ -138,6 +142,35 @@ class CommandService:
         command they already ran from their record)."""
         with contextlib.suppress(RuntimeError):  # raised only while shutting down
             self._redelivery.submit(self._redeliver, list(device_ids))
+
+    def request_rebirth(self, sessions: Iterable[tuple[str, int]]) -> None:
+        """Health came from these (device, session_seq) with no birth here: ask each device once
+        per session (the idempotency key is the session, so several managers ask once too)."""
+        with contextlib.suppress(RuntimeError):  # raised only while shutting down
+            self._redelivery.submit(self._request_rebirth, dict(sessions))
+
+    def _request_rebirth(self, sessions: dict[str, int]) -> None:
+        for device_id, session_seq in sorted(sessions.items()):
+            key = f"{REBIRTH}-{session_seq}"
+            try:
+                if self._registry.find_command(device_id, key) is not None:
+                    continue
+                now = utc_now()
+                record = CommandRecord(
+                    id=new_command_id(), device_id=device_id, name=REBIRTH, args={},
+                    status=CommandState.PENDING.value, idempotency_key=key,
+                    request_hash=request_fingerprint(REBIRTH, {}, REBIRTH_TTL_S),
+                    issued_at=now, expires_at=now + timedelta(seconds=REBIRTH_TTL_S),
+                )
+                self._registry.insert_command(record)
+            except IntegrityError:
+                continue  # another manager asked already
+            except Exception:
+                log.exception("could not ask %s for its birth", device_id)
+                continue
+            log.info("health of %s from session_seq %d, which has no birth here: asking for it",
+                     device_id, session_seq)
+            self._send(record)
 
     def _redeliver(self, device_ids: list[str]) -> None:
         try:

@@ -5,6 +5,11 @@ Writing SQLite inside the MQTT callback stalls the network loop (WAL checkpoints
 per message caps ingest far below the network (shared/docs/fleet-notes.md). Acknowledging after
 the commit means a crash loses nothing the broker still holds for us; every registry update is
 idempotent, so a redelivered message is harmless.
+
+One bad message is rejected alone, never with its batch: a message that does not decode, is out
+of range, or that the database refuses is acknowledged without being stored and counted by
+reason (`Rejects`). A batch the database refuses is split in halves until the culprits are
+alone, so the others are stored in a few transactions more, not one per message.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from dataclasses import dataclass
 
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import OperationalError
 
-from fleet.manager.registry import BatchOutcome, Registry
+from common.backoff import Backoff
+from common.clock import Clock, utc_now
+from fleet.manager.registry import BatchOutcome, Registry, RejectReason
+from fleet.manager.rejects import Rejects
 from fleet.manager.stats import IngestStats
 from fleet.mqtt import IncomingMessage
 from fleet.protocol import (
@@ -30,42 +38,26 @@ from fleet.protocol import (
     TopicError,
     decode_for_channel,
     parse_device_topic,
-    utc_now,
 )
 
 log = logging.getLogger(__name__)
 
 _COMMAND_SUFFIX = "/" + Channel.COMMAND.value
 LOADED_BATCH = 100  # a batch this big means messages arrive faster than single writes
+_RETRY = Backoff(initial_s=0.1, max_s=5.0, factor=2.0, jitter=0.2)
 
 
 class _Stop:
     pass
 
 
-class _LogBudget:
-    """At most `per_minute` warnings a minute: a terminal sending garbage must not flood logs."""
-
-    def __init__(self, per_minute: int = 20) -> None:
-        self._per_minute = per_minute
-        self._window_start = time.monotonic()
-        self._used = 0
-        self._suppressed = 0
-
-    def warning(self, msg: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._window_start >= 60:
-            if self._suppressed:
-                log.warning("%d more dropped messages in the last minute", self._suppressed)
-            self._window_start, self._used, self._suppressed = now, 0, 0
-        if self._used < self._per_minute:
-            self._used += 1
-            log.warning(msg, *args)
-        else:
-            self._suppressed += 1
-
-
 _STOP = _Stop()
+
+
+@dataclass(frozen=True)
+class _Item:
+    payload: Payload
+    topic: str
 
 
 class IngestWriter:
@@ -75,19 +67,26 @@ class IngestWriter:
         stats: IngestStats,
         *,
         on_reborn: Callable[[list[str]], None],
+        on_unborn: Callable[[list[tuple[str, int]]], None] | None = None,
         batch_max: int = 2000,
         linger_s: float = 0.02,
+        clock: Clock = utc_now,
     ) -> None:
         self._registry = registry
         self._stats = stats
         self._on_reborn = on_reborn
+        self._on_unborn = on_unborn
         self._batch_max = batch_max
         self._linger_s = linger_s
+        self._clock = clock
         self._loaded = False
         self._queue: queue.SimpleQueue[IncomingMessage | _Stop] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._abandon = threading.Event()
-        self._invalid_log = _LogBudget()
+
+    @property
+    def rejects(self) -> Rejects:
+        return self._stats.rejects
 
     @property
     def backlog(self) -> int:
@@ -151,88 +150,103 @@ class IngestWriter:
             try:
                 self._process(batch)
             except Exception:
-                # A bug, not a database outage (those are retried): drop the batch rather than
-                # leave it unacknowledged, where it would hold the broker's window forever.
-                log.exception("ingest batch of %d failed; dropping it", len(batch))
+                # A bug outside the registry (which isolates bad messages itself): the messages
+                # are rejected, counted, and acknowledged rather than left unacknowledged, where
+                # they would hold the broker's window for ever.
+                log.exception("ingest of a batch of %d failed", len(batch))
                 for message in batch:
+                    self.rejects.reject(RejectReason.STORE_FAILED, message.topic, "ingest bug")
                     message.ack()
             if stop_after or self._abandon.is_set():
                 return
 
-    def _decode(self, batch: Sequence[IncomingMessage]) -> list[Payload]:
-        payloads: list[Payload] = []
+    def _decode(self, batch: Sequence[IncomingMessage]) -> list[_Item]:
+        items: list[_Item] = []
         for message in batch:
             try:
                 topic = parse_device_topic(message.topic)
-                if topic.channel not in AGENT_CHANNELS:
-                    continue
-                payload = decode_for_channel(topic.channel, message.payload)
-                if payload.device_id != topic.device_id:
-                    # The broker ACL vouches for the topic, not for the payload.
-                    raise ProtocolError("device_id in the payload differs from the topic")
-            except (TopicError, ProtocolError) as exc:
-                self._stats.invalid += 1
-                self._invalid_log.warning("dropped a message on %s: %s", message.topic, exc)
+            except TopicError as exc:
+                self.rejects.reject(RejectReason.TOPIC, message.topic[:200], str(exc))
                 continue
-            payloads.append(payload)
-        return payloads
+            if topic.channel not in AGENT_CHANNELS:
+                continue
+            try:
+                payload = decode_for_channel(topic.channel, message.payload)
+            except (ProtocolError, ValueError) as exc:
+                self.rejects.reject(RejectReason.DECODE, message.topic, str(exc)[:300])
+                continue
+            if payload.device_id != topic.device_id:
+                # The broker ACL vouches for the topic, not for the payload.
+                self.rejects.reject(RejectReason.DEVICE_MISMATCH, message.topic,
+                                    "device_id in the payload differs from the topic")
+                continue
+            items.append(_Item(payload, message.topic))
+        return items
 
     def _process(self, batch: list[IncomingMessage]) -> None:
-        payloads = self._decode(batch)
-        outcome = self._apply(payloads)
+        items = self._decode(batch)
+        outcome = self._apply(items)
         if outcome is None:
             return  # abandoned: not acknowledged
         committed = time.time()
-        for message in batch:
-            message.ack()
+        rejected = {id(p) for p, _ in outcome.rejected}
+        stored = [i.payload for i in items if id(i.payload) not in rejected]
+        topics = {id(i.payload): i.topic for i in items}
+        for payload, reason in outcome.rejected:
+            self.rejects.reject(reason, topics.get(id(payload), payload.device_id),
+                                f"{payload.SCHEMA} not stored")
         stats = self._stats
-        stats.ingested += len(payloads)
+        stats.ingested += len(stored)
         stats.batches += 1
         stats.presence_accepted += outcome.presence_accepted
         stats.presence_ignored += outcome.presence_ignored
+        stats.health_ignored += outcome.health_ignored
         stats.results_applied += outcome.results_applied
         stats.results_ignored += outcome.results_ignored
         stats.last_committed_at = committed
         stats.add_latencies(
-            [(committed - p.ts.timestamp()) * 1000.0 for p in payloads if isinstance(p, Health)]
+            [(committed - p.ts.timestamp()) * 1000.0 for p in stored if isinstance(p, Health)]
         )
+        for message in batch:
+            message.ack()
         if outcome.reborn:
             self._on_reborn(outcome.reborn)
+        if outcome.unborn and self._on_unborn is not None:
+            self._on_unborn(outcome.unborn)
 
-    def _apply(self, payloads: list[Payload]) -> BatchOutcome | None:
-        delay = 0.1
+    def _apply(self, items: list[_Item]) -> BatchOutcome | None:
+        """Apply `items`, isolating the ones the database refuses; None when abandoned."""
+        payloads = [i.payload for i in items]
+        attempt = 0
         while True:
-            now: datetime = utc_now()
             try:
-                return self._registry.apply_batch(payloads, now)
+                return self._registry.apply_batch(payloads, self._clock())
             except OperationalError as exc:
                 # Transient (locked, connection lost, disk full): retry; the broker holds back
                 # further messages once our receive maximum is reached.
                 self._stats.db_errors += 1
+                attempt += 1
+                delay = _RETRY.delay(attempt)
                 log.warning("registry write failed (%s); retrying in %.1fs", exc.orig, delay)
-            except SQLAlchemyError:
-                # Not transient: find the message that breaks the batch rather than retry forever.
+                if self._abandon.wait(delay):
+                    return None
+            except Exception as exc:
+                # Not transient: something in this batch breaks it (an integer too large for
+                # the column, a constraint). Reject the culprit alone, keep the rest.
                 self._stats.db_errors += 1
-                if len(payloads) == 1:
-                    log.exception("dropping a %s message the registry rejects",
-                                  payloads[0].SCHEMA)
-                    return BatchOutcome()
-                log.exception("batch of %d rejected; applying one by one", len(payloads))
+                if len(items) == 1:
+                    out = BatchOutcome()
+                    out.rejected.append((items[0].payload, RejectReason.STORE_FAILED))
+                    log.debug("registry refused a %s message: %s", items[0].payload.SCHEMA,
+                              type(exc).__name__)
+                    return out
+                log.warning("a batch of %d failed to store (%s); isolating the culprit",
+                            len(items), type(exc).__name__)
                 merged = BatchOutcome()
-                for p in payloads:
-                    one = self._apply([p])
+                half = len(items) // 2
+                for part in (items[:half], items[half:]):
+                    one = self._apply(part)
                     if one is None:
                         return None
-                    _merge(merged, one)
+                    merged.merge(one)
                 return merged
-            if self._abandon.wait(delay):
-                return None
-            delay = min(delay * 2, 5.0)
-
-
-def _merge(into: BatchOutcome, other: BatchOutcome) -> None:
-    into.reborn.extend(other.reborn)
-    into.presence_accepted += other.presence_accepted
-    into.presence_ignored += other.presence_ignored
-    into.results_applied += other.results_applied
-    into.results_ignored += other.results_ignored

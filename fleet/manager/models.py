@@ -8,10 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, MetaData, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from fleet.manager.db import UTCDateTime
+from common.sqlite import UtcDateTime
 from fleet.protocol.presence import PresenceKind
 
 NO_PRESENCE_SEQ = -1  # a device known only from health or results: any presence event is newer
@@ -31,9 +31,14 @@ class Device(SQLModel, table=True):
     presence_kind: int = Field(default=int(PresenceKind.DEATH))
     # Why the device is offline: the death's reason (`will`, `shutdown`) or `timeout`.
     presence_reason: str | None = None
-    presence_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    first_seen: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    last_seen: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    presence_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    # A death of a session not (yet) born here: kept aside, it moves no presence. If that
+    # session's birth comes later (another manager was faster with the Will), the birth lands
+    # offline instead of online.
+    pending_death_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    pending_death_reason: str | None = None
+    first_seen: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    last_seen: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     # From the newest birth.
     birth_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
     app_version: str | None = None
@@ -43,7 +48,7 @@ class Device(SQLModel, table=True):
     # The newest health message, ordered by (session_seq, seq).
     health_session_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
     health_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
-    health_ts: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    health_ts: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     health: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
@@ -58,8 +63,8 @@ class PresenceEvent(SQLModel, table=True):
     kind: str  # birth, death, timeout
     session_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
     reason: str | None = None
-    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    recorded_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
 class HealthSample(SQLModel, table=True):
@@ -72,8 +77,8 @@ class HealthSample(SQLModel, table=True):
     device_id: str = Field(sa_column=Column(String(64), nullable=False))
     session_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    ts: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    ts: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
     health: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 
@@ -106,13 +111,20 @@ class CommandRecord(SQLModel, table=True):
     status: str = CommandState.PENDING.value
     idempotency_key: str = Field(sa_column=Column(String(128), nullable=False))
     request_hash: str
-    issued_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
-    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    issued_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
     output: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 TABLES = [
     Device.__table__, PresenceEvent.__table__, HealthSample.__table__, CommandRecord.__table__
 ]
+
+#: The registry's own metadata for migrations: SQLModel.metadata holds every SQLModel table in
+#: the process (the edge server's too), so the registry's tables are copied into their own.
+REGISTRY_METADATA = MetaData()
+for _table in TABLES:
+    _table.to_metadata(REGISTRY_METADATA)
+

@@ -1,31 +1,37 @@
-"""The fleet manager process: wires registry, MQTT ingest, sweeper, commands and REST."""
+"""The fleet manager process: wires registry, MQTT ingest, sweeper and commands (REST is
+`fleet.manager.api`, which uses this module; this module never imports it)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
+from common.clock import utc_now
+from fleet.manager import migrations
 from fleet.manager.commands import CommandService
 from fleet.manager.db import open_database
 from fleet.manager.ingest import IngestWriter
 from fleet.manager.registry import Registry
 from fleet.manager.settings import FleetManagerSettings
 from fleet.manager.stats import IngestStats
-from fleet.mqtt import ConnectOptions, MqttClient, MqttError, default_client_id
-from fleet.protocol import MANAGER_SUBSCRIPTION, utc_now
+from fleet.mqtt import ConnectOptions, MqttClient
+from fleet.protocol import MANAGER_SUBSCRIPTION
 
 log = logging.getLogger(__name__)
 
 
 class Sweeper:
-    """Marks devices offline after silence, and unanswered commands timed out."""
+    """Marks devices offline after silence, unanswered commands timed out, and forgets devices
+    that never became healthy. Each step runs on its own: one failing stops none of the others."""
 
-    def __init__(self, registry: Registry, offline_after_s: float) -> None:
+    def __init__(
+        self, registry: Registry, offline_after_s: float, unconfirmed_retention_s: float
+    ) -> None:
         self._registry = registry
         self._offline_after_s = offline_after_s
+        self._retention_s = unconfirmed_retention_s
         self.interval_s = min(15.0, max(0.5, offline_after_s / 4))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fleet-sweeper", daemon=True)
@@ -40,32 +46,40 @@ class Sweeper:
 
     def sweep(self) -> None:
         now = utc_now()
-        self._registry.sweep_offline(now, self._offline_after_s)
-        self._registry.time_out_commands(now)
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("offline", lambda: self._registry.sweep_offline(now, self._offline_after_s)),
+            ("commands", lambda: self._registry.time_out_commands(now)),
+            ("unconfirmed", lambda: self._registry.expire_unconfirmed(now, self._retention_s)),
+        ]
+        for name, step in steps:
+            try:
+                step()
+            except Exception:
+                log.warning("sweep step %s failed; retrying next round", name, exc_info=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
-            try:
-                self.sweep()
-            except SQLAlchemyError:
-                log.warning("sweep failed; retrying next round", exc_info=True)
-            except Exception:  # a bug: keep sweeping rather than end the thread silently
-                log.exception("sweep failed")
+            self.sweep()
 
 
 class FleetManager:
     def __init__(self, settings: FleetManagerSettings) -> None:
         self.settings = settings
         self.db = open_database(settings.database_url)
-        self.registry = Registry(self.db, history_interval_s=settings.history_interval_s)
+        self.registry = Registry(
+            self.db,
+            history_interval_s=settings.history_interval_s,
+            max_session_ahead_s=settings.max_session_ahead_s,
+        )
         self.stats = IngestStats()
-        self.persistent_session = settings.client_id is not None
+        # Always a persistent session under a stable id: what the broker holds for us (in flight,
+        # unacknowledged until committed, or queued) survives a crash of this process.
         self.mqtt = MqttClient(
             settings.broker(),
             ConnectOptions(
-                client_id=settings.client_id or default_client_id("fleet-manager"),
-                clean_start=not self.persistent_session,
-                session_expiry_s=settings.session_expiry_s if self.persistent_session else 0,
+                client_id=settings.mqtt_client_id(),
+                clean_start=False,
+                session_expiry_s=settings.session_expiry_s,
                 keepalive_s=settings.keepalive_s,
                 receive_maximum=settings.receive_maximum,
                 manual_ack=True,
@@ -80,30 +94,27 @@ class FleetManager:
             self.registry,
             self.stats,
             on_reborn=self.commands.redeliver,
+            on_unborn=self.commands.request_rebirth,
             batch_max=settings.ingest_batch_max,
         )
-        self.sweeper = Sweeper(self.registry, settings.offline_after_s)
+        self.sweeper = Sweeper(self.registry, settings.offline_after_s,
+                               settings.unconfirmed_retention_s)
         self.mqtt.subscribe(MANAGER_SUBSCRIPTION, self.writer.submit, qos=1)
 
     def start(self) -> None:
-        self.registry.create_schema()
+        migrations.upgrade(self.db)
         self.writer.start()
         self.sweeper.start()
         self.mqtt.start()
         log.info(
-            "fleet manager %s: broker %s, %s session, database %s",
-            self.mqtt.options.client_id, self.mqtt.broker,
-            "persistent" if self.persistent_session else "clean", self.db.write.url,
+            "fleet manager %s: broker %s, persistent session (expiry %ds), database %s",
+            self.mqtt.options.client_id, self.mqtt.broker, self.settings.session_expiry_s,
+            self.db.write.url,
         )
 
     def stop(self) -> None:
-        if not self.persistent_session:
-            # Let the other managers take new messages while we finish ours; a persistent
-            # session keeps its subscription so the broker holds our share until we are back.
-            try:
-                self.mqtt.unsubscribe(MANAGER_SUBSCRIPTION, timeout=2.0)
-            except MqttError as exc:
-                log.info("unsubscribe on shutdown: %s", exc)
+        # The subscription stays: the broker keeps our share for us until we are back (or the
+        # session expires), so a restart loses nothing.
         self.writer.stop()
         # Before MQTT goes, so that a re-send under way (after a birth the writer just applied)
         # still reaches the broker. Queued re-sends are dropped: those commands wait for the
@@ -127,20 +138,3 @@ class FleetManager:
             "database": {"ok": database_ok},
             "ingest": self.stats.snapshot(self.writer.backlog),
         }
-
-
-def run(settings: FleetManagerSettings) -> None:
-    """Serve until SIGTERM/SIGINT (uvicorn handles them and runs the shutdown)."""
-    import uvicorn
-
-    from fleet.manager.api import create_app
-
-    manager = FleetManager(settings)
-    uvicorn.run(
-        create_app(manager),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,  # common.logs already routes uvicorn's loggers
-        access_log=settings.access_log,
-        lifespan="on",
-    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import socket
 from typing import ClassVar
 
 from pydantic import Field
@@ -23,16 +25,34 @@ class FleetManagerSettings(BrokerSettings):
     # A device whose last message is older than this (or than 3 of its own health intervals,
     # whichever is longer) is marked offline even without a Will.
     offline_after_s: float = Field(90.0, gt=0)
-    # A fixed client id gives this process a persistent MQTT session: the broker keeps its share
-    # of the messages while it restarts. Leave unset for a fresh id per process (a process that
-    # is gone for good must not keep a session that still receives a share of the load).
-    client_id: str | None = None
-    session_expiry_s: int = Field(3600, ge=0)
+    # The MQTT client id names this process's persistent session (clean start off): the broker
+    # keeps its share of the messages, in flight or queued, while it restarts, kill -9 included.
+    # It must stay the same across restarts and differ between the managers of one group; by
+    # default it is `fleet-manager-<instance>`.
+    client_id: str | None = Field(None, min_length=1, max_length=128)
+    # This manager process's name: default `<hostname>-<port>` (two managers on one host listen
+    # on different ports, and a restarted one gets the same name back).
+    instance: str | None = Field(None, min_length=1, max_length=100)
+    # How long the broker keeps the session of a manager that is away. A manager retired for
+    # good: run it once with 0 so that its session (and its share of the load) goes with it.
+    session_expiry_s: int = Field(86_400, ge=0)
     # Unacknowledged messages the broker may have in flight to us; we acknowledge after commit.
     receive_maximum: int = Field(10_000, ge=1, le=65_535)
     ingest_batch_max: int = Field(2000, ge=1)
     # At most one health sample per device per interval is kept as history (0: none).
     history_interval_s: float = Field(300.0, ge=0)
     default_command_ttl_s: int = Field(300, ge=1)
+    # session_seq is time-based (ms since the epoch): a presence or health message whose session
+    # is further ahead of this manager's clock than this is rejected (docs/contracts/fleet-mqtt.md).
+    max_session_ahead_s: float = Field(600.0, gt=0, le=30 * 86_400)
+    # Devices that never sent a health the registry stored are forgotten after this long.
+    unconfirmed_retention_s: float = Field(86_400.0, gt=0)
     access_log: bool = False
 
+
+    def mqtt_client_id(self) -> str:
+        if self.client_id is not None:
+            return self.client_id
+        instance = self.instance or f"{socket.gethostname()}-{self.port}"
+        # Only characters every broker accepts in a client id.
+        return "fleet-manager-" + re.sub(r"[^A-Za-z0-9_-]", "-", instance)

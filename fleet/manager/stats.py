@@ -7,6 +7,8 @@ import threading
 from collections import deque
 from typing import Any
 
+from fleet.manager.rejects import Rejects
+
 
 def percentile(sorted_values: list[float], p: float) -> float | None:
     if not sorted_values:
@@ -23,10 +25,11 @@ class IngestStats:
     def __init__(self) -> None:
         self.received = 0
         self.ingested = 0
-        self.invalid = 0
+        self.rejects = Rejects()
         self.batches = 0
         self.presence_accepted = 0
         self.presence_ignored = 0
+        self.health_ignored = 0
         self.results_applied = 0
         self.results_ignored = 0
         self.db_errors = 0
@@ -34,6 +37,11 @@ class IngestStats:
         self.last_committed_at: float | None = None
         self._latency_ms: deque[float] = deque(maxlen=self.LATENCY_WINDOW)
         self._lock = threading.Lock()
+
+    @property
+    def invalid(self) -> int:
+        """Messages acknowledged without being stored, whatever the reason."""
+        return self.rejects.total
 
     def add_latencies(self, values_ms: list[float]) -> None:
         with self._lock:
@@ -45,11 +53,14 @@ class IngestStats:
         return {
             "received": self.received,
             "ingested": self.ingested,
-            "invalid": self.invalid,
+            # Acknowledged without being stored, in total and by reason.
+            "invalid": self.rejects.total,
+            "rejected": self.rejects.counts(),
             "backlog": backlog,
             "batches": self.batches,
             "presence_accepted": self.presence_accepted,
             "presence_ignored": self.presence_ignored,
+            "health_ignored": self.health_ignored,
             "results_applied": self.results_applied,
             "results_ignored": self.results_ignored,
             "db_errors": self.db_errors,

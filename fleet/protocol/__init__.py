@@ -12,6 +12,7 @@ from fleet.protocol.codec import (
     decode_for_channel,
     encode,
 )
+from fleet.protocol.limits import MAX_COUNTER, MAX_PAYLOAD_BYTES
 from fleet.protocol.messages import (
     KIOSK_UNREACHABLE,
     KNOWN_COMMANDS,
@@ -22,6 +23,8 @@ from fleet.protocol.messages import (
     Death,
     DeathReason,
     Health,
+    JobState,
+    JobUpdate,
     KioskHealth,
     KnownCommand,
     Payload,
@@ -29,7 +32,7 @@ from fleet.protocol.messages import (
     PeripheralState,
     SystemHealth,
     new_command_id,
-    utc_now,
+    utc_now,  # re-exported from common.clock for the protocol's users
 )
 from fleet.protocol.presence import PresenceKey, PresenceKind, is_newer, next_session_seq
 from fleet.protocol.topics import (
@@ -56,6 +59,8 @@ __all__ = [
     "KNOWN_COMMANDS",
     "MANAGER_SHARE_GROUP",
     "MANAGER_SUBSCRIPTION",
+    "MAX_COUNTER",
+    "MAX_PAYLOAD_BYTES",
     "Birth",
     "Channel",
     "Command",
@@ -66,6 +71,8 @@ __all__ = [
     "DeviceTopic",
     "Health",
     "InvalidPayload",
+    "JobState",
+    "JobUpdate",
     "KioskHealth",
     "KnownCommand",
     "Payload",

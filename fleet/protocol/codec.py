@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fleet.protocol.limits import MAX_PAYLOAD_BYTES
 from fleet.protocol.messages import PAYLOAD_TYPES, Payload
 from fleet.protocol.topics import Channel
 
@@ -32,7 +33,7 @@ class UnknownSchema(ProtocolError):
 
 
 class InvalidPayload(ProtocolError):
-    """Not JSON, no schema, or fields that do not validate."""
+    """Not JSON, no schema, too large, or fields that do not validate or are out of range."""
 
 
 class WrongChannel(ProtocolError):
@@ -40,9 +41,13 @@ class WrongChannel(ProtocolError):
 
 
 def encode(message: Payload) -> bytes:
+    """JSON with the schema id first; refuses what no receiver would decode (too large)."""
     body: dict[str, Any] = {"schema": str(message.SCHEMA)}
     body.update(message.model_dump(mode="json"))
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(data) > MAX_PAYLOAD_BYTES:
+        raise InvalidPayload(f"{message.SCHEMA} of {len(data)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    return data
 
 
 def parse_schema(value: object) -> tuple[str, int]:
@@ -76,6 +81,9 @@ def decode(data: bytes | str, expected: type[P] | None = None) -> Payload:
     Two passes of pydantic's JSON parser (schema id, then the model) cost about a third of
     json.loads + model_validate; the manager decodes every message it ingests.
     """
+    size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "surrogatepass"))
+    if size > MAX_PAYLOAD_BYTES:
+        raise InvalidPayload(f"payload of {size} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
         envelope = _Envelope.model_validate_json(data)
     except ValidationError as exc:

@@ -2,41 +2,38 @@
 
 Each model names its schema (`hrss.<kind>/<major>`) and the channel it travels on. Unknown
 fields are ignored so that a newer sender can add fields without breaking older receivers;
-anything that changes the meaning of an existing field needs a new major version.
+anything that changes the meaning of an existing field needs a new major version. Every number
+has a range and every string a length (`fleet.protocol.limits`): a value outside them fails the
+decoding of its own message, and of nothing else.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
-from pydantic import (
-    AfterValidator,
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    StringConstraints,
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from common.clock import utc_now
+from common.device_id import DEVICE_ID_PATTERN
+from fleet.protocol.limits import (
+    MAX_PERIPHERALS,
+    Counter,
+    Fraction,
+    Hostname,
+    IntervalS,
+    Percent,
+    ShortName,
+    Site,
+    Text,
+    UptimeS,
+    UtcDatetime,
+    Version,
 )
+from fleet.protocol.topics import Channel
 
-from fleet.protocol.topics import DEVICE_ID_PATTERN, Channel
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-#: ISO 8601 with an offset (a naive timestamp is rejected), normalised to UTC.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 DeviceId = Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)]
 CommandId = Annotated[str, StringConstraints(min_length=1, max_length=64,
                                               pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
@@ -70,12 +67,15 @@ class Birth(Payload):
     SCHEMA = SchemaId(name="hrss.birth", major=1)
     CHANNEL = Channel.BIRTH
 
-    session_seq: NonNegativeInt
-    app_version: str
-    agent_version: str
-    site: str
-    hostname: str
-    health_interval_s: PositiveFloat
+    session_seq: Counter
+    app_version: Version
+    agent_version: Version
+    site: Site
+    hostname: Hostname
+    health_interval_s: IntervalS
+    # Commands this agent runs (contract 1.1); absent from older agents, which know only
+    # `ping` and `report-health`.
+    commands: Annotated[list[CommandName], Field(max_length=64)] = Field(default_factory=list)
 
 
 class DeathReason(StrEnum):
@@ -87,28 +87,28 @@ class Death(Payload):
     SCHEMA = SchemaId(name="hrss.death", major=1)
     CHANNEL = Channel.DEATH
 
-    session_seq: NonNegativeInt
+    session_seq: Counter
     # A plain string, not the enum: a presence event must never be dropped because a newer
     # agent gives a reason this manager does not know.
-    reason: str = DeathReason.WILL.value
+    reason: ShortName = DeathReason.WILL.value
 
 
 class SystemHealth(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    cpu_percent: NonNegativeFloat
-    memory_percent: NonNegativeFloat
-    disk_percent: NonNegativeFloat
-    uptime_s: NonNegativeFloat
+    cpu_percent: Percent
+    memory_percent: Percent
+    disk_percent: Percent
+    uptime_s: UptimeS
 
 
 class KioskHealth(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     reachable: bool
-    screen: str | None = None
+    screen: ShortName | None = None
     session_active: bool | None = None
-    app_version: str | None = None
+    app_version: Version | None = None
 
 
 class PeripheralState(StrEnum):
@@ -125,20 +125,23 @@ class PeripheralHealth(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     state: PeripheralState
-    code: str = "ok"
-    reason: str = ""
+    code: ShortName = "ok"
+    reason: Text = ""
+
+
+Peripherals = Annotated[dict[ShortName, PeripheralHealth], Field(max_length=MAX_PERIPHERALS)]
 
 
 class Health(Payload):
     SCHEMA = SchemaId(name="hrss.health", major=1)
     CHANNEL = Channel.HEALTH
 
-    session_seq: NonNegativeInt
-    seq: NonNegativeInt
-    app_version: str
+    session_seq: Counter
+    seq: Counter
+    app_version: Version
     system: SystemHealth
     kiosk: KioskHealth
-    peripherals: dict[str, PeripheralHealth] = Field(default_factory=dict)
+    peripherals: Peripherals = Field(default_factory=dict)
 
 
 def new_command_id() -> str:
@@ -151,6 +154,7 @@ class Command(Payload):
 
     id: CommandId
     name: CommandName
+    # Free-form per command, bounded by the payload size; each handler validates its own.
     args: dict[str, Any] = Field(default_factory=dict)
     expires_at: UtcDatetime
 
@@ -175,8 +179,45 @@ class CommandResult(Payload):
     output: dict[str, Any] = Field(default_factory=dict)
 
 
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def final(self) -> bool:
+        return self in _FINAL_JOB_STATES
+
+
+_FINAL_JOB_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+class JobUpdate(Payload):
+    """The state of one long-running job (contract 1.1, "Jobs").
+
+    A job is started by a command; its id is that command's id. `update` rises with every
+    message about the job, across agent restarts: a receiver keeps the one with the highest
+    `update`, so duplicates and reordering change nothing.
+    """
+
+    SCHEMA = SchemaId(name="hrss.job", major=1)
+    CHANNEL = Channel.JOB
+
+    job_id: CommandId
+    name: CommandName
+    state: JobState
+    update: Counter
+    progress: Fraction = 0.0
+    output: dict[str, Any] = Field(default_factory=dict)
+    error: Text = ""
+
+
 #: Every payload model of this protocol version.
-PAYLOAD_TYPES: tuple[type[Payload], ...] = (Birth, Death, Health, Command, CommandResult)
+PAYLOAD_TYPES: tuple[type[Payload], ...] = (
+    Birth, Death, Health, Command, CommandResult, JobUpdate
+)
 
 
 class KnownCommand(StrEnum):
@@ -184,6 +225,11 @@ class KnownCommand(StrEnum):
 
     PING = "ping"
     REPORT_HEALTH = "report-health"
+    WAIT = "wait"  # a harmless job: waits `seconds`, reporting progress (proves the job path)
+    CANCEL_JOB = "cancel-job"
+    # Publish the birth of the current session again: a manager got health from a session it has
+    # no birth for (the birth went out while no manager was subscribed).
+    REBIRTH = "rebirth"
 
 
 KNOWN_COMMANDS = frozenset(c.value for c in KnownCommand)

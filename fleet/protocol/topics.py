@@ -5,17 +5,14 @@ Topic names are built here and nowhere else (provisioning uses them for broker A
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+from common.device_id import DEVICE_ID_PATTERN, is_device_id
 
 PREFIX = "hrss/v1"
 DEVICES_ROOT = f"{PREFIX}/dev"
 MANAGER_SHARE_GROUP = "hrss-fleet-managers"
-
-# Same rule as the edge API's device ids: safe in topics (no '/', '+', '#') and in file names.
-DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-_DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 
 
 class Channel(StrEnum):
@@ -26,11 +23,12 @@ class Channel(StrEnum):
     HEALTH = "health"
     COMMAND = "cmd"
     COMMAND_RESULT = "cmd-result"
+    JOB = "job"
 
 
 #: Channels an agent publishes on; the manager publishes only on `cmd`.
 AGENT_CHANNELS = frozenset(
-    {Channel.BIRTH, Channel.DEATH, Channel.HEALTH, Channel.COMMAND_RESULT}
+    {Channel.BIRTH, Channel.DEATH, Channel.HEALTH, Channel.COMMAND_RESULT, Channel.JOB}
 )
 
 
@@ -39,7 +37,8 @@ class TopicError(ValueError):
 
 
 def is_valid_device_id(device_id: str) -> bool:
-    return _DEVICE_ID.fullmatch(device_id) is not None
+    # The one rule (common.device_id): safe in topics (no '/', '+', '#') and in file names.
+    return is_device_id(device_id)
 
 
 def check_device_id(device_id: str) -> str:

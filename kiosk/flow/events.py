@@ -1,7 +1,7 @@
-"""Events the flow reacts to besides the card driver's own (drivers.card.interface).
+"""Events the flow reacts to besides the peripherals' own (drivers.*.interface).
 
-Card events (CardInserted, CardRead, CardReadFailed, CardRemoved) and HealthChanged come from the
-driver through the hardware bridge; these come from the screen, the edge worker and the timers.
+Device events (card inserted, read, removed, health) are interpreted by the identification
+methods (kiosk.flow.identify); these come from the screen, the edge worker and the timers.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from kiosk.flow.screens import Action
 
 @dataclass(frozen=True)
 class Tap:
-    """A button was pressed."""
+    """A button was pressed. `journey` names the service for `Action.START_JOURNEY`."""
 
     action: Action
+    journey: str | None = None
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Activity:
 @dataclass(frozen=True)
 class EdgeAnswered:
     """A worker finished an edge call. `request` ties it to the request that asked for it, so
-    that a late answer for a card that has already left is recognised and never shown."""
+    that a late answer for a citizen who has already left is recognised and never shown."""
 
     request: int
     kind: str

@@ -1,25 +1,18 @@
-"""Plain-language messages for every card failure and every edge problem.
+"""Plain-language messages for every edge problem (and the keys of every other message).
 
 The flow only picks a message *key*; kiosk/i18n holds the words (`<key>.title`, `<key>.body`).
+Each way of identifying names its own messages (kiosk.flow.identify.card: `msg.card.*`).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from drivers.card.interface import CardFailure
-from kiosk import edge_errors as codes
-from kiosk.edge_errors import EdgeProblem
+from kiosk.edge import errors as codes
+from kiosk.edge.errors import EdgeProblem
 
 
 class Msg(StrEnum):
-    # Card reading
-    CARD_REMOVED_MID_READ = "msg.card_removed_mid_read"
-    CARD_NEEDS_PSAM = "msg.card_needs_psam"
-    CARD_NOT_SSC = "msg.card_not_ssc"
-    CARD_UNRESPONSIVE = "msg.card_unresponsive"
-    CARD_UNREADABLE = "msg.card_unreadable"
-    READER_UNAVAILABLE = "msg.reader_unavailable"
     # The edge and what stands behind it
     EDGE_UNREACHABLE = "msg.edge_unreachable"
     CENTRAL_UNAVAILABLE = "msg.central_unavailable"
@@ -36,17 +29,13 @@ class Msg(StrEnum):
     UNEXPECTED = "msg.unexpected"
 
 
-CARD_FAILURE_MESSAGES: dict[CardFailure, Msg] = {
-    CardFailure.REMOVED: Msg.CARD_REMOVED_MID_READ,
-    CardFailure.NEEDS_PSAM: Msg.CARD_NEEDS_PSAM,
-    CardFailure.NOT_SSC: Msg.CARD_NOT_SSC,
-    CardFailure.UNRESPONSIVE: Msg.CARD_UNRESPONSIVE,
-    CardFailure.UNREADABLE: Msg.CARD_UNREADABLE,
-    CardFailure.READER_UNAVAILABLE: Msg.READER_UNAVAILABLE,
-}
-
 PROBLEM_MESSAGES: dict[str, Msg] = {
     codes.UNAUTHORIZED: Msg.DEVICE_NOT_AUTHORISED,
+    codes.TOKEN_EXPIRED: Msg.DEVICE_NOT_AUTHORISED,  # out of service until staff provision it
+    codes.TOO_MANY_REQUESTS: Msg.SERVICE_BUSY,  # retried after Retry-After, with the same key
+    codes.BAD_REQUEST: Msg.UNEXPECTED,  # the kiosk's own fault: staff, not the citizen
+    codes.UNSUPPORTED_MEDIA_TYPE: Msg.UNEXPECTED,
+    codes.METHOD_NOT_ALLOWED: Msg.UNEXPECTED,
     codes.VALIDATION_ERROR: Msg.UNEXPECTED,
     codes.INVALID_CITIZEN_ID: Msg.CARD_DATA_INVALID,
     codes.IDEMPOTENCY_KEY_REQUIRED: Msg.UNEXPECTED,
@@ -67,10 +56,6 @@ CARD_STATUS_MESSAGES: dict[str, Msg] = {
     "replaced": Msg.CARD_REPLACED,
     "cancelled": Msg.CARD_CANCELLED,
 }
-
-
-def message_for_failure(failure: CardFailure) -> Msg:
-    return CARD_FAILURE_MESSAGES.get(failure, Msg.CARD_UNREADABLE)
 
 
 def message_for_problem(problem: EdgeProblem) -> Msg:

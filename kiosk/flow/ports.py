@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from drivers.card.interface import CardData
-from kiosk.edge_models import Benefits, SessionOpened
+from kiosk.edge.models import Benefits, Credential, SessionOpened
 
 T = TypeVar("T")
 
@@ -47,9 +46,12 @@ class TaskRunner(Protocol):
 
 
 class EdgePort(Protocol):
-    """The three edge calls a card session needs (kiosk.edge_client.EdgeClient has them)."""
+    """The edge calls sessions and journeys need (kiosk.edge.client.EdgeClient has them).
 
-    def open_session(self, card: CardData, *, idempotency_key: str) -> SessionOpened: ...
+    Each call is ONE attempt; the flow's retry policy decides about another.
+    """
+
+    def open_session(self, credential: Credential, *, idempotency_key: str) -> SessionOpened: ...
 
     def get_benefits(self, session_id: str) -> Benefits: ...
 

@@ -19,7 +19,7 @@ class ScreenName(StrEnum):
 class Action(StrEnum):
     """What a tap asks for. Several buttons may ask for the same action (END on two screens)."""
 
-    SHOW_BENEFITS = "show-benefits"
+    START_JOURNEY = "start-journey"  # a service on the home screen; Tap.journey names it
     END = "end"
     BACK = "back"
     OK = "ok"

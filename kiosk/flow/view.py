@@ -1,4 +1,8 @@
-"""What the screen should show now: an immutable snapshot the UI renders and tests inspect."""
+"""What the screen should show now: an immutable snapshot the UI renders and tests inspect.
+
+Each journey's own content rides in `content` (its payload and paging), so the View does not
+grow a field for every journey.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from kiosk.edge_models import Benefits
 from kiosk.flow.screens import Action, ScreenName
 
 
@@ -30,6 +33,16 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Content:
+    """One journey's payload on its screen: `data` is what the journey loaded (e.g. Benefits)."""
+
+    journey: str
+    data: object = field(repr=False)
+    page: int = 0  # 0-based
+    page_count: int = 1
+
+
+@dataclass(frozen=True)
 class View:
     screen: ScreenName
     notice: Notice | None = None
@@ -37,11 +50,14 @@ class View:
     display_name: str = ""
     as_of: dt.datetime | None = None
     stale: bool = False
-    benefits: Benefits | None = field(default=None, repr=False)
-    page: int = 0  # benefits page, 0-based
-    page_count: int = 0
+    content: Content | None = field(default=None, repr=False)
+    journeys: tuple[str, ...] = ()  # the services offered on the home screen, in order
     idle_seconds_left: int | None = None  # set while the "are you still there?" warning shows
-    reader_available: bool = True
+    unavailable: frozenset[str] = frozenset()  # identification methods whose device is gone
+
+    @property
+    def reader_available(self) -> bool:
+        return "card" not in self.unavailable
 
     def __repr__(self) -> str:  # views are logged on transitions: no citizen data in them
         return (

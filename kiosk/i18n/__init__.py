@@ -15,14 +15,13 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, Literal
 
+from common.clock import to_china
+
 log = logging.getLogger(__name__)
 
 Language = Literal["zh_CN", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh_CN", "en")
 DEFAULT_LANGUAGE: Language = "zh_CN"
-
-# China has one time zone and no daylight saving: a fixed offset needs no tz database.
-BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -101,5 +100,5 @@ class Translator:
         """A point in time, in Beijing time, to the minute."""
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        local = value.astimezone(BEIJING)
+        local = to_china(value)
         return f"{self.date(local.date())} {local:%H:%M}"

@@ -1,4 +1,4 @@
-"""The Kivy App: builds the screens, connects the card reader, the flow and the status server.
+"""The Kivy App: builds the screens, connects the peripherals, the flow and the status server.
 
 Import only after kiosk.ui.boot.prepare_environment() and configure_kivy() (kiosk.runtime
 does this). Dependencies are passed in, so the window tests can run it with fakes.
@@ -19,50 +19,32 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
+from common.backoff import Backoff
+from common.version import __version__
 from drivers.base import HealthChanged
 from drivers.card.interface import CardReader
-from kiosk.flow import Activity, FlowConfig, KioskFlow, Tap
-from kiosk.flow.backoff import Backoff
+from kiosk.edge.credentials import DeviceCredentials
+from kiosk.flow import Activity, FlowConfig, KioskFlow, RetryPolicy, Tap
 from kiosk.flow.ports import EdgePort, Scheduler
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.i18n import Translator
+from kiosk.peripherals import Peripherals, as_peripherals
 from kiosk.screen_watch import ScreenWatch
 from kiosk.settings import KioskSettings
+from kiosk.status_document import build_status
 from kiosk.status_server import StatusServer
 from kiosk.ui.automation import UiAutomation
 from kiosk.ui.bridge import HardwareBridge
 from kiosk.ui.chrome import Footer, Header, IdleOverlay
 from kiosk.ui.frames import after_frames, capture, unique_path
-from kiosk.ui.screens import (
-    AttractScreen,
-    BenefitsScreen,
-    EndingScreen,
-    HomeScreen,
-    KioskScreen,
-    MessageScreen,
-    ProgressScreen,
-    UiContext,
-)
+from kiosk.ui.screens import SCREENS, KioskScreen, UiContext
 from kiosk.ui.tap_guard import TapGuard
 from kiosk.ui.theme import rgba, theme_named
-from kiosk.version import __version__
 from kiosk.voice import SilentVoice, Voice
 from kiosk.workers import WorkerPool
 
 log = logging.getLogger(__name__)
-
-# What the voice says on each screen (the message screen speaks its notice instead).
-_PROMPTS: dict[ScreenName, tuple[str, ...]] = {
-    ScreenName.ATTRACT: ("attract.title", "attract.hint"),
-    ScreenName.READING: ("reading.title", "reading.body"),
-    ScreenName.IDENTIFYING: ("identifying.title", "identifying.body"),
-    ScreenName.HOME: ("home.prompt",),
-    ScreenName.LOADING: ("loading.title",),
-    ScreenName.BENEFITS: ("benefits.title",),
-    ScreenName.ENDING: ("ending.title", "ending.body"),
-}
-
 
 _SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
 
@@ -97,16 +79,18 @@ class KioskApp(App):
     def __init__(
         self,
         settings: KioskSettings,
-        reader: CardReader,
+        peripherals: Peripherals | CardReader,
         edge: EdgePort,
         status: StatusServer | None = None,
         voice: Voice | None = None,
         scheduler: Scheduler | None = None,
         flow_config: FlowConfig | None = None,
+        credentials: DeviceCredentials | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.reader = reader
+        self.credentials = credentials  # its state is on /status
+        self.peripherals = as_peripherals(peripherals)
         self.edge = edge
         self.voice = voice or SilentVoice()
         self.watch = ScreenWatch()
@@ -120,7 +104,8 @@ class KioskApp(App):
                 idle_warning_s=settings.idle_warning_s,
                 message_hold_s=settings.message_hold_s,
                 page_size=self.theme.page_size,
-                backoff=Backoff(initial_s=settings.retry_initial_s, max_s=settings.retry_max_s),
+                retry=RetryPolicy(backoff=Backoff(initial_s=settings.retry_initial_s,
+                                                  max_s=settings.retry_max_s, jitter=0.2)),
             ),
         )
         self.status = status
@@ -137,20 +122,12 @@ class KioskApp(App):
 
     def build(self) -> Widget:
         Window.clearcolor = rgba(self.theme.palette.background)
-        ctx = UiContext(self.theme, self.t, self.tap, animate=_animations(self.settings))
+        ctx = UiContext(self.theme, self.t, self.tap, animate=_animations(self.settings),
+                        on_journey=self.start_journey)
         self.manager = ScreenManager(transition=NoTransition())
-        screens: list[KioskScreen] = [
-            AttractScreen(ctx),
-            ProgressScreen(ctx, ScreenName.READING, "reading", card=True),
-            ProgressScreen(ctx, ScreenName.IDENTIFYING, "identifying", card=True),
-            HomeScreen(ctx),
-            ProgressScreen(ctx, ScreenName.LOADING, "loading"),
-            BenefitsScreen(ctx),
-            MessageScreen(ctx),
-            EndingScreen(ctx),
-        ]
-        for screen in screens:
-            self.screens[ScreenName(screen.name)] = screen
+        for screen_class in SCREENS:
+            screen = screen_class(ctx)
+            self.screens[screen.screen_name] = screen
             self.manager.add_widget(screen)
         column = BoxLayout(orientation="vertical")
         column.add_widget(Header(ctx))
@@ -167,9 +144,10 @@ class KioskApp(App):
         self.flow.subscribe(self.render)
         self.render(self.flow.view)
         bridge = HardwareBridge(post_to_ui, self.flow.handle)
-        self._unsubscribe = self.reader.subscribe(bridge)
-        self.reader.start()  # never raises for absent hardware (drivers contract)
-        self.flow.handle(HealthChanged(kind="card_reader", health=self.reader.health()))
+        self._unsubscribe = self.peripherals.subscribe(bridge)
+        self.peripherals.start()  # never raises, whatever the drivers do
+        for peripheral, health in self.peripherals.health():
+            self.flow.handle(HealthChanged(kind=peripheral.name, health=health))
         self._start_status_server()
         log.info("kiosk %s started as %s (theme %s, %s, %dx%d)", __version__,
                  self.settings.device_id, self.theme.name, self.t.language,
@@ -191,22 +169,24 @@ class KioskApp(App):
         self.status.start(self.status_document, self.watch, automation)
 
     def status_document(self) -> dict[str, Any]:
-        """GET /status. No citizen data: names of things and health only."""
-        return {
-            "app_version": __version__,
-            "device_id": self.settings.device_id,
-            "screen": self.watch.screen,
-            "session_active": self.watch.session_active,
-            "peripherals": {"card_reader": self.reader.health().as_dict()},
-        }
+        """GET /status (docs/contracts/kiosk-status.md): names of things and health only."""
+        return build_status(
+            app_version=__version__, device_id=self.settings.device_id,
+            screen=self.watch.screen, session_active=self.watch.session_active,
+            peripherals=self.peripherals,
+            credential=self.credentials.status() if self.credentials is not None else None,
+        ).as_json()
 
     # Input ----------------------------------------------------------------------------------
 
-    def tap(self, action: Action) -> None:
+    def tap(self, action: Action, journey: str | None = None) -> None:
         if self.tap_guard.remaining() > 0:
             log.info("tap %s ignored: the screen has only just changed", action)
             return
-        self.flow.handle(Tap(action))
+        self.flow.handle(Tap(action, journey))
+
+    def start_journey(self, journey: str) -> None:
+        self.tap(Action.START_JOURNEY, journey)
 
     def _touched(self, *_: Any) -> None:
         # Runs before the widgets see the touch; returns None so that they still do.
@@ -246,10 +226,8 @@ class KioskApp(App):
         keys: tuple[str, ...]
         if warning:  # someone who cannot read the screen must hear it is about to end
             keys = ("idle.title", "idle.hint")
-        elif notice is not None:
-            keys = (f"{notice}.title", f"{notice}.body")
-        else:
-            keys = _PROMPTS.get(view.screen, ())
+        else:  # each screen declares its prompts (the message screen reads its notice)
+            keys = self.screens[view.screen].prompt_keys(view)
         if view.screen is ScreenName.ATTRACT:
             self.voice.stop()
         if keys:
@@ -284,7 +262,7 @@ class KioskApp(App):
         self.shutdown()
 
     def shutdown(self) -> None:
-        """End the session, stop the reader, workers and status server. Idempotent.
+        """End the session, stop the peripherals, workers and status server. Idempotent.
 
         Kivy calls it through on_stop (once per App.stop() call); kiosk.runtime calls it again
         after run() returns or raises, since a crashed event loop never dispatches on_stop.
@@ -295,7 +273,7 @@ class KioskApp(App):
         log.info("kiosk stopping")
         if self._unsubscribe is not None:
             self._unsubscribe()
-        self.reader.stop()
+        self.peripherals.stop()  # bounded: a wedged driver is abandoned, not waited for
         self.flow.close()  # ends any session at the edge (queued on the workers)
         self.voice.stop()
         if not self.workers.close(timeout_s=3.0):

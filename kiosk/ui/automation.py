@@ -110,7 +110,7 @@ class UiAutomation:
         buttons = {b.target: b for b in visible}
         button = buttons.get(target)
         if button is None:
-            # Also accept the flow action a button asks for ("show-benefits", "end") when
+            # Also accept the flow action a button asks for ("start-journey", "end") when
             # exactly one visible button asks for it: scripts need not know the layout.
             by_action = [b for b in visible if b.action is not None and str(b.action) == target]
             button = by_action[0] if len(by_action) == 1 else None

@@ -3,7 +3,6 @@ warning that covers everything when a session is about to time out."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from kivy.clock import Clock
@@ -13,9 +12,9 @@ from kivy.uix.anchorlayout import AnchorLayout
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 
+from common.clock import china_now
 from kiosk.flow.screens import Action
 from kiosk.flow.view import View
-from kiosk.i18n import BEIJING
 from kiosk.ui.screens import UiContext
 from kiosk.ui.theme import rgba
 from kiosk.ui.widgets import FitBox, KioskButton, Surface, Text
@@ -57,7 +56,7 @@ class Header(_Band):
         Clock.schedule_interval(lambda _dt: self.tick(), 5)
 
     def tick(self) -> None:
-        now = dt.datetime.now(BEIJING)
+        now = china_now()
         self.time.text = f"{now:%H:%M}"
         self.date.text = self._t.date(now.date())
 

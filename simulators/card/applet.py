@@ -12,6 +12,9 @@ it checks the driver against the spec rather than against itself.
 - Generation 1 has no tag 4E (6A83). Generation 3 keeps EF06, and tag 04 of EF05, behind PSAM
   authentication: 6982 without it (which EF05 items a real card protects is not public; tag 04
   is this simulator's choice).
+- Names are written in GB18030 (GBK's superset: 䶮 and CJK Ext-B need it), cut at a character
+  boundary where they do not fit: 30 bytes on generation 1, 30 + 20 on generation 2/3.
+- A locked card (`locked="6283"` or `"6A81"`) answers SELECT of the application with that SW.
 - VERIFY is implemented with a retry counter, so that a test can prove nobody sends it.
 """
 
@@ -33,6 +36,9 @@ NAME_BYTES = 30  # tag 09
 NAME_EXTENSION_BYTES = 20  # tag 4E
 DEFAULT_PIN = b"123456"
 PIN_TRIES = 3
+
+NAME_ENCODING = "gb18030"
+LOCKED_SWS = {"6283": b"\x62\x83", "6A81": b"\x6a\x81"}  # deactivated / blocked application
 
 SW_OK = b"\x90\x00"
 SW_WRONG_LENGTH = b"\x67\x00"
@@ -108,12 +114,12 @@ def an(text: str, size: int) -> bytes:
     return raw.ljust(size, b"\x00")
 
 
-def split_gbk(name: str, first: int, second: int) -> tuple[bytes, bytes]:
-    """The name in GBK split at a character boundary into at most `first` + `second` bytes;
-    what does not fit is dropped, as a card personaliser would truncate it."""
+def split_name(name: str, first: int, second: int) -> tuple[bytes, bytes]:
+    """The name in GB18030 split at a character boundary into at most `first` + `second`
+    bytes; what does not fit is dropped, as a card personaliser would truncate it."""
     head, tail = b"", b""
     for ch in name:
-        raw = ch.encode("gbk")
+        raw = ch.encode(NAME_ENCODING)
         if not tail and len(head) + len(raw) <= first:
             head += raw
         elif len(tail) + len(raw) <= second:
@@ -121,6 +127,9 @@ def split_gbk(name: str, first: int, second: int) -> tuple[bytes, bytes]:
         else:
             break
     return head, tail
+
+
+split_gbk = split_name  # the old name; every GBK name encodes the same in GB18030
 
 
 def tlv(tag: int, value: bytes) -> bytes:
@@ -145,6 +154,28 @@ class CardProfile:
     ethnicity: str
     birthplace: str
     birth_date: dt.date
+    # Tag 09 exactly as given (up to 30 bytes) instead of the encoded name: to test bytes
+    # that are no GB18030 text. Generation 2/3 then carry an empty tag 4E.
+    raw_name: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if self.raw_name is not None and len(self.raw_name) > NAME_BYTES:
+            raise ValueError(f"a raw name has at most {NAME_BYTES} bytes")
+
+    @property
+    def name_truncated(self) -> bool:
+        """Whether the chip holds less of the name than the profile's name."""
+        if self.raw_name is not None:
+            return False
+        head, tail = self._name_fields()
+        return (head + tail).decode(NAME_ENCODING) != self.name
+
+    def _name_fields(self) -> tuple[bytes, bytes]:
+        if self.raw_name is not None:
+            return self.raw_name, b""
+        return split_name(
+            self.name, NAME_BYTES, NAME_EXTENSION_BYTES if self.generation >= 2 else 0
+        )
 
     @property
     def spec_version(self) -> str:
@@ -158,7 +189,8 @@ class CardProfile:
 
     @classmethod
     def from_citizen(
-        cls, citizen: Citizen, card: SimCard | None = None, generation: int | None = None
+        cls, citizen: Citizen, card: SimCard | None = None, generation: int | None = None,
+        *, name: str | None = None, raw_name: bytes | None = None,
     ) -> CardProfile:
         card = card or citizen.current_card
         return cls(
@@ -170,18 +202,17 @@ class CardProfile:
             expiry_date=card.expires_on,
             card_number=card.card_number,
             citizen_id=citizen.citizen_id,
-            name=citizen.name,
+            name=citizen.name if name is None else name,
             gender=citizen.gender,
             ethnicity=citizen.ethnicity,
             birthplace=citizen.region,
             birth_date=citizen.birth_date,
+            raw_name=raw_name,
         )
 
     def records(self) -> dict[int, dict[int, bytes]]:
         """SFI -> tag -> the record (a whole TLV), in the card's record order."""
-        name, extension = split_gbk(
-            self.name, NAME_BYTES, NAME_EXTENSION_BYTES if self.generation >= 2 else 0
-        )
+        name, extension = self._name_fields()
         ef05 = {
             0x01: bytes.fromhex(self.card_id_code),
             0x02: an(self.card_type, 1),
@@ -256,6 +287,7 @@ class SscCard:
     protocol: Transmission = "T=0"
     pin: bytes = DEFAULT_PIN
     pin_tries: int = PIN_TRIES
+    locked: str | None = None  # "6283" or "6A81": SELECT of the application answers it
     commands: list[bytes] = field(default_factory=list)  # every C-APDU received, for tests
     _session: _Session = field(default_factory=_Session)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -265,6 +297,8 @@ class SscCard:
     def __post_init__(self) -> None:
         if self.protocol not in ("T=0", "T=1"):
             raise ValueError("protocol must be 'T=0' or 'T=1'")
+        if self.locked is not None and self.locked not in LOCKED_SWS:
+            raise ValueError(f"locked must be one of {sorted(LOCKED_SWS)}")
         self._records = self.profile.records()
 
     @classmethod
@@ -275,8 +309,12 @@ class SscCard:
         generation: int | None = None,
         protocol: Transmission = "T=0",
         card: SimCard | None = None,
+        name: str | None = None,
+        raw_name: bytes | None = None,
+        locked: str | None = None,
     ) -> SscCard:
-        return cls(CardProfile.from_citizen(citizen, card, generation), protocol=protocol)
+        profile = CardProfile.from_citizen(citizen, card, generation, name=name, raw_name=raw_name)
+        return cls(profile, protocol=protocol, locked=locked)
 
     @property
     def generation(self) -> int:
@@ -346,6 +384,9 @@ class SscCard:
             if command.data != SSSE_DF_NAME:
                 self._session.selected = False
                 return SW_FILE_NOT_FOUND
+            if self.locked is not None:  # a blocked application cannot be selected
+                self._session.selected = False
+                return LOCKED_SWS[self.locked]
             self._session.selected = True
             if command.p2 & 0x0C == 0x0C:  # no FCI wanted
                 return SW_OK

@@ -72,8 +72,22 @@ def insert(
     pull_after_apdus: int | None = typer.Option(
         None, min=0, help="Misbehave: pull the card out when APDU number N+1 arrives."
     ),
+    stall_after_apdus: int | None = typer.Option(
+        None, min=0,
+        help="Misbehave: answer N APDUs, then stop answering (until removed) mid-read.",
+    ),
     latency_ms: float = typer.Option(0.0, min=0, help="Misbehave: delay every APDU answer."),
     mute: bool = typer.Option(False, "--mute", help="Misbehave: answer without a valid ATR."),
+    locked: str | None = typer.Option(
+        None, help="A blocked application: SELECT answers 6283 (deactivated) or 6A81 (blocked).",
+    ),
+    name: str | None = typer.Option(
+        None, help="The name on the chip instead of the holder's (GB18030: 王䶮, Ext-B, ...); "
+        "cut where it does not fit (30 bytes on generation 1, 50 on 2/3).",
+    ),
+    name_hex: str | None = typer.Option(
+        None, help="Tag 09 as raw hex bytes (up to 30): a name that is no GB18030 text.",
+    ),
     non_ssc: bool = typer.Option(
         False, "--non-ssc",
         help="Insert a card without the social security application (a bank card).",
@@ -89,7 +103,8 @@ def insert(
     }
     optional = {
         "citizen_index": citizen_index, "citizen_id": citizen_id, "generation": generation,
-        "pull_after_apdus": pull_after_apdus,
+        "pull_after_apdus": pull_after_apdus, "stall_after_apdus": stall_after_apdus,
+        "locked": locked.upper() if locked else None, "name": name, "name_hex": name_hex,
     }
     body |= {k: v for k, v in optional.items() if v is not None}
     _print(_call("POST", control_url, "/insert", body))

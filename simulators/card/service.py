@@ -6,7 +6,8 @@ on insert and disconnects on remove, which is what pcscd sees as a card going in
 
     GET  /status   slots, their cards (masked) and the population
     POST /insert   {citizen_index | citizen_id, generation?, protocol?, pull_after_apdus?,
-                    latency_ms?, mute?, kind?, slot?}; a card already in the slot is replaced
+                    stall_after_apdus?, latency_ms?, mute?, locked?, name? | name_hex?,
+                    kind?, slot?}; a card already in the slot is replaced
     POST /remove   {slot?}
 
 Answers are JSON; errors are problem+json. Citizen data appears only masked.
@@ -23,6 +24,7 @@ from typing import Any, Literal
 from fastapi import Body, FastAPI
 from pydantic import BaseModel, Field, model_validator
 
+from common.clock import utc_now
 from common.masking import mask_citizen_id, mask_name
 from common.problem import Problem
 from simulators.card.applet import ForeignCard, SscCard, VirtualCard
@@ -51,7 +53,24 @@ class InsertRequest(BaseModel):
     pull_after_apdus: int | None = Field(
         default=None, ge=0, description="Drop the connection when APDU number N+1 arrives."
     )
+    stall_after_apdus: int | None = Field(
+        default=None, ge=0,
+        description="Answer N APDUs, then never answer the next one until the card is removed.",
+    )
     latency_ms: float = Field(default=0.0, ge=0, le=10_000, description="Delay per APDU.")
+    locked: Literal["6283", "6A81"] | None = Field(
+        default=None,
+        description="A blocked application: SELECT answers 6283 (deactivated) or 6A81 (blocked).",
+    )
+    name: str | None = Field(
+        default=None, min_length=1, max_length=40,
+        description="The name on the chip instead of the holder's (GB18030, e.g. 王䶮 or an"
+        " Ext-B character); cut where it does not fit, as a personaliser would.",
+    )
+    name_hex: str | None = Field(
+        default=None, min_length=2, max_length=60, pattern="^([0-9A-Fa-f]{2})+$",
+        description="Tag 09 as raw bytes (hex, at most 30 bytes): a name that is no GB18030.",
+    )
     mute: bool = Field(default=False, description="Answer the ATR request with no ATR.")
     kind: Literal["ssc", "non-ssc"] = Field(
         default="ssc", description="'non-ssc': a card without the social security application."
@@ -62,6 +81,12 @@ class InsertRequest(BaseModel):
     def _one_citizen(self) -> InsertRequest:
         if self.citizen_index is not None and self.citizen_id is not None:
             raise ValueError("give citizen_index or citizen_id, not both")
+        if self.name is not None and self.name_hex is not None:
+            raise ValueError("give name or name_hex, not both")
+        if self.name is not None and not self.name.isprintable():
+            raise ValueError("a name holds printable characters only")
+        if self.name is not None:
+            self.name.encode("gb18030")  # surrogates cannot be encoded: a ValueError
         return self
 
 
@@ -101,7 +126,9 @@ class CardSimulator:
         card: VirtualCard
         if citizen is not None:
             card = SscCard.from_citizen(
-                citizen, generation=request.generation, protocol=request.protocol
+                citizen, generation=request.generation, protocol=request.protocol,
+                name=request.name, locked=request.locked,
+                raw_name=bytes.fromhex(request.name_hex) if request.name_hex else None,
             )
         else:
             card = ForeignCard(protocol=request.protocol)
@@ -111,10 +138,11 @@ class CardSimulator:
             link = VpcdLink(
                 card, self.vpcd_host, self.vpcd_port + slot,
                 pull_after_apdus=request.pull_after_apdus,
+                stall_after_apdus=request.stall_after_apdus,
                 latency_s=request.latency_ms / 1000,
                 mute=request.mute,
             )
-            entry = _Inserted(link, card, request, citizen, dt.datetime.now(dt.UTC))
+            entry = _Inserted(link, card, request, citizen, utc_now())
             link.on_closed = lambda reason: self._closed(slot, entry, reason)
             try:
                 link.start()
@@ -204,8 +232,11 @@ class CardSimulator:
             "atr": entry.card.atr.hex().upper(),
             "apdus": entry.link.apdus,
             "pull_after_apdus": request.pull_after_apdus,
+            "stall_after_apdus": request.stall_after_apdus,
+            "stalled": entry.link.stalled.is_set(),
             "latency_ms": request.latency_ms,
             "mute": request.mute,
+            "locked": request.locked,
             "inserted_at": entry.inserted_at.isoformat(),
         }
         if entry.citizen is not None and isinstance(entry.card, SscCard):
@@ -214,6 +245,10 @@ class CardSimulator:
                 "citizen_id": mask_citizen_id(entry.citizen.citizen_id),
                 "name": mask_name(entry.citizen.name),
                 "generation": entry.card.generation,
+                "name_on_chip": "raw" if request.name_hex else (
+                    "custom" if request.name is not None else "holder"
+                ),
+                "name_truncated": entry.card.profile.name_truncated,
             }
         status["card"] = card
         return status

@@ -12,9 +12,11 @@ re-arm TCP_QUICKACK before each recv (the flag does not stick), which makes a ro
 
 Misbehaviour on request: `pull_after_apdus=N` answers N APDUs and then drops the connection
 when the next one arrives (the card pulled mid-read); `latency_s` delays every APDU answer;
-`mute` answers the ATR request with a byte that is no ATR, so pcscd sees a card it cannot
-power up (a card inserted the wrong way round). A card that stays silent instead would wedge
-vpcd's reader slot, since vpcd waits for the answer without a timeout.
+`stall_after_apdus=N` answers N APDUs and then never answers the next one, holding the reader
+until the card is removed (a card that stops answering mid-read: vpcd waits for the answer
+without a timeout, so the reader stays wedged until then); `mute` answers the ATR request with
+a byte that is no ATR, so pcscd sees a card it cannot power up (a card inserted the wrong way
+round).
 """
 
 from __future__ import annotations
@@ -50,17 +52,24 @@ class VpcdLink:
         *,
         pull_after_apdus: int | None = None,
         latency_s: float = 0.0,
+        stall_after_apdus: int | None = None,
         mute: bool = False,
         quickack: bool = True,
         on_closed: Callable[[str], None] | None = None,
     ) -> None:
         if pull_after_apdus is not None and pull_after_apdus < 0:
             raise ValueError("pull_after_apdus must be >= 0")
+        if stall_after_apdus is not None and stall_after_apdus < 0:
+            raise ValueError("stall_after_apdus must be >= 0")
+        if latency_s < 0:
+            raise ValueError("latency_s must be >= 0")
         self.card = card
         self.host = host
         self.port = port
         self.pull_after_apdus = pull_after_apdus
         self.latency_s = latency_s
+        self.stall_after_apdus = stall_after_apdus
+        self.stalled = threading.Event()  # set once the card holds an APDU unanswered
         self.mute = mute
         self.quickack = quickack and hasattr(socket, "TCP_QUICKACK")
         self.on_closed = on_closed
@@ -117,6 +126,12 @@ class VpcdLink:
                 if self.pull_after_apdus is not None and self.apdus >= self.pull_after_apdus:
                     reason = "pulled"
                     log.info("card pulled after %d APDUs, as asked", self.apdus)
+                    break
+                if self.stall_after_apdus is not None and self.apdus >= self.stall_after_apdus:
+                    log.info("card stalls after %d APDUs, as asked", self.apdus)
+                    self.stalled.set()
+                    self._closing.wait()  # no answer until the card is removed
+                    reason = "removed"
                     break
                 response = self.card.process(message)
                 if self.latency_s > 0 and self._closing.wait(self.latency_s):

@@ -10,13 +10,15 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
+from common.clock import utc_now
+from common.version import __version__
 from simulators.central import routes_central, routes_sim
 from simulators.central.config import CentralSimConfig
-from simulators.central.deps import SimState, utc_now
+from simulators.central.deps import SimState
+from simulators.central.faults import FaultState
 from simulators.central.population import Population
 from webapi.problems import install_problem_handlers
 
-VERSION = "0.1.0"
 log = logging.getLogger(__name__)
 
 
@@ -28,7 +30,8 @@ def create_app(
     """One simulator; `clock` (UTC) is injectable so tests can move time without sleeping."""
     config = config or CentralSimConfig()
     state = SimState(
-        config=config, population=Population(config.seed, config.population), clock=clock
+        config=config, population=Population(config.seed, config.population),
+        faults=FaultState(config.faults), clock=clock,
     )
 
     @asynccontextmanager
@@ -44,7 +47,7 @@ def create_app(
 
     app = FastAPI(
         title="Central benefit platform (simulator)",
-        version=VERSION,
+        version=__version__,
         description="Implements docs/contracts/central-api.md; `/sim/v1` are tester controls.",
         lifespan=lifespan,
         openapi_url="/central/v1/openapi.json",

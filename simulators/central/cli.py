@@ -11,6 +11,11 @@ from typing import Annotated
 import typer
 
 _SIZE_DEFAULT = 5000  # population.DEFAULT_SIZE, without importing it at start-up
+# faults.HOSTILE_MODES, for the same reason; a test keeps the two equal.
+HOSTILE_MODES = (
+    "trickle", "oversized", "other-citizen", "out-of-range", "bare-404", "deep-nesting",
+    "invalid-utf8", "wrong-content-type",
+)
 
 
 def _parse_day(value: str | None) -> dt.date | None:
@@ -40,9 +45,32 @@ def central_sim_command(
         typer.Option(help="Fixed business date YYYY-MM-DD for payments (default: today)."),
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    hostile: Annotated[
+        str | None,
+        typer.Option(help=f"Start with this hostile answer mode: {', '.join(HOSTILE_MODES)}."),
+    ] = None,
+    trickle_interval_ms: Annotated[
+        int, typer.Option(min=1, max=60_000, help="trickle: milliseconds between bytes.")
+    ] = 2000,
+    oversized_bytes: Annotated[
+        int, typer.Option(min=1, max=4 * 1024**3, help="oversized: size of the answer.")
+    ] = 300 * 1024 * 1024,
+    nesting_depth: Annotated[
+        int, typer.Option(min=1, max=10_000_000, help="deep-nesting: levels of nesting.")
+    ] = 100_000,
+    outage: Annotated[bool, typer.Option(help="Start in a simulated outage (503).")] = False,
+    latency_ms: Annotated[
+        int, typer.Option(min=0, max=60_000, help="Delay before every contract call.")
+    ] = 0,
 ) -> None:
-    """Run the central benefit platform simulator (docs/simulators/central.md)."""
+    """Run the central benefit platform simulator (docs/simulators/central.md).
+
+    The fault options set what it starts with; `PUT /sim/v1/faults` changes them at run time.
+    """
+    if hostile is not None and hostile not in HOSTILE_MODES:
+        raise typer.BadParameter(f"one of {', '.join(HOSTILE_MODES)}", param_hint="--hostile")
     from simulators.central.config import CentralSimConfig
+    from simulators.central.faults import Faults
     from simulators.central.main import serve
     from simulators.central.population import MILLION
 
@@ -51,5 +79,10 @@ def central_sim_command(
         population=MILLION if million else population,
         api_key=api_key,
         today=_parse_day(today),
+        faults=Faults(
+            outage=outage, latency_ms=latency_ms, hostile=hostile,  # type: ignore[arg-type]
+            trickle_interval_ms=trickle_interval_ms, oversized_bytes=oversized_bytes,
+            nesting_depth=nesting_depth,
+        ),
     )
     serve(config, host, port, log_level)

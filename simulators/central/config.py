@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from common.clock import CHINA_TZ
+from simulators.central.faults import Faults
 from simulators.central.population import DEFAULT_SEED, DEFAULT_SIZE
-
-# Halls are in China: "today" for payments and ages is the date in Beijing, not in UTC.
-CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 @dataclass(frozen=True)
@@ -19,9 +18,12 @@ class CentralSimConfig:
     api_key: str = "central-dev-key"  # the documented simulator default
     # Fixed business date (payments, "the last 24 months"); None follows the clock.
     today: dt.date | None = None
+    # The faults it starts with (`--hostile` etc.); /sim/v1/faults changes them at run time.
+    faults: Faults = field(default_factory=Faults)
 
     def business_date(self, now: dt.datetime) -> dt.date:
-        """`today`, else the date in Beijing at `now` (the simulator's clock, UTC)."""
+        """`today`, else the date in Beijing at `now` (the simulator's clock, UTC): halls are
+        in China, so "today" for payments and ages is not the date in UTC."""
         return self.today or now.astimezone(CHINA_TZ).date()
 
     @property

@@ -5,20 +5,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from common.clock import Clock, utc_now
 from common.problem import Problem
 from simulators.central.config import CentralSimConfig
 from simulators.central.faults import FaultState
 from simulators.central.population import Population
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -28,7 +24,7 @@ class SimState:
     config: CentralSimConfig
     population: Population
     faults: FaultState = field(default_factory=FaultState)
-    clock: Callable[[], dt.datetime] = utc_now
+    clock: Clock = utc_now
 
     def now(self) -> dt.datetime:
         return self.clock()

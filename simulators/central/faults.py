@@ -1,11 +1,27 @@
-"""Misbehaviour on request: outage, latency and random server errors for `/central/v1`."""
+"""Misbehaviour on request for `/central/v1`: outage, latency, random server errors, and the
+hostile answers a tester uses to check that a caller treats the platform's answers as data."""
 
 from __future__ import annotations
 
 import random
 import threading
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+# What a broken or compromised platform (or a proxy in front of it) can answer; each is
+# described in docs/simulators/central.md.
+HostileMode = Literal[
+    "trickle",             # the answer, one byte every `trickle_interval_ms`
+    "oversized",           # a valid answer padded to `oversized_bytes`, streamed, no length
+    "other-citizen",       # persons/query answers with another person's record
+    "out-of-range",        # negative amounts, birth dates and expiries in the year 2999
+    "bare-404",            # 404 text/plain "Not Found", no problem code (a misrouted gateway)
+    "deep-nesting",        # JSON nested `nesting_depth` levels deep
+    "invalid-utf8",        # the answer with bytes that are not UTF-8 in its first string
+    "wrong-content-type",  # the answer as text/html
+]
+HOSTILE_MODES: tuple[str, ...] = HostileMode.__args__  # type: ignore[attr-defined]
 
 
 class Faults(BaseModel):
@@ -18,14 +34,20 @@ class Faults(BaseModel):
     error_rate: float = Field(
         0.0, ge=0.0, le=1.0, description="Fraction of contract calls answered with 500."
     )
+    hostile: HostileMode | None = Field(
+        None, description="Answer every contract call but health this hostile way."
+    )
+    trickle_interval_ms: int = Field(2000, ge=1, le=60_000)
+    oversized_bytes: int = Field(300 * 1024 * 1024, ge=1, le=4 * 1024**3)
+    nesting_depth: int = Field(100_000, ge=1, le=10_000_000)
 
 
 class FaultState:
     """The current faults, shared by the server's threads."""
 
-    def __init__(self, rng: random.Random | None = None) -> None:
+    def __init__(self, faults: Faults | None = None, rng: random.Random | None = None) -> None:
         self._lock = threading.Lock()
-        self._faults = Faults()
+        self._faults = faults or Faults()
         self._rng = rng or random.Random()
 
     def get(self) -> Faults:

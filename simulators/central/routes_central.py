@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
+from common.clock import iso_utc
 from common.problem import Problem
-from simulators.central import ecard_tokens
+from simulators.central import ecard_tokens, hostile
 from simulators.central.deps import SimState, State, apply_faults, require_api_key
 from simulators.central.population import Citizen
 from simulators.central.schemas import (
@@ -22,7 +23,6 @@ from simulators.central.schemas import (
     PersonQuery,
     TokenAnswer,
     TokenQuery,
-    iso_utc,
 )
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,22 @@ def health(state: State) -> Health:
     return Health(status="ok", as_of=iso_utc(state.now()))
 
 
-@router.post("/persons/query", dependencies=contract_call, responses=_PROBLEMS)
-def query_person(query: PersonQuery, state: State) -> PersonAnswer:
+# Each contract call builds the contract's answer and hands it to `hostile.respond`, which
+# sends it as it is unless a tester switched a hostile mode on.
+@router.post("/persons/query", dependencies=contract_call, responses=_PROBLEMS,
+             response_model=PersonAnswer)
+def query_person(query: PersonQuery, state: State) -> Response:
     citizen = _person(state, query.citizen_id)
-    return PersonAnswer(as_of=iso_utc(state.now()), person=PersonOut.model_validate(citizen))
+    faults = state.faults.get()
+    if faults.hostile == "other-citizen":
+        citizen = state.population.citizen((citizen.index + 1) % state.population.size)
+    answer = PersonAnswer(as_of=iso_utc(state.now()), person=PersonOut.model_validate(citizen))
+    return hostile.respond(faults, answer)
 
 
-@router.post("/pension-payments/query", dependencies=contract_call, responses=_PROBLEMS)
-def query_payments(query: PaymentsQuery, state: State) -> PaymentsAnswer:
+@router.post("/pension-payments/query", dependencies=contract_call, responses=_PROBLEMS,
+             response_model=PaymentsAnswer)
+def query_payments(query: PaymentsQuery, state: State) -> Response:
     citizen = _person(state, query.citizen_id)
     today = state.business_date()
     current = f"{today.year:04d}-{today.month:02d}"
@@ -67,13 +75,15 @@ def query_payments(query: PaymentsQuery, state: State) -> PaymentsAnswer:
     if query.from_period is not None and query.from_period > to_period:
         raise Problem(422, "invalid-period", "from_period is after to_period")
     payments = state.population.pension_payments(citizen, today, query.from_period, to_period)
-    return PaymentsAnswer(
+    answer = PaymentsAnswer(
         as_of=iso_utc(state.now()), items=[PaymentOut.of(p) for p in payments]
     )
+    return hostile.respond(state.faults.get(), answer)
 
 
-@router.post("/contributions/query", dependencies=contract_call, responses=_PROBLEMS)
-def query_contributions(query: PaymentsQuery, state: State) -> ContributionsAnswer:
+@router.post("/contributions/query", dependencies=contract_call, responses=_PROBLEMS,
+             response_model=ContributionsAnswer)
+def query_contributions(query: PaymentsQuery, state: State) -> Response:
     """Same query shape as payments: an ID and an optional inclusive window of months."""
     citizen = _person(state, query.citizen_id)
     if query.from_period and query.to_period and query.from_period > query.to_period:
@@ -81,9 +91,10 @@ def query_contributions(query: PaymentsQuery, state: State) -> ContributionsAnsw
     items = state.population.contributions(
         citizen, state.business_date(), query.from_period, query.to_period
     )
-    return ContributionsAnswer(
+    answer = ContributionsAnswer(
         as_of=iso_utc(state.now()), items=[ContributionOut.of(c) for c in items]
     )
+    return hostile.respond(state.faults.get(), answer)
 
 
 @router.post(
@@ -92,8 +103,9 @@ def query_contributions(query: PaymentsQuery, state: State) -> ContributionsAnsw
     responses={
         **_PROBLEMS, 410: {"description": "token-expired"}, 422: {"description": "token-invalid"}
     },
+    response_model=TokenAnswer,
 )
-def verify_token(query: TokenQuery, state: State) -> TokenAnswer:
+def verify_token(query: TokenQuery, state: State) -> Response:
     now = state.now()
     try:
         claims = ecard_tokens.verify(state.config.token_secret, query.token, now)
@@ -104,6 +116,7 @@ def verify_token(query: TokenQuery, state: State) -> TokenAnswer:
     if claims.index >= state.population.size:
         raise Problem(422, "token-invalid", "Not a valid electronic card code")
     citizen = state.population.citizen(claims.index)
-    return TokenAnswer(
+    answer = TokenAnswer(
         as_of=iso_utc(now), citizen_id=citizen.citizen_id, expires_at=iso_utc(claims.expires_at)
     )
+    return hostile.respond(state.faults.get(), answer)

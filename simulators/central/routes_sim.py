@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from common.clock import iso_utc
 from common.problem import Problem
 from simulators.central import ecard_tokens
 from simulators.central.deps import State
@@ -18,7 +19,6 @@ from simulators.central.schemas import (
     CitizenSummary,
     TokenIssued,
     TokenRequest,
-    iso_utc,
 )
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def get_faults(state: State) -> Faults:
 def put_faults(faults: Faults, state: State) -> Faults:
     """Replace all faults; a field left out is switched off."""
     log.warning(
-        "faults now: outage=%s latency_ms=%d error_rate=%.3f",
-        faults.outage, faults.latency_ms, faults.error_rate,
+        "faults now: outage=%s latency_ms=%d error_rate=%.3f hostile=%s",
+        faults.outage, faults.latency_ms, faults.error_rate, faults.hostile or "off",
     )
     return state.faults.set(faults)

@@ -14,11 +14,6 @@ Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 CitizenIdText = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 
-def iso_utc(moment: dt.datetime) -> str:
-    """ISO 8601 in UTC with a Z, to the second: the contract's time format."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # -- /central/v1 -------------------------------------------------------------------------------
 class PersonQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -282,6 +282,8 @@ def kiosk(
             KIOSK_EDGE_URL=edge_url,
         ),
         "KIOSK_STATUS_PORT": str(status_port),
+        # The real PC/SC driver on vpcd's reader, where the virtual card goes (drivers/registry.py).
+        "KIOSK_PERIPHERALS__CARD": "simulated",
         "KIVY_HOME": str(workdir / "kivy"),
         "KIVY_NO_ARGS": "1",
         "KIVY_NO_FILELOG": "1",

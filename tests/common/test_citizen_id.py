@@ -47,3 +47,16 @@ def test_repr_never_shows_the_whole_number():
     parsed = citizen_id.parse("11010519491231002X")
     assert "19491231" not in repr(parsed)
     assert "19491231" not in str(parsed)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "11010519491231002\uff18",  # full-width 8: \d matched it, str.encode("ascii") did not
+        "\u0661" + "1010519491231002X",  # Arabic-Indic one
+        "1101051949123100２X",
+    ],
+)
+def test_non_ascii_digits_are_not_digits(text):
+    with pytest.raises(InvalidCitizenId):
+        citizen_id.parse(text)

@@ -1,4 +1,4 @@
-"""The kiosk's own client models (kiosk/edge_models.py) against the edge server's OpenAPI.
+"""The kiosk's own client models (kiosk/edge/models.py) against the edge server's OpenAPI.
 
 The two sides are written independently (the kiosk may not import the server), so this is
 where a renamed or dropped field shows before a citizen meets it.
@@ -13,7 +13,9 @@ from pydantic import BaseModel
 
 from edge_server.main import create_app
 from edge_server.settings import EdgeSettings
-from kiosk import edge_models
+from kiosk.edge import models as edge_models
+from kiosk.flow.identify.card import card_credential
+from tests.kiosk.fakes import sample_card
 
 
 @pytest.fixture(scope="module")
@@ -102,3 +104,13 @@ def test_state_changing_routes_declare_the_idempotency_key(openapi):
                 headers = {p["name"].lower() for p in operation.get("parameters", ())
                            if p["in"] == "header"}
                 assert "idempotency-key" in headers, f"{method.upper()} {path}"
+
+
+def test_the_card_credential_the_kiosk_sends_is_what_the_edge_reads(openapi):
+    body = _resolve(openapi, openapi["paths"]["/api/v1/sessions"]["post"]["requestBody"]
+                    ["content"]["application/json"]["schema"])
+    card = _resolve(openapi, body["properties"]["card"])
+    sent = card_credential(sample_card()).body()
+    assert set(sent) == set(body["required"]) | {"card"}
+    # Every required field, and nothing the edge does not declare (data minimisation).
+    assert set(card["required"]) <= set(sent["card"]) <= set(card["properties"])

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from common.device_token import read_token
 from common.masking import mask_name
+from kiosk.settings import KioskSettings
 from simulators.demo.journey import choose_cast
 from simulators.stack.services import CENTRAL_API_KEY
 from simulators.stack.stack import Stack
@@ -144,3 +148,15 @@ def test_generation_3_card_without_psam_asks_for_staff(at_rest, gen3_holder):
     kiosk.wait_screen("message")
     assert "本机暂时读不了这张卡" in "".join(kiosk.texts())
     assert kiosk.status()["session_active"] is False
+
+
+def test_status_reports_the_edge_credential_and_never_the_token(at_rest):
+    stack = at_rest
+    status = stack.kiosk_client().status()
+    token = KioskSettings.load(stack.device_file).device_token.get_secret_value()
+    expires_at = read_token(token).expires_at
+    assert expires_at is not None  # provisioning issues dev2 tokens, 90 days by default
+    # Not due for renewal (a third of its lifetime is left long after this test).
+    assert status["credential"] == {"state": "valid", "out_of_service": False,
+                                    "expires_at": expires_at.timestamp()}
+    assert token not in json.dumps(status)

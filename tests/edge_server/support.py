@@ -26,11 +26,28 @@ TODAY = dt.date(2026, 11, 22)
 PROBLEM = "application/problem+json"
 
 
-def contract_token(device_id: str, hall_secret: str = HALL_SECRET) -> str:
-    """Written from edge-api.md, independently of edge_server.auth."""
+# Past every clock the tests use (the fake clock's 2026-11-22 and the real one).
+TOKEN_EXPIRY = dt.datetime(2031, 1, 1, tzinfo=dt.UTC)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def contract_token(device_id: str, hall_secret: str = HALL_SECRET,
+                   expires_at: dt.datetime = TOKEN_EXPIRY) -> str:
+    """A dev2 token written from edge-api.md, independently of common.device_token."""
+    expires = int(expires_at.timestamp())
+    mac = hmac.new(hall_secret.encode(), f"hrss-kiosk device v2:{device_id}.{expires}".encode(),
+                   hashlib.sha256).digest()
+    return f"dev2.{device_id}.{expires}." + _b64(mac)
+
+
+def contract_dev1_token(device_id: str, hall_secret: str = HALL_SECRET) -> str:
+    """The previous release's token (no expiry), from edge-api.md."""
     mac = hmac.new(hall_secret.encode(), f"hrss-kiosk device v1:{device_id}".encode(),
                    hashlib.sha256).digest()
-    return f"dev1.{device_id}." + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    return f"dev1.{device_id}." + _b64(mac)
 
 
 def headers(device_id: str = "kiosk-01", key: str | None = None) -> dict[str, str]:
@@ -134,16 +151,19 @@ class Hall:
 
 
 @contextmanager
-def hall(tmp_path: Path, **settings_overrides) -> Iterator[Hall]:
+def hall(tmp_path: Path, *, raise_server_exceptions: bool = True,
+         **settings_overrides) -> Iterator[Hall]:
+    """`raise_server_exceptions=False`: a server error answers 500 as in production, for tests
+    that look for them."""
     clock = FakeClock()
     config = CentralSimConfig(seed=42, population=5000, api_key=CENTRAL_KEY, today=TODAY)
     central = TestClient(create_central_app(config, clock=clock), base_url="http://central")
     link = CentralLink(central)
-    settings = EdgeSettings(
-        data_dir=tmp_path / "edge", central_url="http://central", central_api_key=CENTRAL_KEY,
-        hall_secret=HALL_SECRET, **settings_overrides)
+    settings = EdgeSettings(**{
+        "data_dir": tmp_path / "edge", "central_url": "http://central",
+        "central_api_key": CENTRAL_KEY, "hall_secret": HALL_SECRET, **settings_overrides})
     app = create_app(
         settings, central_http=httpx.Client(base_url="http://central", transport=link),
         clock=clock, background=False)
-    with central, TestClient(app) as edge:
+    with central, TestClient(app, raise_server_exceptions=raise_server_exceptions) as edge:
         yield Hall(edge, central, link, clock, settings, tmp_path / "edge")

@@ -7,8 +7,9 @@ import threading
 
 from sqlmodel import select
 
-from edge_server import audit
-from edge_server.db import create_tables, make_engine, run_in_transaction, session_scope
+from common.sqlite import make_engine
+from edge_server import audit, migrate
+from edge_server.db import run_in_transaction, session_scope
 from edge_server.models import AuditEntry, AuditHead
 
 AT = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)
@@ -16,7 +17,7 @@ AT = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)
 
 def engine_at(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
-    create_tables(engine)
+    migrate.upgrade(engine)
     return engine
 
 

@@ -23,7 +23,21 @@ def test_purge_forgets_what_outlived_its_purpose(h):
     assert purged.sessions == 2
     assert h.get(live).status_code == 200
     h.clock.advance(86401)
-    assert maintenance.purge(ctx) == maintenance.Purged(4, 1, 0)
+    # The identify buckets of kiosk-01 and the hall are full again: their rows go too.
+    assert maintenance.purge(ctx) == maintenance.Purged(4, 1, 0, 2)
     h.clock.advance(7 * 24 * 3600)
     assert maintenance.purge(ctx).cache_entries == 3
     assert counts(h) == (0, 0, 0)
+
+
+def test_a_rate_bucket_in_debt_is_kept_until_it_has_refilled(h):
+    ctx = h.edge.app.state.edge
+    bad = {**h.citizen(), "citizen_id": "11010519491231002Y"}
+    for _ in range(4):
+        assert h.open(bad).json()["code"] == "invalid-citizen-id"  # 20 tokens spent
+    # Deepest debt: burst 20 + cost 5 at 0.2/s is 125 s for the device, (300+5)/5 for the hall.
+    h.clock.advance(124)
+    assert maintenance.purge(ctx).rate_buckets == 0
+    assert h.open(h.citizen()).status_code == 201
+    h.clock.advance(126)
+    assert maintenance.purge(ctx).rate_buckets == 2

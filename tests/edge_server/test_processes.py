@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from edge_server import audit
-from edge_server.db import make_engine, session_scope
+from common.sqlite import make_engine
+from edge_server import audit, migrate
+from edge_server.db import session_scope
 from simulators.stack import services
 from simulators.stack.supervisor import ManagedProcess, Supervisor
 from tests.edge_server.support import HALL_SECRET, PROBLEM, card_body, headers, new_key
@@ -239,3 +240,76 @@ def test_refusals_over_http(stack):
     r = stack.open(lost)
     assert r.status_code == 403
     assert r.json()["code"] == "card-not-valid" and r.json()["card_status"] == "reported-lost"
+
+    # Full-width digits passed the old shape check, then crashed an encoder (500).
+    wide = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in citizen["citizen_id"])
+    r = stack.open({**citizen, "citizen_id": wide})
+    assert r.status_code == 422 and r.json()["code"] in ("validation-error", "invalid-citizen-id")
+    r = httpx.request("PATCH", url, headers=headers(key=new_key()))
+    assert (r.status_code, r.headers["allow"]) == (405, "POST")
+    r = httpx.post(url, content=b"method=card", headers={
+        **headers(key=new_key()), "Content-Type": "application/x-www-form-urlencoded"})
+    assert (r.status_code, r.json()["code"]) == (415, "unsupported-media-type")
+
+
+def test_identify_limits_hold_across_threads_and_a_restart(tmp_path):
+    """The buckets live in the database: shared by every worker thread, kept over a kill -9."""
+    with supervised(tmp_path / "logs") as sup:
+        central = services.central_sim(population=500)
+        sup.start(central.spec)
+        edge = services.edge(tmp_path / "edge", central_url=central.url, hall_secret=HALL_SECRET,
+                             extra_env={"EDGE_IDENTIFY_DEVICE_BURST": "5",
+                                        "EDGE_IDENTIFY_DEVICE_PER_S": "0.001"})
+        edge_proc = sup.start(edge.spec)
+        citizen = httpx.get(f"{central.url}/sim/v1/citizens/0").json()
+        url = f"{edge.url}/api/v1/sessions"
+        barrier = threading.Barrier(12)
+        statuses: list[int] = []
+        lock = threading.Lock()
+
+        def attempt():
+            barrier.wait(10)
+            r = httpx.post(url, json=card_body(citizen), headers=headers(key=new_key()),
+                           timeout=20)
+            with lock:
+                statuses.append(r.status_code)
+
+        threads = [threading.Thread(target=attempt) for _ in range(12)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert sorted(statuses) == [201] * 5 + [429] * 7
+
+        edge_proc.kill()
+        sup.restart(edge_proc)
+        r = httpx.post(url, json=card_body(citizen), headers=headers(key=new_key()), timeout=10)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 900
+        other = httpx.post(url, json=card_body(citizen), headers=headers("kiosk-02", new_key()),
+                           timeout=10)
+        assert other.status_code == 201
+
+
+def test_two_edges_starting_at_once_on_a_new_database_both_come_up(tmp_path):
+    with supervised(tmp_path / "logs") as sup:
+        central = services.central_sim(population=300)
+        sup.start(central.spec)
+        specs = [services.edge(tmp_path / "edge", central_url=central.url,
+                               hall_secret=HALL_SECRET) for _ in range(2)]
+        # Both started before either is ready: their migrations run at the same moment.
+        procs = [ManagedProcess(s.spec, sup.log_dir) for s in specs]
+        sup.processes.extend(procs)  # the supervisor stops them
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.wait_ready()
+        citizen = httpx.get(f"{central.url}/sim/v1/citizens/0").json()
+        for spec in specs:
+            r = httpx.post(f"{spec.url}/api/v1/sessions", json=card_body(citizen),
+                           headers=headers(key=new_key()), timeout=10)
+            assert r.status_code == 201, r.text
+        with sqlite3.connect(tmp_path / "edge" / "edge.db") as db:
+            assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+                (migrate.head(),)]
+        for proc in procs:
+            assert "Traceback" not in proc.log_path.read_text()

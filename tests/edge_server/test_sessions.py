@@ -172,10 +172,12 @@ def test_another_device_cannot_see_or_end_a_session(h):
     assert h.get(sid, device="kiosk-01").status_code == 200, "the owner still can"
 
 
-def test_unknown_and_absurd_session_ids_are_404(h):
+def test_unknown_session_ids_are_404_and_absurd_ones_are_refused_as_data(h):
     assert h.get("ses_nope").json()["code"] == "session-not-found"
-    assert h.get("x" * 500).json()["code"] == "session-not-found"
     assert h.end("ses_nope").status_code == 404
+    for absurd in ("x" * 65, "ses_%E4%BD%A0", "ses_%00", "ses.x"):
+        for r in (h.get(absurd), h.benefits(absurd), h.end(absurd)):
+            assert (r.status_code, r.json()["code"]) == (422, "validation-error"), absurd
 
 
 def test_session_expires(h):

@@ -26,6 +26,10 @@ def test_defaults():
     assert (s.cache_ttl_s, s.cache_max_stale_s) == (300, 7 * 24 * 3600)
     assert (s.session_ttl_s, s.idempotency_ttl_s) == (900, 86400)
     assert s.revoked_devices == []
+    assert s.previous_hall_secrets == [] and s.accept_dev1_tokens is False
+    assert s.device_token_ttl_s == 90 * 86400
+    assert (s.identify_device_burst, s.identify_device_per_s) == (20, 0.2)
+    assert (s.identify_hall_burst, s.identify_hall_per_s, s.identify_failure_cost) == (300, 5, 5)
     assert s.database_url == f"sqlite:///{Path('var/edge') / 'edge.db'}"
     assert s.key_file == Path("var/edge/data.key")
 
@@ -38,6 +42,8 @@ def test_secrets_are_required_and_hidden():
     with pytest.raises(ValidationError):
         EdgeSettings(central_api_key="", hall_secret="s")
     assert "s3cr3t" not in repr(EdgeSettings(central_api_key="k", hall_secret="s3cr3t"))
+    old = EdgeSettings(central_api_key="k", hall_secret="s", previous_hall_secrets=["0ld-s3cr3t"])
+    assert "0ld-s3cr3t" not in repr(old)
 
 
 def test_file_tables_and_environment(tmp_path, monkeypatch):

@@ -1,5 +1,7 @@
 """Helpers for the fleet tests: a fake kiosk status endpoint, an MQTT probe that publishes by
-hand and records what it sees, the manager's REST API, and condition waits with deadlines."""
+hand and records what it sees, the manager's REST API, condition waits with deadlines, and
+terminals from the fleet simulator (the agent's own core does their birth/health sequencing,
+so no test builds it by hand), also wired in memory to the manager's real ingest."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +19,11 @@ from typing import Any, TypeVar
 import httpx
 import paho.mqtt.client as paho
 
+from common.clock import utc_now
+from fleet.mqtt import IncomingMessage
+from fleet.protocol import MANAGER_SUBSCRIPTION
+from simulators.fleet.memory import MemoryBroker
+from simulators.fleet.terminal import VirtualTerminal
 from simulators.stack import services
 from simulators.stack.supervisor import ManagedProcess, Supervisor
 from tests.harness.waiting import wait_for
@@ -27,8 +35,10 @@ T = TypeVar("T")
 
 
 def kiosk_status(card_state: str = "ok", code: str = "ok", reason: str = "") -> dict[str, Any]:
-    return {
+    return {  # hrss.kiosk-status/1 (docs/contracts/kiosk-status.md)
+        "schema": "hrss.kiosk-status/1",
         "app_version": "2.3.4",
+        "device_id": "fake-kiosk",
         "screen": "attract",
         "session_active": False,
         "peripherals": {"card_reader": {"state": card_state, "code": code, "reason": reason}},
@@ -235,3 +245,63 @@ def fleet_stack(
     manager.spec.env.update(manager_env)
     proc = sup.start(manager.spec)
     yield FleetStack(sup=sup, workdir=workdir, broker=broker, manager=manager, manager_proc=proc)
+
+
+# -- simulated terminals -----------------------------------------------------------------------
+
+
+def online_messages(
+    device_id: str, healths: int = 1, *, health_interval_s: float = 30,
+    now: datetime | None = None,
+) -> tuple[VirtualTerminal, list[tuple[str, bytes]]]:
+    """A simulated terminal that connected: its birth and `healths` health messages (seq 1..n),
+    as (topic, payload). The terminal is returned to continue its session or restart it."""
+    now = now or utc_now()
+    terminal = VirtualTerminal(device_id, health_interval_s=health_interval_s)
+    terminal.connecting(now)
+    out = [(e.topic, e.payload) for e in terminal.connected(now)]
+    for _ in range(healths):
+        out += [(e.topic, e.payload) for e in terminal.core.health_due(terminal.report(now), now)]
+    return terminal, out
+
+
+class MemoryIngest:
+    """The manager's real ingest (IngestWriter on a SQLite registry, migrations applied) fed by
+    an in-memory broker through the managers' shared subscription. Acknowledgements counted."""
+
+    def __init__(self, broker: MemoryBroker, db_path: Path) -> None:
+        # Imported here: the manager's modules are not needed by most users of this file.
+        from fleet.manager import migrations
+        from fleet.manager.db import open_database
+        from fleet.manager.ingest import IngestWriter
+        from fleet.manager.registry import Registry
+        from fleet.manager.stats import IngestStats
+
+        self.db = open_database(f"sqlite:///{db_path}")
+        migrations.upgrade(self.db)
+        self.registry = Registry(self.db, history_interval_s=0)
+        self.stats = IngestStats()
+        self.reborn: list[str] = []
+        self.writer = IngestWriter(self.registry, self.stats, on_reborn=self.reborn.extend)
+        self.acked = 0
+        self._cond = threading.Condition()
+        self.writer.start()
+        broker.connect("memory-manager", self._on_message).subscribe(MANAGER_SUBSCRIPTION)
+
+    def _ack(self) -> None:
+        with self._cond:
+            self.acked += 1
+            self._cond.notify_all()
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        self.writer.submit(IncomingMessage(topic, payload, 1, received_at=time.time(),
+                                           ack=self._ack))
+
+    def wait_acked(self, count: int, timeout: float = 30.0) -> None:
+        with self._cond:
+            ok = self._cond.wait_for(lambda: self.acked >= count, timeout)
+        assert ok, f"{self.acked} of {count} messages acknowledged by the ingest"
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.db.dispose()

@@ -34,3 +34,15 @@ def test_both_processes_read_the_broker_the_same_way(tmp_path: Path) -> None:
 def test_inconsistent_broker_settings_are_refused(fields: dict[str, str], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         FleetManagerSettings(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"health_interval_s": 0.01}, {"health_interval_s": 1e300}, {"kiosk_timeout_s": 0},
+     {"connect_timeout_s": 1e9}, {"answered_commands_max": 0}],
+)
+def test_agent_settings_stay_within_the_protocol_and_the_deadlines(fields: dict) -> None:
+    # A birth the manager would refuse (health_interval_s out of the contract's range) would keep
+    # the terminal unseen; refused at start instead.
+    with pytest.raises(ValidationError):
+        AgentSettings(device_id="T-1", **fields)

@@ -12,7 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 from drivers.card.interface import CardData
-from kiosk.edge_models import Benefits, Citizen, Participation, PensionPayment, SessionOpened
+from kiosk.edge.models import (
+    Benefits,
+    Citizen,
+    Credential,
+    Participation,
+    PensionPayment,
+    SessionOpened,
+)
 from kiosk.flow.ports import Outcome
 
 AS_OF = dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)  # 10:00 Beijing time
@@ -146,7 +153,7 @@ class ScriptedEdge:
     open_script: list[Any] = field(default_factory=lambda: [sample_opened()])
     benefits_script: list[Any] = field(default_factory=lambda: [sample_benefits()])
     end_script: list[Any] = field(default_factory=lambda: [None])
-    open_calls: list[tuple[CardData, str]] = field(default_factory=list)
+    open_calls: list[tuple[Credential, str]] = field(default_factory=list)
     benefits_calls: list[str] = field(default_factory=list)
     end_calls: list[tuple[str, str]] = field(default_factory=list)
 
@@ -157,8 +164,8 @@ class ScriptedEdge:
             raise entry
         return entry
 
-    def open_session(self, card: CardData, *, idempotency_key: str) -> SessionOpened:
-        self.open_calls.append((card, idempotency_key))
+    def open_session(self, credential: Credential, *, idempotency_key: str) -> SessionOpened:
+        self.open_calls.append((credential, idempotency_key))
         return self._next(self.open_script)
 
     def get_benefits(self, session_id: str) -> Benefits:

@@ -24,11 +24,12 @@ from typing import Any
 
 import httpx
 
+from common.backoff import Backoff
 from drivers.base import Health, HealthState
 from drivers.card.fake import FakeCardReader
 from drivers.card.interface import CardFailure, CardInserted, CardRead, CardRemoved
-from kiosk.edge_errors import EdgeUnreachable
-from kiosk.flow import Backoff, FlowConfig
+from kiosk.edge.errors import EdgeUnreachable
+from kiosk.flow import FlowConfig, RetryPolicy
 from tests.kiosk.fakes import ScriptedEdge, sample_benefits, sample_card, sample_opened
 
 log = logging.getLogger("gallery")
@@ -178,7 +179,7 @@ class Journey:
         e.benefits_script[:] = [sample_benefits(3, stale=True)]
         r.insert(sample_card())
         self.shot("12-home-stale", "home")
-        self.tap("show-benefits")  # a flow action works as a target too
+        self.tap("start-journey")  # a flow action works as a target too
         self.shot("13-benefits-stale", "benefits")
         r.remove()
         self.wait("attract")
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     status = StatusServer("127.0.0.1", 0)
     config = FlowConfig(idle_timeout_s=3600, idle_warning_s=30, message_hold_s=600,
                         page_size=theme_named(args.theme).page_size,
-                        backoff=Backoff(initial_s=300, max_s=300, jitter=0))
+                        retry=RetryPolicy(backoff=Backoff(initial_s=300, max_s=300, jitter=0)))
     app = KioskApp(settings, reader, edge, status=status, scheduler=scheduler,
                    flow_config=config)
     journey = Journey(status.url, out, reader, edge, post_to_ui, scheduler)

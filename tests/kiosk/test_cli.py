@@ -32,7 +32,7 @@ def test_bad_configuration_exits_2_before_any_window(tmp_path: Path) -> None:
 
 
 def test_importing_the_command_does_not_load_kivy() -> None:
-    code = ("import sys, kiosk.cli, kiosk.flow, kiosk.edge_client, kiosk.status_server;"
+    code = ("import sys, kiosk.cli, kiosk.flow, kiosk.edge.client, kiosk.status_server;"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'kivy'))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=60, check=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from drivers.card.interface import CardFailure
-from kiosk.flow.messages import CARD_FAILURE_MESSAGES, CARD_STATUS_MESSAGES, PROBLEM_MESSAGES, Msg
+from kiosk.flow.identify.card import CARD_FAILURE_MESSAGES
+from kiosk.flow.messages import CARD_STATUS_MESSAGES, PROBLEM_MESSAGES, Msg
 from kiosk.flow.screens import ScreenName
 from kiosk.i18n import LANGUAGES, Translator, catalog, placeholders
 

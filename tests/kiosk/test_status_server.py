@@ -1,19 +1,32 @@
-"""The loopback status endpoint and the automation routes, without a window."""
+"""The loopback status endpoint and the automation routes: without a window, then through the
+real kiosk process (what the fleet agent reads)."""
 
 from __future__ import annotations
 
+import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 
+from common.version import __version__
+from fleet.agent.health import KioskProbe
+from fleet.agent.state import PeripheralMemory
 from kiosk.screen_watch import ScreenWatch
 from kiosk.status_server import AutomationError, StatusServer
+from simulators.stack import services
+from simulators.stack.ports import free_port
+from simulators.stack.requirements import MissingSystemPackage, require
+from simulators.stack.supervisor import ProcessFailed
+from tests.harness.stack import fail_on_missing, supervised
 
 
 class FakeAutomation:
@@ -163,3 +176,68 @@ def test_a_bad_content_length_is_refused_not_waited_on(watch: ScreenWatch) -> No
                 assert conn.recv(64).startswith(b"HTTP/1.1 400 ")
     finally:
         server.stop()
+
+
+# The real kiosk process: /status reports every kind of the registry as the device file and
+# the environment chose them, keeps the contract, and holds nothing personal. --------------------
+
+ID_LIKE = re.compile(r"\d{15,}")
+HAN = re.compile(r"[\u3400-\u9fff\U00020000-\U0003134f]")
+SCHEMA = json.loads((Path(__file__).resolve().parents[2]
+                     / "docs/contracts/kiosk-status.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def kiosk_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("kiosk-status")
+    config = tmp / "device.toml"
+    config.write_text('[device]\ndevice_id = "kiosk-status-01"\n'
+                      '[peripherals]\ncard = "absent"\nqr = "simulated"\nprinter = "real"\n')
+    with supervised(tmp / "logs") as sup:
+        try:
+            require("cjk-font")
+            spec = services.kiosk(
+                tmp / "kiosk", config=config, device_token="dev1.kiosk-status-01.unused",
+                pcscd_env={}, edge_url=f"http://127.0.0.1:{free_port()}",
+                # The environment over the file (the stack itself chooses a simulated card).
+                extra_env={"KIOSK_PERIPHERALS__FACE": "real", "KIOSK_PERIPHERALS__CARD": "absent"},
+            )
+            sup.start(spec.spec)
+        except (MissingSystemPackage, ProcessFailed) as exc:
+            fail_on_missing(exc)
+        yield spec.url
+
+
+def test_the_real_kiosk_reports_every_kind_as_configured(kiosk_url: str) -> None:
+    with httpx.Client(base_url=kiosk_url, timeout=30) as client:
+        assert client.get("/automation/wait", params={"screen": "attract"}).status_code == 200
+        r = client.get("/status")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
+    document = r.json()
+    assert jsonschema_rs.validator_for(SCHEMA).is_valid(document)
+    assert (document["schema"], document["device_id"], document["screen"]) == (
+        "hrss.kiosk-status/1", "kiosk-status-01", "attract")
+    chosen = {name: (p["impl"], p["state"], p["code"])
+              for name, p in document["peripherals"].items()}
+    assert chosen == {
+        "card_reader": ("absent", "missing", "not-configured"),
+        "qr_scanner": ("simulated", "missing", "driver-unavailable"),  # not built yet
+        "camera": ("absent", "missing", "not-configured"),
+        "face": ("real", "missing", "driver-unavailable"),
+        "printer": ("real", "missing", "driver-unavailable"),
+        "pinpad": ("absent", "missing", "not-configured"),
+    }
+    assert not ID_LIKE.search(r.text) and not HAN.search(r.text)
+
+
+def test_the_agent_reads_the_real_kiosk(kiosk_url: str, tmp_path: Path) -> None:
+    probe = KioskProbe(f"{kiosk_url}/status", 10.0, PeripheralMemory(tmp_path), expected=[])
+    try:
+        report = probe.report()
+    finally:
+        probe.close()
+    assert report.kiosk.reachable and report.kiosk.session_active is False
+    assert report.kiosk.app_version == __version__
+    assert set(report.peripherals) == {"card_reader", "qr_scanner", "camera", "face",
+                                       "printer", "pinpad"}
+    assert report.peripherals["qr_scanner"].code == "driver-unavailable"

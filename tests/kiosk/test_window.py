@@ -68,7 +68,7 @@ def kiosk(tmp_path: Path) -> Iterator[RunningKiosk]:
                 device_token="dev1.kiosk-test-01.unused", pcscd_env={},
                 edge_url=f"http://127.0.0.1:{free_port()}", screenshots=shots,
                 # No PC/SC reader here: the card journey is the end-to-end tests' job.
-                extra_env={"KIOSK_CARD_DRIVER": "none"},
+                extra_env={"KIOSK_PERIPHERALS__CARD": "absent"},
             )
             process = sup.start(spec.spec)
         except (MissingSystemPackage, ProcessFailed) as exc:
@@ -85,8 +85,10 @@ def test_status_reports_health_and_no_citizen_data(kiosk: RunningKiosk) -> None:
     assert status["session_active"] is False and status["app_version"]
     reader = status["peripherals"]["card_reader"]
     assert (reader["state"], reader["code"]) == ("missing", "not-configured")
-    assert set(status) == {"app_version", "device_id", "screen", "session_active",
-                           "peripherals"}
+    assert set(status) == {"schema", "app_version", "device_id", "screen", "session_active",
+                           "peripherals", "credential"}  # hrss.kiosk-status/1 (kiosk-status.md)
+    # A legacy dev1 token (no expiry): usable as far as the kiosk can tell, never shown.
+    assert status["credential"] == {"state": "valid", "out_of_service": False, "expires_at": None}
 
 
 def test_the_attract_screen_renders_chinese(kiosk: RunningKiosk) -> None:

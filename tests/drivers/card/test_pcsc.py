@@ -304,3 +304,55 @@ def _wait_health(driver: PcscCardReader, code: str, timeout: float = 10.0) -> No
             assert changed.wait(timeout), f"health never became {code}: {driver.health()}"
     finally:
         unsubscribe()
+
+
+@pytest.mark.parametrize("sw", ["6283", "6A81"])
+def test_a_blocked_application_is_a_locked_card(reader, card_slot, population, sw):
+    _, log = reader
+    citizen = _first(population, lambda c: c.current_card.generation == 2)
+    card = SscCard.from_citizen(citizen, locked=sw)
+
+    event = _insert_and_expect(log, card_slot, card)
+
+    assert isinstance(event, CardReadFailed), event
+    assert event.failure is CardFailure.LOCKED
+    assert sw in event.detail
+    _remove_and_expect_removed(log, card_slot)
+
+
+@pytest.mark.parametrize("name", ["王䶮", "李𠀀明"], ids=["gb18030-2-byte", "ext-b-4-byte"])
+def test_names_that_need_gb18030_are_read_whole(reader, card_slot, population, name):
+    _, log = reader
+    citizen = _first(population, lambda c: c.current_card.generation == 2)
+
+    event = _insert_and_expect(log, card_slot, SscCard.from_citizen(citizen, name=name))
+
+    assert isinstance(event, CardRead), event
+    assert event.data.name == name
+    assert not event.data.name_truncated and event.data.warnings == ()
+    _remove_and_expect_removed(log, card_slot)
+
+
+def test_a_generation_1_card_that_cut_a_long_name_is_flagged(reader, card_slot, population):
+    _, log = reader
+    citizen = _long_name_citizen(population)
+
+    event = _insert_and_expect(log, card_slot, SscCard.from_citizen(citizen, generation=1))
+
+    assert isinstance(event, CardRead), event
+    assert event.data.name_truncated
+    assert citizen.name.startswith(event.data.name) and event.data.name != citizen.name
+    _remove_and_expect_removed(log, card_slot)
+
+
+def test_a_name_that_is_no_gb18030_is_an_unreadable_card(reader, card_slot, population):
+    _, log = reader
+    citizen = _first(population, lambda c: c.current_card.generation == 2)
+    card = SscCard.from_citizen(citizen, raw_name=bytes.fromhex("D5C58120"))
+
+    event = _insert_and_expect(log, card_slot, card)
+
+    assert isinstance(event, CardReadFailed), event
+    assert event.failure is CardFailure.UNREADABLE
+    assert "name" in event.detail
+    _remove_and_expect_removed(log, card_slot)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 
 import pytest
 
@@ -104,6 +105,46 @@ def test_a_name_and_its_extension_are_joined_before_decoding():
     assert ssc.decode_name(raw[:30], raw[30:].ljust(20, b"\x00")) == name
     assert ssc.decode_name("张三".encode("gbk").ljust(30, b"\x00"), b"\x00" * 20) == "张三"
     assert ssc.decode_name("张三".encode("gbk").ljust(30, b"\x00"), None) == "张三"
+
+
+@pytest.mark.parametrize("name", ["王䶮", "李𠀀", "𪚥𪚥"])
+def test_names_are_gb18030_including_4_byte_ext_b(name):
+    raw = name.encode("gb18030")
+    with pytest.raises(UnicodeEncodeError):
+        name.encode("gbk")  # what the driver lost before
+    assert ssc.decode_name(raw.ljust(30, b"\x00"), b"\x00" * 20) == name
+    assert ssc.decode_name(raw[:3], raw[3:]) == name  # a split inside a 4-byte sequence
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (b"\xd5\xc5\x81\x20", "not GB18030"),  # a lead byte with an illegal trail
+        (b"\xd5\xc5\x80", "not GB18030"),
+        (b"\xd5\xc5\xaa\xa1", "U+E000"),  # GBK user-defined area: private use
+        (b"\xd5\xc5\x01", "U+0001"),  # a control character
+    ],
+)
+def test_a_name_that_is_no_text_is_unreadable_not_a_warning(raw, why):
+    with pytest.raises(ssc.UndecodableName, match=re.escape(why)):
+        ssc.decode_name(raw.ljust(30, b"\x00"), None)
+    values = _values(_profile())
+    values[ssc.TAG_NAME] = raw.ljust(30, b"\x00")
+    with pytest.raises(CardReadError) as excinfo:
+        ssc.decode_card("3B00", "T=0", values)
+    assert excinfo.value.failure is CardFailure.UNREADABLE
+    assert "name" in excinfo.value.detail
+
+
+def test_a_full_last_name_field_flags_the_name_as_maybe_truncated():
+    full_09 = ("阿" * 15).encode("gb18030")  # 30 bytes
+    assert ssc.name_may_be_truncated(full_09, None)  # generation 1: no extension
+    assert not ssc.name_may_be_truncated(full_09, b"\x00" * 20)  # 4E was there, left empty
+    assert ssc.name_may_be_truncated(full_09, ("阿" * 10).encode("gb18030"))  # 4E full too
+    # A cut before a 4-byte character leaves up to 3 bytes free: still flagged.
+    assert ssc.name_may_be_truncated(("阿" * 13 + "A").encode("gb18030").ljust(30, b"\x00"), None)
+    assert not ssc.name_may_be_truncated("张三".encode("gb18030").ljust(30, b"\x00"), None)
+    assert not ssc.name_may_be_truncated("张三".encode("gb18030"), None)  # unpadded short TLV
 
 
 def test_hex_code():
@@ -234,6 +275,22 @@ def test_read_card_on_a_foreign_card_is_not_ssc():
     assert excinfo.value.failure is CardFailure.NOT_SSC
 
 
+@pytest.mark.parametrize("generation", [1, 2])
+def test_the_simulators_truncation_is_flagged_and_short_names_are_not(population, generation):
+    long_name = "阿卜杜热合曼·阿不都热西提·阿不都热西提·买买提·艾力"  # 54 bytes: cut on both
+    citizen = population.citizen(1)
+    cut = _read(SscCard.from_citizen(citizen, generation=generation, name=long_name))
+    assert cut.name_truncated and long_name.startswith(cut.name) and cut.name != long_name
+    whole = _read(SscCard.from_citizen(citizen, generation=generation))
+    assert not whole.name_truncated and whole.name == citizen.name
+
+
+def test_gb18030_names_read_from_the_applet(population):
+    for name in ("王䶮", "李𠀀"):
+        card = SscCard.from_citizen(population.citizen(1), name=name)
+        assert _read(card).name == name
+
+
 def test_every_long_name_in_the_population_survives_a_read(population):
     long_names = [
         population.citizen(i) for i in range(population.size)
@@ -242,8 +299,9 @@ def test_every_long_name_in_the_population_survives_a_read(population):
     assert long_names, "the default population has long Uyghur names"
     for citizen in long_names:
         assert _read(SscCard.from_citizen(citizen, generation=2)).name == citizen.name
-        truncated = _read(SscCard.from_citizen(citizen, generation=1)).name
-        assert citizen.name.startswith(truncated) and len(truncated.encode("gbk")) <= 30
+        cut = _read(SscCard.from_citizen(citizen, generation=1))
+        assert citizen.name.startswith(cut.name) and len(cut.name.encode("gb18030")) <= 30
+        assert cut.name_truncated
 
 
 def test_a_refused_id_record_is_unreadable(population):
@@ -251,6 +309,57 @@ def test_a_refused_id_record_is_unreadable(population):
     with pytest.raises(CardReadError) as excinfo:
         _read(card, **{"00B20830": "6A86"})
     assert excinfo.value.failure is CardFailure.UNREADABLE
+
+
+@pytest.mark.parametrize("sw", ["6283", "6A81"])
+@pytest.mark.parametrize("protocol", ["T=0", "T=1"])
+def test_a_blocked_application_is_a_locked_card(population, sw, protocol):
+    card = SscCard.from_citizen(population.citizen(1), protocol=protocol, locked=sw)
+    with pytest.raises(CardReadError) as excinfo:
+        _read(card)
+    assert excinfo.value.failure is CardFailure.LOCKED
+    assert sw in excinfo.value.detail
+    assert [c[1] for c in card.commands] == [0xA4]  # nothing read after the refusal
+
+
+class _SelectAnswers(AppletTransport):
+    """The card selects the application but ends its answer with another status word."""
+
+    def __init__(self, card, sw: str) -> None:
+        super().__init__(card)
+        self.sw = bytes.fromhex(sw)
+
+    def transmit(self, command: bytes) -> bytes:
+        response = super().transmit(command)
+        return response[:-2] + self.sw if command[1] == 0xA4 else response
+
+
+def test_a_select_warning_other_than_6283_still_selects(population):
+    card = SscCard.from_citizen(population.citizen(1), protocol="T=1")
+    data = ssc.read_card(_SelectAnswers(card, "6284"), atr="3B00", protocol="T=1")
+    assert data.citizen_id == population.citizen(1).citizen_id
+
+
+@pytest.mark.parametrize(("key", "sw"), [("00B20830", "6283"), ("00B20930", "6983")])
+def test_blocked_holder_data_is_a_locked_card(population, key, sw):
+    card = SscCard.from_citizen(population.citizen(1), protocol="T=1")
+    with pytest.raises(CardReadError) as excinfo:
+        _read(card, **{key: sw})
+    assert excinfo.value.failure is CardFailure.LOCKED
+
+
+def test_command_not_allowed_on_holder_data_is_not_a_psam_matter(population):
+    card = SscCard.from_citizen(population.citizen(1), protocol="T=1")
+    data = _read(card, **{"00B20A30": "6986"})  # gender: "no current EF", an optional field
+    assert data.gender is None
+    with pytest.raises(CardReadError) as excinfo:
+        _read(card, **{"00B20830": "6986"})
+    assert excinfo.value.failure is CardFailure.UNREADABLE
+
+
+def test_a_record_shorter_than_le_with_6282_is_used(population):
+    card = SscCard.from_citizen(population.citizen(1), protocol="T=1")
+    assert _read(card, **{"00B20A30": "0A01326282"}).gender == "2"
 
 
 def test_a_protected_ef05_field_is_skipped(population):
@@ -267,18 +376,27 @@ def test_a_malformed_optional_record_is_skipped(population):
 
 
 # -- iReadCardBas ---------------------------------------------------------------------------------
-def test_ireadcardbas_has_the_eleven_fields_in_order():
+def test_ireadcardbas_has_the_eleven_fields_in_order_each_closed_by_a_bar():
     line = ssc.ireadcardbas(_example_card(), terminal_number="T0001", terminal_device_number="D9")
+    # The reset field is the ATR's historical bytes ("HRSS SSC 2"), not the whole ATR.
     assert line == (
         "110105|11010519491231002X|A12345678|110105D1560000050123456789ABCDEF|张三|"
-        "3B6A000048525353205353432032|2.00|20150301|20250301|T0001|D9"
+        "48525353205353432032|2.00|20150301|20250301|T0001|D9|"
     )
-    assert len(line.split("|")) == 11
+    assert line.endswith("|") and len(line.split("|")) == 12 and line.split("|")[-1] == ""
+
+
+@pytest.mark.parametrize("protocol", ["T=0", "T=1"])
+def test_ireadcardbas_takes_the_historical_bytes_of_either_atr(population, protocol):
+    card = SscCard.from_citizen(population.citizen(1), protocol=protocol)
+    data = _read(card)
+    reset = ssc.ireadcardbas(data).split("|")[5]
+    assert bytes.fromhex(reset) == f"HRSS SSC {card.generation}".encode("ascii")
 
 
 def test_ireadcardbas_leaves_unknown_dates_empty_and_refuses_the_separator():
     line = ssc.ireadcardbas(_example_card(issue_date=None, expiry_date=None))
-    assert line.split("|")[7:] == ["", "", "", ""]
+    assert line.split("|")[7:] == ["", "", "", "", ""]
     with pytest.raises(ValueError, match="separator"):
         ssc.ireadcardbas(_example_card(card_number="A|2345678"))
 

@@ -16,6 +16,7 @@ from simulators.card.applet import (
     bcd,
     make_atr,
     split_gbk,
+    split_name,
 )
 
 SELECT_SSSE = bytes([0x00, 0xA4, 0x04, 0x00, len(SSSE_DF_NAME)]) + SSSE_DF_NAME
@@ -221,3 +222,45 @@ def test_from_citizen_takes_the_current_card_and_overrides(population):
     assert SscCard.from_citizen(citizen).generation == citizen.current_card.generation
     with pytest.raises(ValueError, match="protocol"):
         SscCard(_profile(), protocol="T=2")  # type: ignore[arg-type]
+
+
+# -- misbehaviour and names for testers ----------------------------------------------------------
+@pytest.mark.parametrize("sw", ["6283", "6A81"])
+@pytest.mark.parametrize("protocol", ["T=0", "T=1"])
+def test_a_locked_card_refuses_select_of_its_application(sw, protocol):
+    card = SscCard(_profile(), protocol=protocol, locked=sw)
+    assert _sw(card.process(SELECT_SSSE + (b"\x00" if protocol == "T=1" else b""))) == sw
+    assert _sw(card.process(bytes.fromhex("00B2083000"))) == "6986"  # nothing is selected
+
+
+def test_locked_takes_only_the_two_blocked_status_words():
+    with pytest.raises(ValueError, match="locked"):
+        SscCard(_profile(), locked="6982")
+
+
+@pytest.mark.parametrize("name", ["王䶮", "李𠀀明"])
+def test_names_are_written_in_gb18030(name):
+    card = _selected(SscCard(_profile(name=name), protocol="T=1"))
+    record = card.process(bytes.fromhex("00B2093000"))[2:-2]
+    assert record.rstrip(b"\x00") == name.encode("gb18030")
+    assert not card.profile.name_truncated
+
+
+def test_split_name_never_cuts_a_4_byte_character():
+    head, tail = split_name("阿" * 14 + "𠀀", 30, 0)  # 28 bytes, then 4 that do not fit
+    assert head == "阿".encode("gb18030") * 14 and tail == b""
+
+
+@pytest.mark.parametrize(("generation", "truncated"), [(1, True), (2, False)])
+def test_the_profile_knows_when_the_chip_cut_the_name(generation, truncated):
+    name = "阿卜杜热合曼·阿不都热西提·阿不都热西提"  # 40 bytes: fits 30 + 20, not 30
+    assert _profile(name=name, generation=generation).name_truncated is truncated
+
+
+def test_a_raw_name_goes_on_the_chip_as_given():
+    profile = _profile(raw_name=bytes.fromhex("D5C58120"))
+    card = _selected(SscCard(profile, protocol="T=1"))
+    assert card.process(bytes.fromhex("00B2093000"))[2:6] == bytes.fromhex("D5C58120")
+    assert card.process(bytes.fromhex("00B24E3000"))[2:-2] == b"\x00" * 20
+    with pytest.raises(ValueError, match="30 bytes"):
+        _profile(raw_name=b"\x41" * 31)

@@ -68,7 +68,8 @@ def test_help_names_every_command_and_flag():
         assert flag in serve.output
     insert = runner.invoke(card_app, ["insert", "--help"], terminal_width=200)
     for flag in ("--control-url", "--citizen-index", "--citizen-id", "--generation",
-                 "--protocol", "--pull-after-apdus", "--slot", "--mute", "--latency-ms"):
+                 "--protocol", "--pull-after-apdus", "--slot", "--mute", "--latency-ms",
+                 "--stall-after-apdus", "--locked", "--name", "--name-hex"):
         assert flag in insert.output
 
 
@@ -104,6 +105,23 @@ def test_pull_mid_read_through_the_cli(card_service, events):
     slot = json.loads(kioskctl("status", "--control-url", card_service.url).stdout)["slots"][0]
     assert slot["state"] == "pulled"
     kioskctl("remove", "--control-url", card_service.url)
+
+
+def test_a_locked_card_and_a_gb18030_name_through_the_cli(card_service, events):
+    url = card_service.url
+    kioskctl("insert", "--control-url", url, "--citizen-index", "1", "--locked", "6a81")
+    assert isinstance(events.get(timeout=EVENT_TIMEOUT_S), CardInserted)
+    failed = events.get(timeout=EVENT_TIMEOUT_S)
+    assert isinstance(failed, CardReadFailed) and failed.failure is CardFailure.LOCKED
+    kioskctl("remove", "--control-url", url)
+    assert isinstance(events.get(timeout=EVENT_TIMEOUT_S), CardRemoved)
+
+    kioskctl("insert", "--control-url", url, "--citizen-index", "1", "--name", "王䶮")
+    assert isinstance(events.get(timeout=EVENT_TIMEOUT_S), CardInserted)
+    read = events.get(timeout=EVENT_TIMEOUT_S)
+    assert isinstance(read, CardRead) and read.data.name == "王䶮"
+    kioskctl("remove", "--control-url", url)
+    assert isinstance(events.get(timeout=EVENT_TIMEOUT_S), CardRemoved)
 
 
 def test_errors_go_to_stderr_with_a_failing_status(card_service):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -178,3 +179,44 @@ def test_a_card_that_goes_by_itself_while_the_slots_are_locked_does_not_deadlock
     finally:
         sim.close()
         vpcd.close()
+
+
+def test_misbehaviour_and_names_for_testers_show_in_the_status(client, population):
+    citizen = population.citizen(1)
+    body = {
+        "citizen_index": 1, "locked": "6A81", "stall_after_apdus": 4, "name": "王䶮",
+        "generation": 1,
+    }
+    card = client.post("/insert", json=body).json()["card"]
+    assert (card["locked"], card["stall_after_apdus"], card["stalled"]) == ("6A81", 4, False)
+    assert card["name_on_chip"] == "custom" and card["name_truncated"] is False
+    assert "䶮" not in json.dumps(card, ensure_ascii=False)  # masked like the holder's name
+    assert citizen.name not in json.dumps(card, ensure_ascii=False)
+    wait_reader(reader_name(0), present=True)
+
+    long_name = "阿卜杜热合曼·阿不都热西提·阿不都热西提"
+    cut = client.post("/insert", json={"citizen_index": 1, "generation": 1, "name": long_name})
+    assert cut.json()["card"]["name_truncated"] is True
+    raw = client.post("/insert", json={"citizen_index": 1, "name_hex": "D5C58120"}).json()
+    assert raw["card"]["name_on_chip"] == "raw"
+    wait_reader(reader_name(0), present=True)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"locked": "6982"},
+        {"stall_after_apdus": -1},
+        {"name": ""},
+        {"name": "王\u0001"},
+        {"name": "x" * 41},
+        {"name_hex": "D5C"},
+        {"name_hex": "ZZ"},
+        {"name_hex": "41" * 31},
+        {"name": "王", "name_hex": "41"},
+    ],
+)
+def test_bad_misbehaviour_requests_are_422(client, body):
+    response = client.post("/insert", json={"citizen_index": 1, **body})
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation-error"

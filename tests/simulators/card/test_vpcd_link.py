@@ -185,3 +185,24 @@ def test_quickack_can_be_switched_off(vpcd, population):
 def test_a_negative_pull_count_is_refused(population):
     with pytest.raises(ValueError, match="pull_after_apdus"):
         VpcdLink(_card(population), pull_after_apdus=-1)
+
+
+def test_a_stalling_card_answers_n_apdus_then_holds_the_next_until_removed(vpcd, population):
+    link = _connect(vpcd, _card(population), stall_after_apdus=1)
+    select = bytes.fromhex("00A404000F7378312E73682EC9E7BBE1B1A3D5CF00")
+    assert vpcd.exchange(select)
+    vpcd.send(bytes.fromhex("00B2083000"))
+    assert link.stalled.wait(TIMEOUT_S)
+    done = threading.Event()
+    threading.Thread(target=lambda: (link.close(), done.set())).start()
+    assert done.wait(TIMEOUT_S)
+    assert vpcd.receive() is None  # the held APDU was never answered: the card went instead
+    assert link.close_reason == "removed" and link.apdus == 1
+
+
+@pytest.mark.parametrize(
+    "options", [{"stall_after_apdus": -1}, {"latency_s": -0.5}], ids=["stall", "latency"]
+)
+def test_negative_misbehaviour_is_refused(population, options):
+    with pytest.raises(ValueError):
+        VpcdLink(_card(population), **options)

@@ -7,12 +7,12 @@ or the deadline passes; nothing sleeps.
 
 from __future__ import annotations
 
-import time
 from types import TracebackType
 from typing import Self
 
 from smartcard import scard
 
+from common.clock import Deadline
 from simulators.card.applet import VirtualCard
 from simulators.card.vpcd_link import VpcdLink
 
@@ -31,10 +31,10 @@ def wait_reader(reader: str, *, present: bool, timeout: float = STATE_TIMEOUT_S)
     hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     assert hresult == scard.SCARD_S_SUCCESS, scard.SCardGetErrorMessage(hresult)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         current = scard.SCARD_STATE_UNAWARE
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline.remaining()
             if remaining <= 0:
                 raise AssertionError(
                     f"{reader} did not become {'present' if present else 'empty'} in {timeout}s"

@@ -160,7 +160,9 @@ def test_outage_answers_503_maintenance_except_health(central, auth):
     person = pick(central)
     assert central.put("/sim/v1/faults", json={"outage": True}).status_code == 200
     assert central.get("/sim/v1/faults").json() == {
-        "outage": True, "latency_ms": 0, "error_rate": 0.0}
+        "outage": True, "latency_ms": 0, "error_rate": 0.0, "hostile": None,
+        "trickle_interval_ms": 2000, "oversized_bytes": 300 * 1024 * 1024,
+        "nesting_depth": 100_000}
     r = central.post("/central/v1/persons/query", json={"citizen_id": person["citizen_id"]},
                      headers=auth)
     assert r.status_code == 503

@@ -1,0 +1,40 @@
+"""The agent's command handlers, one module each, and the registry the core dispatches on.
+
+Adding a command: write its module (a handler, see `base.py`), add its name to
+`fleet.protocol.KnownCommand` (so managers accept it) and register it below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fleet.agent.commands.base import CommandHandler, JobHandler
+from fleet.agent.commands.cancel_job import CancelJobCommand
+from fleet.agent.commands.ping import Ping
+from fleet.agent.commands.rebirth import Rebirth
+from fleet.agent.commands.report_health import ReportHealth
+from fleet.agent.commands.wait import Wait
+
+
+def registry(*handlers: CommandHandler) -> Mapping[str, CommandHandler]:
+    names = [h.name for h in handlers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"a command registered twice: {sorted(names)}")
+    return {h.name: h for h in handlers}
+
+
+COMMANDS: Mapping[str, CommandHandler] = registry(
+    Ping(),
+    ReportHealth(),
+    Wait(),
+    CancelJobCommand(),
+    Rebirth(),
+)
+
+
+def job_handler(handlers: Mapping[str, CommandHandler], name: str) -> JobHandler | None:
+    handler = handlers.get(name)
+    return handler if handler is not None and hasattr(handler, "step") else None  # type: ignore[return-value]
+
+
+__all__ = ["COMMANDS", "CommandHandler", "JobHandler", "job_handler", "registry"]

@@ -1,0 +1,48 @@
+"""Devices and their presence history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from common.problem import Problem
+from fleet.manager.api.deps import DeviceIdPath, RegistryDep
+from fleet.manager.api.schemas import DeviceList, DeviceOut, PresenceEventOut
+
+router = APIRouter(prefix="/devices", tags=["devices"])
+
+
+@router.get("")
+def list_devices(
+    registry: RegistryDep,
+    site: str | None = None,
+    online: bool | None = None,
+    after: Annotated[str | None, Query(description="last id of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DeviceList:
+    devices = registry.list_devices(site=site, online=online, after=after, limit=limit)
+    return DeviceList(
+        items=[DeviceOut.of(d) for d in devices],
+        next_after=devices[-1].id if len(devices) == limit else None,
+    )
+
+
+@router.get("/{device_id}")
+def get_device(device_id: DeviceIdPath, registry: RegistryDep) -> DeviceOut:
+    device = registry.get_device(device_id)
+    if device is None:
+        raise Problem(404, "device-not-found", "No such device")
+    return DeviceOut.of(device)
+
+
+@router.get("/{device_id}/presence-events")
+def presence_events(
+    device_id: DeviceIdPath,
+    registry: RegistryDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[PresenceEventOut]:
+    """Accepted presence changes, newest first."""
+    if registry.get_device(device_id) is None:
+        raise Problem(404, "device-not-found", "No such device")
+    return [PresenceEventOut.of(e) for e in registry.presence_events(device_id, limit)]

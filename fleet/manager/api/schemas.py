@@ -1,0 +1,106 @@
+"""Wire shapes of the manager's REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fleet.manager.models import NO_PRESENCE_SEQ, CommandRecord, Device, PresenceEvent
+from fleet.protocol import PresenceKind
+from fleet.protocol.messages import CommandName
+
+
+class PresenceOut(BaseModel):
+    session_seq: int | None = Field(description="session_seq of the last accepted event")
+    last_event: Literal["birth", "death"] | None
+    reason: str | None = Field(description="why offline: will, shutdown or timeout")
+    changed_at: datetime | None
+
+
+class DeviceOut(BaseModel):
+    id: str
+    site: str | None
+    online: bool
+    presence: PresenceOut
+    first_seen: datetime
+    last_seen: datetime
+    app_version: str | None
+    agent_version: str | None
+    hostname: str | None
+    health_interval_s: float | None
+    health: dict[str, Any] | None = Field(description="the newest hrss.health/1 body")
+
+    @classmethod
+    def of(cls, d: Device) -> DeviceOut:
+        known = d.presence_seq != NO_PRESENCE_SEQ
+        return cls(
+            id=d.id,
+            site=d.site,
+            online=d.online,
+            presence=PresenceOut(
+                session_seq=d.presence_seq if known else None,
+                last_event=(
+                    ("birth" if d.presence_kind == PresenceKind.BIRTH else "death")
+                    if known else None
+                ),
+                reason=d.presence_reason,
+                changed_at=d.presence_at,
+            ),
+            first_seen=d.first_seen,
+            last_seen=d.last_seen,
+            app_version=d.app_version,
+            agent_version=d.agent_version,
+            hostname=d.hostname,
+            health_interval_s=d.health_interval_s,
+            health=d.health,
+        )
+
+
+class DeviceList(BaseModel):
+    items: list[DeviceOut]
+    next_after: str | None = Field(description="pass as `after` for the next page")
+
+
+class PresenceEventOut(BaseModel):
+    kind: str
+    session_seq: int | None
+    reason: str | None
+    sent_at: datetime | None
+    recorded_at: datetime
+
+    @classmethod
+    def of(cls, e: PresenceEvent) -> PresenceEventOut:
+        return cls(kind=e.kind, session_seq=e.session_seq, reason=e.reason, sent_at=e.sent_at,
+                   recorded_at=e.recorded_at)
+
+
+class CommandRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: CommandName
+    args: dict[str, Any] = Field(default_factory=dict)
+    ttl_s: int | None = Field(None, ge=1, le=7 * 24 * 3600,
+                              description="time to live; the manager's default if omitted")
+
+
+class CommandOut(BaseModel):
+    id: str
+    device_id: str
+    name: str
+    args: dict[str, Any]
+    status: str = Field(description="pending, sent, timed-out, or the agent's result status")
+    issued_at: datetime
+    expires_at: datetime
+    sent_at: datetime | None
+    answered_at: datetime | None
+    output: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, c: CommandRecord) -> CommandOut:
+        return cls(
+            id=c.id, device_id=c.device_id, name=c.name, args=c.args, status=c.status,
+            issued_at=c.issued_at, expires_at=c.expires_at, sent_at=c.sent_at,
+            answered_at=c.answered_at, output=c.output,
+        )

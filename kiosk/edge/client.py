@@ -1,0 +1,200 @@
+"""Synchronous client of the edge API (docs/contracts/edge-api.md), called from worker threads.
+
+- ONE attempt per call, bounded by a total deadline (connect, headers and body together) and a
+  maximum answer size. Retries belong to the caller (kiosk.flow.retry), once per user action:
+  a client that also retried would multiply the attempts of one tap.
+- Every call carries the device's bearer token, swappable at any time (`set_token`, by the
+  renewer in kiosk.edge.credentials); every state-changing call carries the Idempotency-Key
+  the caller passes in (one per logical action, the same on every retry).
+- A 401 (`unauthorized`, `token-expired`) from any call is reported to `on_credential_refused`:
+  the kiosk is then out of service, whichever part of it made the call.
+- Answers are validated as data (kiosk.edge.models) before anyone sees them.
+- Errors come out typed: `EdgeUnreachable` (no usable answer, retry is safe) or
+  `EdgeProblem(code, status)`.
+- Nothing logged here holds citizen data: paths are logged as templates, bodies never.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from common.clock import Deadline
+from common.http import AnswerTooLarge, DeadlinePassed, deadline_transport, read_bounded, within
+from common.problem import PROBLEM_JSON
+from common.version import __version__
+from kiosk.edge.errors import INVALID_RESPONSE, EdgeProblem, EdgeUnreachable
+from kiosk.edge.keys import new_idempotency_key
+from kiosk.edge.models import (
+    Benefits,
+    Credential,
+    DeviceTokenIssued,
+    EdgeHealth,
+    SessionOpened,
+)
+from kiosk.edge.problems import problem_from
+
+log = logging.getLogger(__name__)
+# httpx logs every request's full URL at INFO, and session URLs carry the session id (which,
+# with the device token, opens the citizen's data): keep those loggers quiet.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+API = "/api/v1"
+# The largest answer (24 months of payments) is a few kB; anything far beyond is not an answer.
+MAX_ANSWER_BYTES = 256 * 1024
+
+M = TypeVar("M", bound=BaseModel)
+__all__ = ["EdgeClient", "new_idempotency_key"]
+
+
+class EdgeClient:
+    """One per process; thread-safe (httpx.Client pools connections across threads)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        device_id: str,
+        device_token: str,
+        *,
+        deadline_s: float = 10.0,
+        connect_timeout_s: float = 2.0,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
+        transport: httpx.BaseTransport | None = None,
+        on_credential_refused: Callable[[EdgeProblem], None] | None = None,
+    ) -> None:
+        self._deadline_s = deadline_s
+        self._token_lock = threading.Lock()
+        self._authorization = f"Bearer {device_token}"
+        self._on_refused = on_credential_refused
+        self._connect_timeout_s = connect_timeout_s
+        self._max_bytes = max_answer_bytes
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + API,
+            headers={
+                "Accept": f"application/json, {PROBLEM_JSON}",
+                "User-Agent": f"hrss-kiosk/{__version__} ({device_id})",
+            },
+            transport=transport or deadline_transport(max_connections=8, max_keepalive=4),
+            follow_redirects=False,
+            trust_env=False,  # a proxy set in the environment must not see citizen data
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def set_token(self, device_token: str) -> None:
+        """Use `device_token` for every call from now on (calls in flight keep the old one)."""
+        with self._token_lock:
+            self._authorization = f"Bearer {device_token}"
+
+    # The API -------------------------------------------------------------------------------
+
+    def health(self) -> EdgeHealth:
+        return self._call("GET", "/health", EdgeHealth, label="/health")
+
+    def open_session(self, credential: Credential, *, idempotency_key: str) -> SessionOpened:
+        """POST /sessions: identify the citizen; 201 with the masked display name."""
+        return self._call(
+            "POST", "/sessions", SessionOpened, json=credential.body(), key=idempotency_key,
+            label="/sessions",
+        )
+
+    def get_session(self, session_id: str) -> SessionOpened:
+        return self._call(
+            "GET", f"/sessions/{session_id}", SessionOpened, label="/sessions/{id}"
+        )
+
+    def get_benefits(self, session_id: str) -> Benefits:
+        return self._call(
+            "GET", f"/sessions/{session_id}/benefits", Benefits, label="/sessions/{id}/benefits"
+        )
+
+    def renew_token(self, *, idempotency_key: str) -> DeviceTokenIssued:
+        """POST /device/token (no body): a fresh token; the same one again for the same key."""
+        return self._call(
+            "POST", "/device/token", DeviceTokenIssued, key=idempotency_key,
+            label="/device/token",
+        )
+
+    def end_session(self, session_id: str, *, idempotency_key: str) -> None:
+        """DELETE /sessions/{id}: 204, also when it had already ended."""
+        self._call(
+            "DELETE", f"/sessions/{session_id}", None, key=idempotency_key,
+            label="/sessions/{id}",
+        )
+
+    # Plumbing ------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        model: type[M] | None,
+        *,
+        json: Any = None,
+        key: str | None = None,
+        label: str,
+    ) -> Any:
+        what = f"{method} {label}"
+        with self._token_lock:
+            headers = {"Authorization": self._authorization}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        deadline = Deadline(self._deadline_s)
+        started = time.monotonic()
+        try:
+            with within(deadline):
+                request = self._http.build_request(
+                    method, path, json=json, headers=headers,
+                    timeout=httpx.Timeout(self._deadline_s,
+                                          connect=min(self._connect_timeout_s, self._deadline_s)),
+                )
+                response = self._http.send(request, stream=True)
+                try:
+                    content = read_bounded(response, self._max_bytes, deadline)
+                finally:
+                    response.close()
+        except (httpx.TransportError, DeadlinePassed) as exc:  # connect, deadline, resets, ...
+            raise EdgeUnreachable(f"{type(exc).__name__} on {what}") from exc
+        except AnswerTooLarge:
+            raise EdgeProblem(INVALID_RESPONSE, response.status_code,
+                              title=f"answer larger than {self._max_bytes} bytes on {what}"
+                              ) from None
+        status = response.status_code
+        log.debug("edge %s -> %d in %.0f ms", what, status, (time.monotonic() - started) * 1000)
+        if not 200 <= status < 300:
+            error = problem_from(status, response.headers.get("content-type", ""), content,
+                                 response.headers.get("retry-after"), what)
+            if isinstance(error, EdgeProblem) and error.credential_refused:
+                self._credential_refused(error)
+            raise error
+        if model is None:
+            return None
+        try:
+            return model.model_validate_json(content)
+        except ValidationError as exc:
+            # Field locations only: pydantic's own text quotes the values (citizen data), so
+            # it is neither kept as the cause nor shown in a traceback.
+            fields = ", ".join(
+                ".".join(str(part) for part in error["loc"]) or "body"
+                for error in exc.errors()[:5]
+            )
+            raise EdgeProblem(
+                INVALID_RESPONSE, status, title=f"unexpected answer body for {what} ({fields})",
+            ) from None
+
+    def _credential_refused(self, problem: EdgeProblem) -> None:
+        listener = self._on_refused
+        if listener is None:
+            return
+        try:
+            listener(problem)
+        except Exception:  # the caller still gets its EdgeProblem
+            log.exception("credential listener failed")

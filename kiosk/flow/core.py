@@ -1,0 +1,492 @@
+"""The flow's core: device events, taps and edge answers in, a `View` out. No Kivy, no threads.
+
+It owns what every way of identifying and every journey share: the session lifecycle, the idle
+timeout, notices, retries, the stale guard and ending sessions at the edge. Identification
+methods (kiosk.flow.identify) turn device events into intents; journeys (kiosk.flow.journeys)
+are descriptors it reads. Edge calls leave as frozen effects (kiosk.flow.effects) that the
+`EffectRunner` performs after each step; delays go to the `Scheduler`.
+
+Each edge request carries a number, and an answer whose number is no longer the pending one is
+stale: it never changes the screen, and a stale *opened session* is ended at the edge at once,
+so that a card pulled mid-identify cannot leave a live session behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from kiosk.edge.errors import SESSION_NOT_FOUND, EdgeProblem, EdgeUnreachable
+from kiosk.edge.keys import new_idempotency_key
+from kiosk.edge.models import Credential, SessionOpened
+from kiosk.flow.effects import Effect, EndRemote, LoadJourney, OpenSession
+from kiosk.flow.events import (
+    Activity,
+    EdgeAnswered,
+    FlowEvent,
+    IdleTick,
+    IdleWarning,
+    MessageExpired,
+    RetryDue,
+    Tap,
+)
+from kiosk.flow.identify import METHODS, IdentifyMethod
+from kiosk.flow.identify.base import Availability, Begin, Failed, Identified, Intent, Withdrawn
+from kiosk.flow.journeys import JOURNEYS, Capabilities, Journey
+from kiosk.flow.messages import Msg, message_for_problem
+from kiosk.flow.ports import EdgePort, Scheduler, TaskRunner
+from kiosk.flow.retry import Pending, RetryPolicy
+from kiosk.flow.runtime import EffectRunner
+from kiosk.flow.screens import Action, ScreenName
+from kiosk.flow.session import OperatorSession, Session
+from kiosk.flow.timers import HoldTimer, IdleCountdown
+from kiosk.flow.view import Content, Notice, Tone, View
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[View], None]
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    idle_timeout_s: float = 90.0
+    idle_warning_s: float = 30.0
+    message_hold_s: float = 20.0
+    page_size: int = 6
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class KioskFlow:
+    """Drive with `handle(event)`; read `view`; `subscribe` to be told when it changes."""
+
+    def __init__(
+        self,
+        edge: EdgePort,
+        tasks: TaskRunner,
+        scheduler: Scheduler,
+        config: FlowConfig | None = None,
+        new_key: Callable[[], str] = new_idempotency_key,
+        methods: Sequence[IdentifyMethod] = METHODS,
+        journeys: Sequence[Journey] = JOURNEYS,
+        capabilities: Capabilities = frozenset(),
+        perform: Callable[[Effect], None] | None = None,
+    ) -> None:
+        """`perform` replaces the EffectRunner (tests that read the effects a step produced)."""
+        self._scheduler = scheduler
+        self._config = config or FlowConfig()
+        self._new_key = new_key
+        self._methods = {m.key: m for m in methods}
+        self._journeys = {j.key: j for j in journeys}
+        self._offered = tuple(j.key for j in journeys if j.has_fn(capabilities))
+        self._perform_one = perform or EffectRunner(edge, tasks, self._journeys,
+                                                    self.handle).perform
+        self._effects: list[Effect] = []
+        self._listeners: list[Listener] = []
+
+        self._screen = ScreenName.ATTRACT
+        self._notice: Notice | None = None
+        self._operator = OperatorSession()
+        self._method: str | None = None  # the method of the citizen being served
+        self._begun: Begin | None = None  # identifying has begun, not yet Identified
+        self._token_present = False  # e.g. the card is still in its slot
+        self._unavailable: set[str] = set()
+        self._pending: Pending | None = None
+        self._requests = 0
+        self._content: Content | None = None
+
+        self._idle = IdleCountdown(scheduler, self.handle, self._config.idle_timeout_s,
+                                   self._config.idle_warning_s)
+        self._hold = HoldTimer(scheduler, self.handle, self._config.message_hold_s)
+
+        self._view = self._build_view()
+
+    # Public surface -------------------------------------------------------------------------
+
+    @property
+    def view(self) -> View:
+        return self._view
+
+    @property
+    def session_active(self) -> bool:
+        return self._session is not None
+
+    @property
+    def session(self) -> Session | None:
+        """The live citizen session, if any (in memory only; for the UI and tests)."""
+        return self._session
+
+    @property
+    def operator_session(self) -> OperatorSession:
+        return self._operator
+
+    @property
+    def _session(self) -> Session | None:
+        return self._operator.citizen
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def handle(self, event: object) -> None:
+        """Apply one event. Call on the flow's thread only."""
+        before = self._view
+        if isinstance(event, FlowEvent):
+            self._on_flow_event(event)
+        else:
+            self._on_device_event(event)
+        self._hold.want(self._advice_outlives_token())
+        self._publish(before, event)
+        self._perform()
+
+    def close(self) -> None:
+        """The app is stopping: end any session at the edge (best effort) and drop everything."""
+        self._cancel_pending()
+        self._end_session()
+        self._hold.cancel()
+        self._token_present = False
+        self._screen, self._notice = ScreenName.ATTRACT, None
+        self._view = self._build_view()
+        self._perform()
+
+    def _perform(self) -> None:
+        effects, self._effects = self._effects, []
+        for effect in effects:
+            self._perform_one(effect)
+
+    # Identification -------------------------------------------------------------------------
+
+    def _on_device_event(self, event: object) -> None:
+        for method in self._methods.values():
+            intent = method.interpret(event)
+            if intent is not None:
+                self._on_intent(method, intent)
+                return
+        log.debug("flow: %s ignored", type(event).__name__)
+
+    def _on_intent(self, method: IdentifyMethod, intent: Intent) -> None:
+        match intent:
+            case Begin():
+                self._on_begin(method, intent)
+            case Identified(credential=credential):
+                self._on_identified(method, credential)
+            case Failed(message=message, outlives_token=outlives):
+                log.info("flow: identifying by %s failed (%s)", method.key, message)
+                self._begun = None
+                self._cancel_pending()
+                self._show(Notice(key=message, tone=Tone.PROBLEM,
+                                  actions=(Action.OK,) if outlives else (),
+                                  keep_after_removal=outlives))
+            case Withdrawn(mid_read_message=mid_read):
+                self._on_withdrawn(method, mid_read)
+            case Availability(available=available):
+                self._on_availability(method, available)
+
+    def _on_begin(self, method: IdentifyMethod, begin: Begin) -> None:
+        # A new citizen always starts afresh, whatever was left over (a lost removal event).
+        self._cancel_pending()
+        self._end_session()
+        self._method, self._begun = method.key, begin
+        self._token_present = method.holds_presence
+        self._go(begin.screen)
+
+    def _on_identified(self, method: IdentifyMethod, credential: Credential) -> None:
+        if method.holds_presence:
+            begun = self._begun
+            if self._method != method.key or begun is None or self._screen is not begun.screen:
+                log.warning("flow: %s identified while on %s; ignored", method.key, self._screen)
+                return
+        elif self._pending is not None or self._session is not None:
+            self._cancel_pending()  # a new citizen: the one before is done
+            self._end_session()
+        self._method, self._begun = method.key, None
+        self._pending = Pending(OpenSession(
+            request=self._next_request(), key=self._new_key(), method=method.key,
+            credential=credential,
+        ))
+        self._go(ScreenName.IDENTIFYING)
+        self._effects.append(self._pending.effect)
+
+    def _on_withdrawn(self, method: IdentifyMethod, mid_read: str | None) -> None:
+        if self._method not in (None, method.key):
+            return  # not the token this citizen's session depends on
+        was_reading = self._begun is not None and self._screen is self._begun.screen
+        self._token_present = False
+        self._begun = None
+        self._cancel_pending()
+        self._end_session()
+        if was_reading and mid_read is not None:  # pulled before a read result was reported
+            self._show(Notice(key=mid_read, actions=(Action.OK,), keep_after_removal=True))
+        elif not (self._notice is not None and self._notice.keep_after_removal):
+            self._go(ScreenName.ATTRACT)
+
+    def _on_availability(self, method: IdentifyMethod, available: bool) -> None:
+        if available == (method.key not in self._unavailable):
+            return
+        if available:
+            self._unavailable.discard(method.key)
+            return
+        self._unavailable.add(method.key)
+        if self._method not in (None, method.key):
+            log.info("flow: %s unavailable", method.key)
+            return
+        # Without the device we cannot see the token leave: end the session now rather than
+        # leave a citizen's data on screen for whoever comes next.
+        if self._session is not None or self._pending is not None or self._token_present:
+            log.warning("flow: %s unavailable; ending the session in progress", method.key)
+        else:
+            log.info("flow: %s unavailable", method.key)
+        self._token_present = False
+        self._begun = None
+        self._cancel_pending()
+        self._end_session()
+        if not (self._notice is not None and self._notice.keep_after_removal):
+            self._go(ScreenName.ATTRACT)
+
+    # Taps, activity, timers -----------------------------------------------------------------
+
+    def _on_flow_event(self, event: FlowEvent) -> None:
+        match event:
+            case Tap():
+                self._on_tap(event)
+            case Activity() if self._idle.seconds_left is None:
+                # While the warning shows, only its button extends: a stray touch on the dimmed
+                # screen must not make the warning vanish under the citizen's finger.
+                self._note_activity()
+            case EdgeAnswered():
+                self._on_edge_answered(event)
+            case RetryDue(request=request):
+                self._on_retry_due(request)
+            case IdleWarning(generation=gen) if gen == self._idle.generation and self._session:
+                self._idle.warn()
+            case IdleTick(generation=gen) if gen == self._idle.generation:
+                if self._idle.tick():
+                    log.info("flow: idle timeout; ending the session")
+                    self._finish()
+            case MessageExpired(generation=gen) if gen == self._hold.generation:
+                self._go(ScreenName.ATTRACT)
+            case _:
+                log.debug("flow: stale %s ignored", type(event).__name__)
+
+    def _on_tap(self, tap: Tap) -> None:
+        self._note_activity()
+        screen, content = self._screen, self._content
+        on_content = content is not None and screen is self._journeys[content.journey].screen
+        match tap.action:
+            case Action.START_JOURNEY if (screen is ScreenName.HOME and self._session
+                                          and tap.journey in self._offered):
+                assert tap.journey is not None
+                self._start_journey(self._journeys[tap.journey])
+            case Action.END if self._session:
+                self._finish()
+            case Action.BACK if self._session and (on_content or screen is ScreenName.MESSAGE):
+                self._cancel_pending()
+                self._content = None
+                self._go(ScreenName.HOME)
+            case Action.OK if screen is ScreenName.MESSAGE and not self._session:
+                self._go(ScreenName.ENDING if self._token_present else ScreenName.ATTRACT)
+            case Action.NEXT_PAGE if on_content and content is not None:
+                self._content = _turn(content, content.page + 1)
+            case Action.PREVIOUS_PAGE if on_content and content is not None:
+                self._content = _turn(content, content.page - 1)
+            case Action.EXTEND:
+                pass  # _note_activity above has already restarted the idle timer
+            case _:
+                log.debug("flow: tap %s does nothing on %s", tap.action, screen)
+
+    def _note_activity(self) -> None:
+        if self._session is not None:
+            self._idle.arm()
+
+    def _finish(self) -> None:
+        """The citizen is done (or walked away): end the session, ask for the token back."""
+        self._cancel_pending()
+        self._end_session()
+        self._go(ScreenName.ENDING if self._token_present else ScreenName.ATTRACT)
+
+    # Edge requests --------------------------------------------------------------------------
+
+    def _start_journey(self, journey: Journey) -> None:
+        assert self._session is not None
+        self._pending = Pending(LoadJourney(
+            request=self._next_request(), journey=journey.key,
+            session_id=self._session.session_id,
+        ))
+        self._go(ScreenName.LOADING)
+        self._effects.append(self._pending.effect)
+
+    def _on_edge_answered(self, answer: EdgeAnswered) -> None:
+        pending = self._pending
+        if pending is None or answer.request != pending.request:
+            self._on_stale_answer(answer)
+            return
+        outcome = answer.outcome
+        if not outcome.ok:
+            self._on_request_failed(pending, outcome.error)
+            return
+        self._pending = None  # drops the credential held for retries
+        effect = pending.effect
+        if isinstance(effect, OpenSession) and isinstance(outcome.value, SessionOpened):
+            self._operator.begin(Session.from_opened(outcome.value, effect.method))
+            self._go(ScreenName.HOME)
+            self._idle.arm()
+        elif isinstance(effect, LoadJourney) and self._session is not None:
+            journey = self._journeys[effect.journey]
+            self._session.content[journey.key] = outcome.value
+            self._content = Content(journey.key, outcome.value, 0, self._page_count(journey,
+                                                                                    outcome.value))
+            self._go(journey.screen)
+
+    def _on_stale_answer(self, answer: EdgeAnswered) -> None:
+        value = answer.outcome.value
+        if isinstance(value, SessionOpened):
+            # The citizen left while the edge was answering: never show it, and close the
+            # session the edge has just opened so that it cannot be used by anyone.
+            log.info("flow: session opened after the citizen left; ending it at the edge")
+            self._end_remote(value.session_id)
+        else:
+            log.debug("flow: stale %s answer dropped", answer.kind)
+
+    def _on_request_failed(self, pending: Pending, error: BaseException | None) -> None:
+        with_session = (Action.BACK,) if self._session is not None else ()
+        if isinstance(error, EdgeUnreachable):
+            log.warning("flow: edge unreachable (%s); will retry", error)
+            self._retry_later(pending, Msg.EDGE_UNREACHABLE, None)
+            return
+        if isinstance(error, EdgeProblem):
+            log.warning("flow: edge answered %s %s", error.status, error.code)
+            if error.transient:
+                self._retry_later(pending, message_for_problem(error), error.retry_after_s)
+                return
+            self._pending = None
+            if error.code == SESSION_NOT_FOUND and self._session is not None:
+                # The edge has already forgotten it (expired): nothing to DELETE.
+                self._drop_session()
+                self._show(Notice(key=Msg.SESSION_EXPIRED, tone=Tone.INFO))
+                return
+            self._show(Notice(key=message_for_problem(error), actions=with_session))
+            return
+        # A bug, not an edge answer: say so plainly and keep the kiosk usable.
+        log.error("flow: %s request failed unexpectedly", pending.kind, exc_info=error)
+        self._pending = None
+        self._show(Notice(key=Msg.UNEXPECTED, actions=with_session))
+
+    def _retry_later(self, pending: Pending, message: Msg, retry_after_s: float | None) -> None:
+        delay = self._config.retry.next_delay(pending.retries, retry_after_s)
+        if delay is None:
+            log.warning("flow: %s still failing after %d retries; giving up", pending.kind,
+                        pending.retries)
+            self._pending = None
+            # OK leads to "please take your card" (identifying); with a session, back home.
+            self._show(Notice(
+                key=Msg.TRY_LATER,
+                actions=(Action.BACK,) if self._session is not None else (Action.OK,),
+            ))
+            return
+        pending.retries += 1
+        request = pending.request
+        pending.timer = self._scheduler.call_later(delay, lambda: self.handle(RetryDue(request)))
+        self._show(Notice(
+            key=message,
+            tone=Tone.WAIT,
+            retrying=True,
+            actions=(Action.BACK,) if isinstance(pending.effect, LoadJourney) else (),
+        ))
+
+    def _on_retry_due(self, request: int) -> None:
+        pending = self._pending
+        if pending is None or pending.request != request:
+            return
+        pending.timer = None
+        log.info("flow: retrying %s (retry %d)", pending.kind, pending.retries)
+        self._effects.append(pending.effect)  # the same effect: the same Idempotency-Key
+
+    def _cancel_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+        self._pending = None
+
+    def _next_request(self) -> int:
+        self._requests += 1
+        return self._requests
+
+    # Session end ----------------------------------------------------------------------------
+
+    def _end_session(self) -> None:
+        """End the session here (wipe) and at the edge (best effort, its own key)."""
+        if self._session is None:
+            return
+        session_id = self._session.session_id
+        self._drop_session()
+        self._end_remote(session_id)
+
+    def _drop_session(self) -> None:
+        self._operator.end_citizen()
+        self._content = None
+        self._idle.disarm()
+
+    def _end_remote(self, session_id: str) -> None:
+        self._effects.append(EndRemote(session_id, self._new_key()))
+
+    # Screens --------------------------------------------------------------------------------
+
+    def _go(self, screen: ScreenName) -> None:
+        self._screen, self._notice = screen, None
+
+    def _show(self, notice: Notice) -> None:
+        self._screen, self._notice = ScreenName.MESSAGE, notice
+
+    def _advice_outlives_token(self) -> bool:
+        """Advice about a token that is already out stays `message_hold_s`, then attract."""
+        return (
+            self._screen is ScreenName.MESSAGE
+            and self._notice is not None
+            and self._notice.keep_after_removal
+            and not self._token_present
+        )
+
+    def _page_count(self, journey: Journey, payload: object) -> int:
+        return max(1, math.ceil(journey.rows(payload) / self._config.page_size))
+
+    def _build_view(self) -> View:
+        session = self._session
+        content = self._content
+        shown = (content if content is not None
+                 and self._screen is self._journeys[content.journey].screen else None)
+        as_of = session.as_of if session is not None else None
+        stale = session.stale if session is not None else False
+        if shown is not None:
+            as_of, stale = self._journeys[shown.journey].freshness(shown.data)
+        return View(
+            screen=self._screen,
+            notice=self._notice,
+            session_active=session is not None,
+            display_name=session.display_name if session is not None else "",
+            as_of=as_of,
+            stale=stale,
+            content=shown,
+            journeys=self._offered if session is not None else (),
+            idle_seconds_left=self._idle.seconds_left,
+            unavailable=frozenset(self._unavailable),
+        )
+
+    def _publish(self, before: View, event: object) -> None:
+        self._view = self._build_view()
+        if self._view == before:
+            return
+        if self._view.screen != before.screen or self._view.notice != before.notice:
+            log.info(
+                "flow: %s -> %s%s on %s", before.screen, self._view.screen,
+                f" ({self._view.notice.key})" if self._view.notice else "", type(event).__name__,
+            )
+        for listener in list(self._listeners):
+            try:
+                listener(self._view)
+            except Exception:
+                log.exception("flow: view listener failed")
+
+
+def _turn(content: Content, page: int) -> Content:
+    page = min(max(page, 0), max(content.page_count - 1, 0))
+    return Content(content.journey, content.data, page, content.page_count)

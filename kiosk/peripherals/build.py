@@ -1,0 +1,29 @@
+"""Peripherals from the kiosk's settings, through the registry of kinds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drivers.registry import REGISTRY, Impl, PeripheralKind, Registry
+from kiosk.peripherals.running import Peripheral, Peripherals
+from kiosk.settings import KioskSettings
+
+
+def _options(kind: PeripheralKind, impl: Impl, settings: KioskSettings) -> dict[str, Any]:
+    """The settings each kind's drivers take as keywords (none yet beyond the card's)."""
+    if kind is PeripheralKind.CARD and settings.card_reader is not None:
+        return {"reader_name": settings.card_reader}
+    return {}
+
+
+def build_peripherals(settings: KioskSettings, registry: Registry = REGISTRY) -> Peripherals:
+    chosen = settings.peripherals
+    return Peripherals(
+        [
+            Peripheral(kind, chosen.impl(kind),
+                       registry.build(kind, chosen.impl(kind),
+                                      **_options(kind, chosen.impl(kind), settings)))
+            for kind in PeripheralKind
+        ],
+        stop_timeout_s=settings.peripheral_stop_timeout_s,
+    )

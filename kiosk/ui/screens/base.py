@@ -1,0 +1,93 @@
+"""What every screen shares: the context it is built with and the `KioskScreen` base.
+
+A screen renders a flow `View` and holds no state of its own beyond widgets. Screens that show
+citizen data empty their widgets in `clear()`, which the app calls whenever they are not on
+screen: nothing of one citizen lingers for the next. Each screen class declares its name and
+what the voice says when it shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.screenmanager import Screen
+from kivy.uix.widget import Widget
+
+from kiosk.flow.screens import Action, ScreenName
+from kiosk.flow.view import View
+from kiosk.i18n import Translator
+from kiosk.ui.theme import Theme
+from kiosk.ui.widgets import KioskButton, Text
+
+
+@dataclass(frozen=True)
+class UiContext:
+    theme: Theme
+    t: Translator
+    on_action: Callable[[Action], None]
+    animate: bool = True
+    on_journey: Callable[[str], None] = lambda _key: None  # a service button on home
+
+
+def spacer(weight: float = 1.0) -> Widget:
+    return Widget(size_hint_y=weight)
+
+
+def freshness(t: Translator, view: View) -> tuple[str, bool]:
+    """('数据更新于 …', is_warning) or ('', False) when there is nothing to say."""
+    if view.as_of is None:
+        return "", False
+    if view.stale:
+        return t("data.stale", as_of=t.moment(view.as_of)), True
+    return t("data.as_of", as_of=t.moment(view.as_of)), False
+
+
+class KioskScreen(Screen):
+    """Base: a padded vertical column on the paper background."""
+
+    screen_name: ClassVar[ScreenName]
+    prompts: ClassVar[tuple[str, ...]] = ()  # i18n keys the voice reads when it shows
+    holds_citizen_data: ClassVar[bool] = False
+
+    def __init__(self, ctx: UiContext, **kwargs: Any) -> None:
+        super().__init__(name=str(self.screen_name), **kwargs)
+        self.ctx = ctx
+        th = ctx.theme
+        self.column = BoxLayout(
+            orientation="vertical", padding=dp(th.padding), spacing=dp(th.spacing)
+        )
+        self.add_widget(self.column)
+
+    @property
+    def theme(self) -> Theme:
+        return self.ctx.theme
+
+    def text(self, role: str = "body", **kwargs: Any) -> Text:
+        return Text(self.theme, role, **kwargs)
+
+    def button(
+        self, target: str, action: Action, primary: bool = True, **kwargs: Any
+    ) -> KioskButton:
+        return KioskButton(
+            self.theme, target, action, self.ctx.on_action, primary=primary, **kwargs
+        )
+
+    def prompt_keys(self, view: View) -> tuple[str, ...]:
+        """What the voice reads for `view` (the message screen reads its notice)."""
+        return self.prompts
+
+    def render(self, view: View) -> None:
+        """Show `view`. Called on every view change while this screen is current."""
+
+    def clear(self) -> None:
+        """Forget anything citizen-specific (called whenever the screen is not shown)."""
+
+    def started(self) -> None:
+        """The screen became current: start animations."""
+
+    def stopped(self) -> None:
+        """The screen was left: stop animations."""

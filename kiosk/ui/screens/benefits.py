@@ -1,0 +1,176 @@
+"""Pension payments and insurance participation (the benefits journey's screen)."""
+
+from __future__ import annotations
+
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.widget import Widget
+
+from kiosk.edge.models import Benefits, Participation, PensionPayment
+from kiosk.flow.screens import Action, ScreenName
+from kiosk.flow.view import View
+from kiosk.i18n import Translator
+from kiosk.ui.screens.base import KioskScreen, UiContext, freshness, spacer
+from kiosk.ui.theme import Theme, rgba
+from kiosk.ui.widgets import Banner, Surface, Text
+
+
+class BenefitsScreen(KioskScreen):
+    screen_name = ScreenName.BENEFITS
+    prompts = ("benefits.title",)
+    holds_citizen_data = True
+
+    def __init__(self, ctx: UiContext) -> None:
+        super().__init__(ctx)
+        t, th, p = ctx.t, self.theme, self.theme.palette
+        self.column.spacing = dp(th.spacing * 0.7)
+        self.title = self.text("title", text=t("benefits.title"), bold=True, halign="left")
+        self.freshness = self.text("small", colour=p.text_muted, halign="left")
+        self.stale = Banner(th, "warning")
+
+        self.participation = Surface(
+            orientation="vertical", size_hint_y=None, padding=(dp(28), dp(18)),
+            spacing=dp(8), fill=rgba(p.surface), outline=rgba(p.divider), radius=dp(th.radius),
+        )
+        self.participation.bind(minimum_height=self.participation.setter("height"))
+
+        self.payments_heading = self.text(
+            "heading", text=t("benefits.payments"), bold=True, halign="left"
+        )
+        self.bank = self.text("body", colour=p.text_muted, halign="left")
+        self.table = Surface(
+            orientation="vertical", size_hint_y=None, fill=rgba(p.surface),
+            outline=rgba(p.divider), radius=dp(th.radius), padding=(dp(8), dp(8)),
+        )
+        self.table.bind(minimum_height=self.table.setter("height"))
+
+        self.pager = BoxLayout(size_hint_y=None, height=dp(th.button_height),
+                               spacing=dp(th.spacing))
+        self.previous = self.button("benefits.previous-page", Action.PREVIOUS_PAGE,
+                                    primary=False, text=t("button.previous_page"))
+        self.page = self.text("body")
+        self.page.size_hint_y = 1
+        self.next = self.button("benefits.next-page", Action.NEXT_PAGE, primary=False,
+                                text=t("button.next_page"))
+        for widget in (self.previous, self.page, self.next):
+            self.pager.add_widget(widget)
+
+        self.actions = BoxLayout(size_hint_y=None, height=dp(th.button_height),
+                                 spacing=dp(th.spacing))
+        self.actions.add_widget(self.button("benefits.back", Action.BACK, primary=False,
+                                            text=t("button.back")))
+        self.actions.add_widget(self.button("benefits.end", Action.END, text=t("button.end")))
+
+        for widget in (self.title, self.freshness, self.stale, self.participation,
+                       self.payments_heading, self.bank, self.table, spacer(1), self.pager,
+                       Widget(size_hint_y=None, height=dp(th.spacing * 0.6)), self.actions):
+            self.column.add_widget(widget)
+        self._shown: tuple[Benefits | None, int] | None = None
+
+    def render(self, view: View) -> None:
+        t = self.ctx.t
+        content = view.content
+        benefits = content.data if content is not None else None
+        if not isinstance(benefits, Benefits):
+            benefits = None
+        page = content.page if content is not None else 0
+        text, warning = freshness(t, view)
+        self.freshness.text = "" if warning else text
+        if warning:
+            self.stale.show(text)
+        else:
+            self.stale.hide()
+        if self._shown != (benefits, page):
+            self._shown = (benefits, page)
+            self._fill(benefits, page)
+        pages = max(content.page_count if content is not None else 1, 1)
+        self.page.text = t("benefits.page", page=page + 1, pages=pages)
+        self.previous.disabled = page <= 0
+        self.next.disabled = page >= pages - 1  # with one page, both are disabled
+        self.pager.opacity = 1 if pages > 1 else 0
+
+    def _fill(self, benefits: Benefits | None, page: int) -> None:
+        self.participation.clear_widgets()
+        self.table.clear_widgets()
+        if benefits is None:
+            self.bank.text = ""
+            return
+        t, th, p = self.ctx.t, self.theme, self.theme.palette
+        self.participation.add_widget(
+            Text(th, "heading", bold=True, halign="left", text=t("benefits.participation"))
+        )
+        if not benefits.participation:
+            self.participation.add_widget(
+                Text(th, "body", halign="left", text=t("benefits.no_participation"))
+            )
+        for item in benefits.participation:
+            self.participation.add_widget(_participation_row(th, t, item))
+
+        payments = benefits.pension_payments
+        latest = payments[0] if payments else None
+        self.bank.text = (
+            t("benefits.bank", bank=latest.bank or "", account=latest.account_masked or "")
+            if latest is not None and (latest.bank or latest.account_masked) else ""
+        )
+        if not payments:
+            self.table.add_widget(Text(th, "body", text=t("benefits.none"),
+                                       colour=p.text_muted))
+            return
+        self.table.add_widget(_payment_row(th, [
+            t("benefits.col.period"), t("benefits.col.amount"), t("benefits.col.paid_on"),
+            t("benefits.col.status"),
+        ], header=True))
+        size = th.page_size
+        for i, payment in enumerate(payments[page * size:(page + 1) * size]):
+            self.table.add_widget(_payment_row(th, _payment_cells(t, payment), shaded=i % 2 == 1))
+
+    def clear(self) -> None:
+        self._shown = None
+        self.participation.clear_widgets()
+        self.table.clear_widgets()
+        self.bank.text = ""
+        self.freshness.text = ""
+        self.stale.hide()
+
+
+_COLUMN_WEIGHTS = (0.27, 0.27, 0.27, 0.19)
+
+
+def _payment_cells(t: Translator, payment: PensionPayment) -> list[str]:
+    return [
+        t.month(payment.period),
+        t.money(payment.amount),
+        t.day(payment.paid_on) if payment.paid_on else "—",
+        t.optional(f"payment_status.{payment.status}", payment.status),
+    ]
+
+
+def _payment_row(theme: Theme, cells: list[str], header: bool = False,
+                 shaded: bool = False) -> BoxLayout:
+    p = theme.palette
+    row = Surface(
+        orientation="horizontal", size_hint_y=None, height=dp(theme.row_height),
+        fill=rgba(p.info_bg if header else (p.background if shaded else p.surface)),
+        radius=dp(8), padding=(dp(12), 0),
+    )
+    for i, (cell, weight) in enumerate(zip(cells, _COLUMN_WEIGHTS, strict=True)):
+        label = Text(theme, "body", text=cell, bold=header or i == 1,
+                     colour=p.info_text if header else p.text,
+                     halign="right" if i == 1 else "center")
+        label.size_hint = (weight, 1)
+        label.unbind(texture_size=label._fit)  # rows have a fixed height
+        if i == 1:  # amounts line up on the decimal point, away from the next column
+            label.padding = (0, 0, dp(24), 0)
+        row.add_widget(label)
+    return row
+
+
+def _participation_row(theme: Theme, t: Translator, item: Participation) -> Widget:
+    name = item.scheme_name if (t.chinese and item.scheme_name) else t.optional(
+        f"scheme.{item.scheme}", item.scheme_name or item.scheme
+    )
+    status = t.optional(f"participation_status.{item.status}", item.status)
+    parts = [name, status]
+    if item.since:
+        parts.append(t("benefits.since", since=t.month(item.since)))
+    return Text(theme, "body", halign="left", text=" · ".join(parts))

@@ -1,0 +1,72 @@
+"""The greeting and the services on offer: one big button per journey the flow offers."""
+
+from __future__ import annotations
+
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+
+from kiosk.flow.journeys import JOURNEYS
+from kiosk.flow.screens import Action, ScreenName
+from kiosk.flow.view import View
+from kiosk.ui.screens.base import KioskScreen, UiContext, freshness, spacer
+from kiosk.ui.theme import rgba
+from kiosk.ui.widgets import Banner, KioskButton, Surface, Text
+
+_TARGETS = {journey.key: journey.home_target for journey in JOURNEYS}
+
+
+class HomeScreen(KioskScreen):
+    screen_name = ScreenName.HOME
+    prompts = ("home.prompt",)
+    holds_citizen_data = True
+
+    def __init__(self, ctx: UiContext) -> None:
+        super().__init__(ctx)
+        t, th = ctx.t, self.theme
+        self.greeting = self.text("display", bold=True)
+        self.prompt = self.text("heading", text=t("home.prompt"), colour=th.palette.text_muted)
+        self.stale = Banner(th, "warning")
+        self.services = BoxLayout(orientation="vertical", size_hint_y=None,
+                                  spacing=dp(th.spacing))
+        self.services.bind(minimum_height=self.services.setter("height"))
+        self._offered: tuple[str, ...] = ()
+        self.end = self.button("home.end", Action.END, primary=False, text=t("home.end"))
+        tip = Surface(orientation="vertical", size_hint_y=None, spacing=dp(10),
+                      padding=(dp(32), dp(24)), fill=rgba(th.palette.info_bg),
+                      radius=dp(th.radius))
+        tip.bind(minimum_height=tip.setter("height"))
+        tip.add_widget(Text(th, "heading", halign="left", bold=True,
+                            colour=th.palette.info_text, text=t("home.tip.title")))
+        tip.add_widget(Text(th, "body", halign="left", colour=th.palette.info_text,
+                            text=t("home.tip.body")))
+        for widget in (spacer(0.35), self.greeting, self.prompt, self.stale, spacer(0.25),
+                       self.services, spacer(0.5), tip, spacer(0.6), self.end):
+            self.column.add_widget(widget)
+
+    def _service_button(self, key: str) -> KioskButton:
+        t, th = self.ctx.t, self.theme
+        start = self.ctx.on_journey
+        return KioskButton(
+            th, _TARGETS.get(key, f"home.{key}"), Action.START_JOURNEY,
+            lambda _action: start(key), height=th.big_button_height,
+            text=(f"[b]{t(f'home.{key}')}[/b]\n"
+                  f"[size={int(dp(th.body))}]{t(f'home.{key}_hint')}[/size]"),
+            font_size=th.title,
+        )
+
+    def render(self, view: View) -> None:
+        self.greeting.text = self.ctx.t("home.greeting", name=view.display_name)
+        text, warning = freshness(self.ctx.t, view)
+        if warning:
+            self.stale.show(text)
+        else:
+            self.stale.hide()
+        if view.journeys != self._offered:
+            self._offered = view.journeys
+            self.services.clear_widgets()
+            for key in view.journeys:
+                self.services.add_widget(self._service_button(key))
+
+    def clear(self) -> None:
+        self.greeting.text = ""
+        self.stale.hide()

@@ -1,0 +1,84 @@
+"""Something to tell the citizen: a failure, a retry in progress, advice."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+
+from kiosk.flow.screens import Action, ScreenName
+from kiosk.flow.view import Tone, View
+from kiosk.ui.screens.base import KioskScreen, UiContext, spacer
+from kiosk.ui.theme import rgba
+from kiosk.ui.widgets import BusyDots, FitBox, Mark, Surface
+
+
+class MessageScreen(KioskScreen):
+    """One message in a calm white panel: a round mark, a short title, a few short lines."""
+
+    screen_name = ScreenName.MESSAGE
+
+    def __init__(self, ctx: UiContext) -> None:
+        super().__init__(ctx)
+        th, p = self.theme, self.theme.palette
+        self.panel = Surface(orientation="vertical", size_hint_y=None,
+                             padding=(dp(th.padding), dp(th.padding * 1.2)),
+                             spacing=dp(th.spacing * 1.2), fill=rgba(p.surface),
+                             outline=rgba(p.divider), radius=dp(th.radius * 1.5))
+        self.panel.bind(minimum_height=self.panel.setter("height"))
+        self.mark = Mark(th, pos_hint={"center_x": 0.5})
+        self.title = self.text("display", bold=True)
+        self.body = self.text("heading")
+        self.retrying = FitBox(spacing=dp(16))
+        self.dots = BusyDots(th, animate=ctx.animate, pos_hint={"center_x": 0.5})
+        self.retry_text = self.text("body", colour=p.text_muted, text=ctx.t("message.retrying"))
+        self.retrying.add_widget(self.dots)
+        self.retrying.add_widget(self.retry_text)
+        for widget in (self.mark, self.title, self.body):  # + self.retrying while retrying
+            self.panel.add_widget(widget)
+        self.buttons = BoxLayout(size_hint_y=None, height=dp(th.button_height),
+                                 spacing=dp(th.spacing))
+        for widget in (spacer(0.6), self.panel, spacer(1), self.buttons):
+            self.column.add_widget(widget)
+
+    _BUTTONS: ClassVar[dict[Action, tuple[str, str, bool]]] = {
+        Action.OK: ("message.ok", "button.ok", True),
+        Action.BACK: ("message.back", "button.back", False),
+        Action.END: ("message.end", "button.end", True),
+    }
+
+    def render(self, view: View) -> None:
+        notice = view.notice
+        if notice is None:
+            return
+        t, p = self.ctx.t, self.theme.palette
+        self.mark.glyph = {"problem": "!", "wait": "…", "info": "i"}[notice.tone]
+        self.mark.fill = rgba({Tone.PROBLEM: p.problem_mark, Tone.WAIT: p.wait_mark,
+                               Tone.INFO: p.info_mark}[notice.tone])
+        self.title.text = t(f"{notice.key}.title")
+        self.body.text = t(f"{notice.key}.body")
+        shown = self.retrying.parent is not None
+        if notice.retrying and not shown:
+            self.panel.add_widget(self.retrying)
+        elif not notice.retrying and shown:
+            self.panel.remove_widget(self.retrying)
+        if notice.retrying:
+            self.dots.start()
+        else:
+            self.dots.stop()
+        wanted = tuple(a for a in notice.actions if a in self._BUTTONS)
+        shown = tuple(b.action for b in self.buttons.children[::-1])
+        if wanted != shown:
+            self.buttons.clear_widgets()
+            for action in wanted:
+                target, key, primary = self._BUTTONS[action]
+                self.buttons.add_widget(self.button(target, action, primary=primary, text=t(key)))
+        self.buttons.opacity = 1 if wanted else 0
+
+    def prompt_keys(self, view: View) -> tuple[str, ...]:
+        notice = view.notice
+        return (f"{notice.key}.title", f"{notice.key}.body") if notice is not None else ()
+
+    def stopped(self) -> None:
+        self.dots.stop()

@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 DEATH_PUBLISH_TIMEOUT_S = 2.0
 #: How long `stop` waits for the transport's thread.
 TRANSPORT_STOP_TIMEOUT_S = 2.0
+# How long the main loop waits at most before it looks again (see run()).
+STOP_POLL_S = 0.25
 #: How often running jobs are advanced.
 JOB_TICK_S = 1.0
 
@@ -139,7 +141,10 @@ class Agent:
             while True:
                 wake = next_health if not self.core.active_jobs else min(next_health, next_jobs)
                 try:
-                    task: _Task | None = self._tasks.get(timeout=max(0.0, wake - time.monotonic()))
+                    # Never wait long: a SIGTERM the kernel hands to another thread does not
+                    # interrupt this wait, so the handler's stop request is only seen here.
+                    timeout = min(max(0.0, wake - time.monotonic()), STOP_POLL_S)
+                    task: _Task | None = self._tasks.get(timeout=timeout)
                 except queue.Empty:
                     task = None
                 if isinstance(task, _Stop):

@@ -91,7 +91,10 @@ def demo_command(
                     f"and take it out with\n  kioskctl sim card remove --control-url "
                     f"{stack.card_sim.url}\nCtrl-C stops everything."
                 )
-                signal.pause()
+                # Not signal.pause(): a signal the kernel hands to another thread would not
+                # wake it. Sleeping in slices lets the main thread run the handler.
+                while True:
+                    time.sleep(0.5)
         except ProcessFailed as exc:
             typer.echo(f"demo: {exc}", err=True)
             raise typer.Exit(1) from exc

@@ -54,6 +54,19 @@ def misbehave(fleet: BrokerFleet, m: Misbehaviours, rand: random.Random) -> dict
             "out_of_range": len(m.out_of_range) * len(ids)}
 
 
+def _wait(stop: threading.Event, seconds: float | None) -> bool:
+    """`stop.wait(seconds)` in short slices: a signal the kernel hands to another thread does
+    not interrupt a long wait, so the main thread must look up often enough to run its handler.
+    True when `stop` was set."""
+    end = None if seconds is None else time.monotonic() + seconds
+    while not stop.is_set():
+        left = 0.5 if end is None else min(0.5, end - time.monotonic())
+        if left <= 0:
+            return False
+        stop.wait(left)
+    return True
+
+
 def run_fleet(
     broker_url: str,
     terminals: int,
@@ -72,15 +85,16 @@ def run_fleet(
                         seed=seed)
     started = time.monotonic()
     fleet.start()
-    online = fleet.wait(lambda c: c["online"] >= terminals, 120)
-    connect_s = time.monotonic() - started
-    sent: dict[str, int] = {}
-    if stop.wait(misbehaviours.after_s) is False:
-        sent = misbehave(fleet, misbehaviours, random.Random(seed))
-    if duration_s is not None:
-        stop.wait(max(0.0, duration_s - (time.monotonic() - started)))
-    else:
-        stop.wait()
-    fleet.stop()
+    try:
+        online = fleet.wait(lambda c: c["online"] >= terminals, 120)
+        connect_s = time.monotonic() - started
+        sent: dict[str, int] = {}
+        if not _wait(stop, misbehaviours.after_s):
+            sent = misbehave(fleet, misbehaviours, random.Random(seed))
+        end = None if duration_s is None else started + duration_s
+        _wait(stop, None if end is None else max(0.0, end - time.monotonic()))
+    finally:
+        # Ctrl-C (KeyboardInterrupt in one of the waits) still disconnects every terminal.
+        fleet.stop()
     return {"terminals": terminals, "all_online": online, "connect_s": round(connect_s, 2),
             **fleet.counters, "misbehaviours": sent}

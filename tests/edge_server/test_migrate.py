@@ -17,6 +17,7 @@ from common.sqlite import make_engine
 from edge_server import audit, migrate
 from edge_server.db import session_scope
 from tests.edge_server.support import hall, headers
+from tests.harness.concurrent import run_at_once
 
 FIXTURES = Path(__file__).with_name("fixtures")
 RELEASE_SQL = FIXTURES / "release_0_1_0.sql"
@@ -148,21 +149,7 @@ def test_concurrent_upgrades_do_not_race(tmp_path, previous_release):
     path = (release_0_1_0_database(tmp_path / "edge") if previous_release
             else tmp_path / "edge" / "edge.db")
     engines = [make_engine(f"sqlite:///{path}") for _ in range(4)]
-    barrier = threading.Barrier(len(engines))
-    errors: list[BaseException] = []
-
-    def start(engine):
-        barrier.wait(10)
-        try:
-            migrate.upgrade(engine)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(e,)) for e in engines]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_at_once(migrate.upgrade, engines)
     for engine in engines:
         engine.dispose()
     assert errors == []
@@ -217,21 +204,7 @@ def test_postgresql_release_0_1_0_times_survive_the_upgrade_and_the_rollback(pg_
 
 def test_postgresql_concurrent_upgrades_take_turns(pg_engine, postgres_url):
     engines = [make_engine(postgres_url) for _ in range(3)]
-    barrier = threading.Barrier(len(engines))
-    errors: list[BaseException] = []
-
-    def start(engine):
-        barrier.wait(10)
-        try:
-            migrate.upgrade(engine)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(e,)) for e in engines]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_at_once(migrate.upgrade, engines)
     for engine in engines:
         engine.dispose()
     assert errors == []

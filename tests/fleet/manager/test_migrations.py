@@ -4,7 +4,6 @@ step; a fresh database at head matches the models; concurrent starts migrate onc
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -17,6 +16,7 @@ from fleet.manager.db import Database, open_database
 from fleet.manager.models import REGISTRY_METADATA
 from fleet.manager.registry import Registry
 from tests.fleet.manager.support import birth, death
+from tests.harness.concurrent import run_at_once
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -94,19 +94,7 @@ def test_managers_starting_at_once_migrate_once(tmp_path: Path) -> None:
     path = tmp_path / "fleet.db"
     _previous_release(path).dispose()
     dbs = [open_database(f"sqlite:///{path}") for _ in range(4)]
-    errors: list[BaseException] = []
-
-    def start(db: Database) -> None:
-        try:
-            migrations.upgrade(db)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(db,)) for db in dbs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_at_once(migrations.upgrade, dbs)
     try:
         assert errors == []
         assert _revision(dbs[0]) == migrations.head()
@@ -120,19 +108,7 @@ def test_managers_starting_at_once_migrate_once(tmp_path: Path) -> None:
 
 def test_managers_starting_at_once_on_postgresql_migrate_once(postgres_db: str) -> None:
     dbs = [open_database(postgres_db) for _ in range(4)]
-    errors: list[BaseException] = []
-
-    def start(db: Database) -> None:
-        try:
-            migrations.upgrade(db)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start, args=(db,)) for db in dbs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_at_once(migrations.upgrade, dbs)
     try:
         assert errors == []
         assert _revision(dbs[0]) == migrations.head()

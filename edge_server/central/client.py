@@ -98,7 +98,7 @@ class CentralClient:
 
     # -- calls -----------------------------------------------------------------------------
     def query_person(self, citizen_id: str) -> PersonAnswer:
-        return self._answer(
+        return self.call(
             PERSONS, {"citizen_id": citizen_id}, PersonAnswer,
             lambda a: validation.check_person(a, citizen_id, self._clock()),
         )
@@ -111,13 +111,13 @@ class CentralClient:
             body["from_period"] = from_period
         if to_period:
             body["to_period"] = to_period
-        return self._answer(
+        return self.call(
             PAYMENTS, body, PaymentsAnswer,
             lambda a: validation.check_payments(a, self._clock()),
         )
 
     def verify_ecard_token(self, token: str) -> TokenAnswer:
-        return self._answer(
+        return self.call(
             TOKENS, {"token": token}, TokenAnswer,
             lambda a: validation.check_token(a, self._clock()),
         )
@@ -136,9 +136,11 @@ class CentralClient:
         return ok
 
     # -- plumbing --------------------------------------------------------------------------
-    def _answer(
+    def call(
         self, path: str, body: dict[str, Any], model: type[A], check: Callable[[A], A]
     ) -> A:
+        """POST `body` to `path` and return the answer decoded as `model` and passed through
+        `check` (which raises BadAnswer); the one way every contract call is made."""
         try:
             exchange = self._exchange(path, body)
             if exchange.status == 200:

@@ -72,7 +72,7 @@ class CentralCard(_Answer):
     card_number: str = Field(repr=False, pattern=r"^[A-Za-z0-9]{1,32}$")
     card_id_code: str = Field("", repr=False, pattern=r"^[\x21-\x7e]{0,64}$")
     generation: int | None = Field(None, ge=1, le=9)
-    status: Literal["normal", "reported-lost", "replaced", "cancelled"]
+    status: Literal["normal", "reported-lost", "replaced", "cancelled", "blacklisted"]
     issued_on: Day | None = None
     expires_on: Day | None = None
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect, ExceptionContext, make_url
 from sqlalchemy.types import TypeDecorator
 
 from common.clock import Deadline
@@ -92,6 +93,22 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def _primary_message_only(context: ExceptionContext) -> None:
+    """PostgreSQL's DETAIL line carries row values ("Key (id)=(...) already exists"), which
+    `hide_parameters` does not cover: keep the primary message only (it names the constraint),
+    so that a logged database error never carries personal data."""
+    original = context.original_exception
+    primary = getattr(getattr(original, "diag", None), "message_primary", None)
+    if not isinstance(primary, str) or not primary:
+        return
+    full = str(original)
+    original.args = (primary,)
+    # SQLAlchemy's exception has formatted the driver's message already.
+    wrapper = context.sqlalchemy_exception
+    if wrapper is not None and wrapper.args and isinstance(wrapper.args[0], str):
+        wrapper.args = (wrapper.args[0].replace(full, primary), *wrapper.args[1:])
+
+
 def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
     """An engine for `url`. On SQLite, `writer=False` makes every transaction a deferred BEGIN
     (a read-only engine for REST reads that must never queue behind the writer).
@@ -100,7 +117,9 @@ def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True, **kwargs)
+        event.listen(engine, "handle_error", _primary_message_only)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
@@ -111,10 +130,61 @@ def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
         **kwargs,
     )
     event.listen(engine, "connect", _on_connect)
+    writers = _WriterTurns(engine.dialect)
 
     def _on_begin(connection: Connection) -> None:
         immediate = writer and connection.get_execution_options().get(WRITE_OPTION, True)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not immediate:
+            connection.exec_driver_sql("BEGIN")
+            return
+        writers.acquire(connection.connection)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writers.release(connection.connection)
+            raise
 
     event.listen(engine, "begin", _on_begin)
     return engine
+
+
+class _WriterTurns:
+    """Writers of one engine take turns on a lock in the process before `BEGIN IMMEDIATE`.
+
+    SQLite's busy handler makes a waiting writer sleep and poll (1 ms, then longer, up to 100 ms
+    a time): many threads of one server writing at once (an audit entry per request) would
+    spend most of their time asleep with the database free. The lock hands the turn over at
+    once. Other processes still meet SQLite's own lock and its busy timeout. The turn ends with
+    the transaction (the dialect's commit or rollback, or the connection closing).
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self._lock = threading.Lock()
+        self._holder: int | None = None  # id of the DBAPI connection in its turn
+        for name in ("do_commit", "do_rollback", "do_close"):
+            setattr(dialect, name, self._ending(getattr(dialect, name)))
+
+    @staticmethod
+    def _key(connection: Any) -> int:
+        return id(getattr(connection, "dbapi_connection", connection))
+
+    def acquire(self, connection: Any) -> None:
+        # The same wait SQLite would allow; a thread already in a write transaction that
+        # starts another waits for itself, as it would on SQLite's lock.
+        if not self._lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+            raise sqlite3.OperationalError("database is locked (writer turn)")
+        self._holder = self._key(connection)
+
+    def release(self, connection: Any) -> None:
+        if self._holder is not None and self._holder == self._key(connection):
+            self._holder = None
+            self._lock.release()
+
+    def _ending(self, method: Any) -> Any:
+        def end(dbapi_connection: Any) -> None:
+            try:
+                method(dbapi_connection)
+            finally:
+                self.release(dbapi_connection)
+
+        return end

@@ -16,6 +16,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from edge_server.context import EdgeContext
+from edge_server.db import run_in_transaction
 from edge_server.models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -85,6 +87,33 @@ def append(
     db.add(entry)
     db.add(head)
     return entry
+
+
+def append_view(
+    ctx: EdgeContext,
+    *,
+    device_id: str,
+    action: str,
+    session_id: str,
+    masked_id: str,
+    outcome: str,
+) -> None:
+    """Audit that a session's citizen data was shown: once per session, action and outcome.
+
+    A citizen paging through their payments is one access, not thirty: writing (and locking
+    the chain's head) for every page turn would make every read a write. The memo is this
+    process's; another edge process sharing the database audits its first view too.
+    """
+    memo_key = (session_id, action, outcome)
+    if ctx.views_audited.get(memo_key) is not None:
+        return
+    now = ctx.now()
+    run_in_transaction(
+        ctx.engine,
+        lambda db: append(db, at=now, device_id=device_id, action=action,
+                          session_id=session_id, masked_id=masked_id, outcome=outcome),
+    )
+    ctx.views_audited.put(memo_key, True)
 
 
 @dataclass(frozen=True)

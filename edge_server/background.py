@@ -1,7 +1,8 @@
-"""The edge's background loops, in one place: central probe, purge, and the slot for the coming
-outbox relay. Each loop runs its blocking work in a worker thread; `stop()` cancels the loops
-and returns promptly (a blocking call already in a worker thread finishes on its own, bounded
-by its deadline, and its result is dropped)."""
+"""The edge's background loops, in one place: central probe, purge, the outbox relay and the
+card blacklist pull. Each loop runs its blocking work in a worker thread; `stop()` cancels the
+loops and returns promptly (a blocking call already in a worker thread finishes on its own,
+bounded by its deadline, and its result is dropped). A loop with a `wake` is woken early by it
+(the relay, by enqueue and await_delivery)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ import anyio.to_thread
 
 from edge_server import maintenance
 from edge_server.context import EdgeContext
+from edge_server.outbox import relay
+from edge_server.outbox.runtime import Nudge, runtime
+from edge_server.services import blacklist
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,7 @@ class Loop:
     name: str
     step: Callable[[EdgeContext], float | None]
     interval: Callable[[EdgeContext], float]
+    wake: Callable[[EdgeContext], Nudge] | None = None
 
 
 def _probe_step(ctx: EdgeContext) -> float | None:
@@ -48,8 +53,11 @@ def _purge_step(ctx: EdgeContext) -> None:
 
 PROBE = Loop("central-probe", _probe_step, lambda ctx: ctx.settings.central_probe_interval_s)
 PURGE = Loop("purge", _purge_step, lambda ctx: ctx.settings.purge_interval_s)
-# The outbox relay (pending submissions to central) registers here when it lands.
-DEFAULT_LOOPS: tuple[Loop, ...] = (PROBE, PURGE)
+RELAY = Loop("outbox-relay", relay.step, lambda ctx: ctx.settings.outbox_poll_interval_s,
+             wake=lambda ctx: runtime(ctx).nudge)
+BLACKLIST = Loop("card-blacklist", blacklist.sync_step,
+                 lambda ctx: ctx.settings.blacklist_interval_s)
+DEFAULT_LOOPS: tuple[Loop, ...] = (PROBE, PURGE, RELAY, BLACKLIST)
 
 
 async def _run(ctx: EdgeContext, loop: Loop) -> None:
@@ -60,7 +68,13 @@ async def _run(ctx: EdgeContext, loop: Loop) -> None:
             delay = await anyio.to_thread.run_sync(loop.step, ctx, abandon_on_cancel=True)
         except Exception:
             log.exception("%s failed; trying again next interval", loop.name)
-        await asyncio.sleep(loop.interval(ctx) if delay is None else delay)
+        pause = loop.interval(ctx) if delay is None else delay
+        if loop.wake is None:
+            await asyncio.sleep(pause)
+        elif pause > 0:
+            await loop.wake(ctx).wait(pause)
+        else:
+            await asyncio.sleep(0)  # more work waiting: let the event loop breathe first
 
 
 class Background:

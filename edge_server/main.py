@@ -22,7 +22,16 @@ from edge_server.context import EdgeContext
 from edge_server.crypto import DataCipher, load_or_create_key
 from edge_server.middleware import BodySizeLimit
 from edge_server.openapi import install_openapi
-from edge_server.routers import device, health, sessions
+from edge_server.routers import (
+    applications,
+    cards,
+    device,
+    health,
+    metrics,
+    operator,
+    sessions,
+    submissions,
+)
 from edge_server.settings import EdgeSettings
 from webapi.problems import install_problem_handlers
 
@@ -86,6 +95,11 @@ def create_app(
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(sessions.router, prefix=API_PREFIX)
     app.include_router(device.router, prefix=API_PREFIX)
+    app.include_router(operator.router, prefix=API_PREFIX)
+    app.include_router(metrics.router)
+    app.include_router(applications.router, prefix=API_PREFIX)
+    app.include_router(cards.router, prefix=API_PREFIX)
+    app.include_router(submissions.router, prefix=API_PREFIX)
     install_openapi(app)
     return app
 

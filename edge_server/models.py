@@ -8,6 +8,7 @@ crypto.py); citizens are found by keyed hash (`citizen_key`), never by ID number
 
 import datetime as dt
 
+from sqlalchemy import Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from common.sqlite import UtcDateTime
@@ -107,10 +108,87 @@ class RateBucket(SQLModel, table=True):
     updated_at: dt.datetime = Field(sa_type=UtcDateTime)
 
 
+class OutboxItem(SQLModel, table=True):
+    """One submission to central (the outbox, edge_server/outbox/): committed in the caller's
+    transaction before the kiosk gets its receipt, sent by the relay in `seq` order.
+
+    `payload` seals the central Submission payload (it names the citizen, maybe a PIN); once
+    final, a payload holding a PIN is wiped (empty). `result` is the central record (sent) or
+    the refusal (dead) as JSON: masks at most, no personal data.
+    """
+
+    __tablename__ = "outbox_item"
+    __table_args__ = (
+        # A kiosk's retry after a crash (same Idempotency-Key) finds the same item.
+        UniqueConstraint("device_id", "idempotency_key", name="uq_outbox_item_device_key"),
+        # The relay reads the head of the queue: WHERE state = 'pending' ORDER BY seq.
+        Index("ix_outbox_item_state_seq", "state", "seq"),
+    )
+
+    seq: int | None = Field(default=None, primary_key=True)
+    receipt_no: str = Field(max_length=32, unique=True)
+    submission_key: str = Field(max_length=64, unique=True)
+    device_id: str = Field(max_length=64)
+    idempotency_key: str = Field(max_length=128)
+    citizen_key: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=32)
+    key_id: str = Field(max_length=32)
+    nonce: bytes
+    payload: bytes
+    state: str = Field(max_length=16)  # pending | sending | sent | dead
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(sa_type=UtcDateTime)
+    lease_until: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    created_at: dt.datetime = Field(sa_type=UtcDateTime)
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    outcome: str | None = Field(default=None, max_length=16)
+    result: str | None = Field(default=None, sa_type=Text)
+    dead_code: str | None = Field(default=None, max_length=64)
+    dead_reason: str | None = Field(default=None, max_length=500)
+    retry_of: str | None = Field(default=None, max_length=32, index=True)
+
+
+class ClaimGuard(SQLModel, table=True):
+    """One claim (citizen, subsidy, period) held by one application: the primary key makes two
+    kiosks' concurrent applications one (the second INSERT fails). Released when its item is
+    refused, so a corrected application can claim again."""
+
+    __tablename__ = "claim_guard"
+
+    citizen_key: str = Field(primary_key=True, max_length=64)
+    subsidy: str = Field(primary_key=True, max_length=40)
+    period: str = Field(primary_key=True, max_length=16)
+    receipt_no: str = Field(max_length=32)
+    created_at: dt.datetime = Field(sa_type=UtcDateTime)
+
+
+class CardBlock(SQLModel, table=True):
+    """A card the edge refuses offline: from central's blacklist feed, or a citizen's pending
+    local loss report (services/blacklist.py). `card_key` is a keyed hash, never a number."""
+
+    __tablename__ = "card_block"
+
+    card_key: str = Field(primary_key=True, max_length=64)
+    status: str = Field(max_length=16)
+    source: str = Field(max_length=24)  # central-feed | local-loss-report
+    changed_at: dt.datetime = Field(sa_type=UtcDateTime)
+    updated_at: dt.datetime = Field(sa_type=UtcDateTime)
+
+
+class SyncCursor(SQLModel, table=True):
+    """Where a pulled feed (the card blacklist) stopped: the next pull continues from here."""
+
+    __tablename__ = "sync_cursor"
+
+    name: str = Field(primary_key=True, max_length=32)
+    cursor: str = Field(max_length=64)
+    updated_at: dt.datetime = Field(sa_type=UtcDateTime)
+
+
 # The edge's own tables: migrations and their autogenerate compare only these (the SQLModel
 # metadata is shared with other parts' tables when they are imported in one process).
 EDGE_TABLES = frozenset(
     model.__tablename__  # type: ignore[attr-defined]
     for model in (CitizenCacheEntry, ServiceSession, IdempotencyRecord, AuditEntry, AuditHead,
-                  RateBucket)
+                  RateBucket, OutboxItem, ClaimGuard, CardBlock, SyncCursor)
 )

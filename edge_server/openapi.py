@@ -4,7 +4,7 @@
   application/json, and describe its own 422 shape, which we never send);
 - `Idempotency-Key` is required where the route requires it, with its pattern;
 - every operation documents 405 (with `Allow`); authenticated ones 401; ones with a body 400,
-  413, 415 and 422; identify 429 and 503 with `Retry-After`.
+  413, 415 and 422; identify and the PIN routes 429, and every 503, with `Retry-After`.
 
 Tested with schemathesis against the real app (tests/edge_server/test_openapi.py).
 """
@@ -89,6 +89,9 @@ def _document_operation(path: str, method: str, operation: dict[str, Any],
     if path.endswith("/sessions") and method == "post":
         _add(responses, "429", "too-many-requests: this device or the hall identifies too "
                                "often", _RETRY_AFTER)
+    elif "429" in responses:  # the PIN routes' buckets (rate_limit.py)
+        _add(responses, "429", "too-many-requests: too many PIN attempts for this citizen or "
+                               "from this device", _RETRY_AFTER)
     if "503" in responses:
         _add(responses, "503", responses["503"]["description"], _RETRY_AFTER)
     allow = ", ".join(m.upper() for m in allowed)

@@ -1,4 +1,5 @@
-"""Token buckets for identify (POST /sessions): one per device and one for the whole hall.
+"""Token buckets for identify (POST /sessions): one per device and one for the whole hall;
+and for service-PIN attempts (card loss report and reversal): one per citizen, one per device.
 
 Identify answers whether a citizen ID exists; unlimited, it is an oracle. Each attempt takes
 one token from the device's bucket and one from the hall's, and a refusal (unknown citizen,
@@ -51,6 +52,17 @@ def identify_buckets(ctx: EdgeContext, device_id: str) -> tuple[Bucket, Bucket]:
     )
 
 
+def pin_buckets(ctx: EdgeContext, device_id: str, citizen_id: str) -> tuple[Bucket, Bucket]:
+    """A PIN has a million values: guessing one is limited per citizen (whoever asks, from
+    any device; keyed by the keyed hash, never the ID) and per device (whoever it asks for)."""
+    s = ctx.settings
+    return (
+        Bucket(f"pin:citizen:{ctx.cipher.citizen_key(citizen_id)}", s.pin_citizen_burst,
+               s.pin_citizen_per_s),
+        Bucket(f"pin:device:{device_id}", s.pin_device_burst, s.pin_device_per_s),
+    )
+
+
 def _level(row: RateBucket | None, bucket: Bucket, now: dt.datetime) -> float:
     if row is None:
         return bucket.burst
@@ -68,9 +80,10 @@ def _store(db: Session, row: RateBucket | None, bucket: Bucket, tokens: float,
         db.add(row)
 
 
-def take(ctx: EdgeContext, buckets: tuple[Bucket, ...], cost: float = 1.0) -> None:
+def take(ctx: EdgeContext, buckets: tuple[Bucket, ...], cost: float = 1.0,
+         what: str = "identify") -> None:
     """Take `cost` from every bucket, all or none; 429 too-many-requests when one lacks a
-    token (nothing is taken then)."""
+    token (nothing is taken then). `what` names the attempts in the answer's title."""
     now = ctx.now()
 
     def work(db: Session) -> float:
@@ -86,10 +99,11 @@ def take(ctx: EdgeContext, buckets: tuple[Bucket, ...], cost: float = 1.0) -> No
 
     wait = run_in_transaction(ctx.engine, work)
     if wait > 0:
-        log.warning("identify rate limit reached (%s); retry in %.0f s",
+        # Bucket keys hold device ids and keyed hashes only: fit for a log line.
+        log.warning("%s rate limit reached (%s); retry in %.0f s", what,
                     ", ".join(b.key for b in buckets), wait)
         raise Problem(
-            429, "too-many-requests", "Too many identify attempts; try again later",
+            429, "too-many-requests", f"Too many {what} attempts; try again later",
             # round() first: float error must not turn an exact 1 s into 2 s.
             retry_after=max(1, math.ceil(round(wait, 3))),
         )

@@ -63,6 +63,54 @@ class OpenSessionRequest(BaseModel):
     card: CardIdentity
 
 
+# A subsidy code, its claim period, and a form field as the catalogue names them
+# (central-api.md 1.1): `period` is YYYY (yearly), YYYY-MM (monthly) or `once`.
+SubsidyCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+ClaimPeriod = Annotated[
+    str,
+    StringConstraints(pattern=r"^(once|(19|20|21)[0-9]{2}|(19|20|21)[0-9]{2}-(0[1-9]|1[0-2]))$"),
+]
+FormFieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+# Every field kind of the catalogue (`phone`, `digits`) is digits only.
+FormFieldValue = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,32}$")]
+ServicePin = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
+RECEIPT_PATTERN = r"^R[0-9]{8}[0-9A-HJKMNP-TV-Z]{10}$"
+MAX_FORM_FIELDS = 4
+
+
+class ApplicationRequest(BaseModel):
+    """A subsidy application of the session's citizen, or its pre-check (same body)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subsidy: SubsidyCode
+    period: ClaimPeriod
+    # Personal (a phone number): out of repr like the card's fields.
+    form: dict[FormFieldName, FormFieldValue] = Field(
+        default_factory=dict, max_length=MAX_FORM_FIELDS, repr=False,
+        description="At most 4 fields of the subsidy's `form_fields`, digits only.",
+    )
+
+
+class LossReportRequest(BaseModel):
+    """A temporary loss report without the card: the ID number and the service PIN."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    # Loose shape on purpose, as on the card: the service answers `invalid-citizen-id`.
+    citizen_id: AsciiText32 = Field(repr=False)
+    pin: ServicePin = Field(repr=False, description="The 6-digit social-security service PIN.")
+
+
+class LossReversalRequest(BaseModel):
+    """Reversing a loss report (解挂): the card at the terminal and its service PIN."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    card: CardIdentity
+    pin: ServicePin = Field(repr=False, description="The 6-digit social-security service PIN.")
+
+
 # -- answers ----------------------------------------------------------------------------------
 class CitizenView(BaseModel):
     display_name: str = Field(description="Masked: 张三 -> 张*.")
@@ -102,16 +150,115 @@ class BenefitsView(BaseModel):
     pension_payments: list[PaymentView]
 
 
+class FormFieldView(BaseModel):
+    name: str
+    kind: Literal["phone", "digits"] = Field(
+        description="`phone`: 11 digits starting with 1; `digits`: 1..max_length digits."
+    )
+    max_length: int | None = None
+
+
+class SubsidyView(BaseModel):
+    code: str
+    name: str
+    amount: str | None = Field(description="Yuan, 2 decimals; null when computed later.")
+    period: str
+    eligible: bool
+    reason_code: str | None
+    reason: str | None = Field(description="Why not eligible, in plain Chinese.")
+    form_fields: list[FormFieldView]
+
+
+class SubsidiesView(BaseModel):
+    as_of: str
+    stale: bool
+    items: list[SubsidyView]
+
+
+class FindingView(BaseModel):
+    code: str
+    message: str = Field(description="Plain Chinese text for the citizen.")
+
+
+class PrecheckView(BaseModel):
+    ok: bool
+    findings: list[FindingView]
+    checked: bool = Field(
+        description="false: central could not be reached; the application may still be made "
+                    "and is checked when it is sent."
+    )
+
+
+class ReceiptView(BaseModel):
+    """A submission's receipt: what the kiosk prints. No personal data."""
+
+    receipt_no: str
+    qr: str = Field(description="`hrss:receipt:<receipt_no>`, the receipt's QR code payload.")
+    kind: str
+    state: Literal["sent", "queued", "refused"]
+    submitted_at: str
+    sent_at: str | None
+    application_no: str | None
+    refusal_code: str | None
+    refusal_message: str | None
+    findings: list[FindingView]
+
+
+class HistoryView(BaseModel):
+    status: str
+    at: str
+    reason: str | None
+
+
+class ApplicationView(BaseModel):
+    application_no: str
+    receipt_no: str | None = Field(description="When it was made through this edge.")
+    subsidy: str
+    subsidy_name: str
+    period: str
+    amount: str | None
+    status: str
+    history: list[HistoryView]
+    bank: str | None
+    account_masked: str | None
+
+
+class ApplicationsView(BaseModel):
+    as_of: str
+    stale: bool
+    items: list[ApplicationView] = Field(description="Newest first.")
+    queued: list[ReceiptView] = Field(description="This citizen's submissions not yet sent.")
+
+
+class CardView(BaseModel):
+    card_number_masked: str
+    status: Literal["normal", "reported-lost", "replaced", "cancelled", "blacklisted",
+                    "unknown"]
+    as_of: str
+    stale: bool
+
+
 class DeviceTokenView(BaseModel):
     device_id: str
     token: str = Field(description="The new bearer token (dev2); the old one stays valid.")
     expires_at: str
 
 
+class OutboxHealthView(BaseModel):
+    depth: int = Field(description="Submissions not yet at central.")
+    oldest_pending_age_s: float | None
+    dead_letters: int = Field(description="Refused submissions not retried yet.")
+    full: bool = Field(description="At its bound: new submissions are refused (outbox-full).")
+
+
 class HealthView(BaseModel):
     status: Literal["ok"]
     version: str
     central: Literal["reachable", "unreachable", "unknown"]
+    outbox: OutboxHealthView
+    cache_hit_ratio: float | None = Field(
+        description="Citizen lookups the cache answered, of all since the start; null before "
+                    "the first.")
 
 
 class ProblemView(BaseModel):

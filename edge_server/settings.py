@@ -52,6 +52,31 @@ class EdgeSettings(DeviceSettings):
     purge_interval_s: float = Field(300.0, gt=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     log_level: str = "INFO"
+    # -- cards and subsidies (C)
+    # The card blacklist feed (central 1.5): pulled every interval, a page of up to this many
+    # changes per call, at most this many pages per pull (the rest next time).
+    blacklist_interval_s: float = Field(300.0, gt=0)
+    blacklist_page_limit: int = Field(1000, ge=1, le=5000)
+    blacklist_max_pages: int = Field(20, ge=1)
+    # Service-PIN attempts (loss report and its reversal): buckets per citizen and per device;
+    # central also locks a PIN after its own count of wrong ones.
+    pin_citizen_burst: float = Field(5.0, ge=1)
+    pin_citizen_per_s: float = Field(1 / 600, gt=0)
+    pin_device_burst: float = Field(20.0, ge=1)
+    pin_device_per_s: float = Field(1 / 30, gt=0)
+    # -- outbox (B)
+    # Pending + sending items at most: beyond it submissions are refused (503), never dropped.
+    outbox_max_pending: int = Field(100_000, ge=1)
+    outbox_batch_size: int = Field(100, ge=1, le=100)  # central takes 1..100 per call
+    # How long an apply waits for "sent" before answering "queued"; 0: answer at once.
+    outbox_sync_wait_s: float = Field(2.0, ge=0, le=30)
+    # A claimed batch is resent after this when its sender died; longer than a central call.
+    outbox_lease_s: float = Field(30.0, gt=0)
+    outbox_poll_interval_s: float = Field(5.0, gt=0)
+    outbox_backoff_initial_s: float = Field(1.0, gt=0)
+    outbox_backoff_max_s: float = Field(60.0, gt=0)
+    # Operators' outbox routes (Bearer); unset: those routes answer 404.
+    operator_api_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Self:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from edge_server.cli import edge_command
+from edge_server.cli import edge_app
 from fleet.cli import fleet_app
 from kiosk.cli import kiosk_command
 from provisioning.cli import provision_app
@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("kiosk")(kiosk_command)
-app.command("edge")(edge_command)
+app.add_typer(edge_app, name="edge")
 app.command("central-sim")(central_sim_command)
 app.add_typer(fleet_app, name="fleet")
 app.add_typer(sim_app, name="sim")

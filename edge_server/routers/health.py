@@ -8,15 +8,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from edge_server import __version__
+from edge_server import __version__, outbox
 from edge_server.context import EdgeContext
-from edge_server.schemas import HealthView
+from edge_server.schemas import HealthView, OutboxHealthView
 
 router = APIRouter(tags=["health"])
+
+# The relay refreshes the outbox figures every second; older than this, they are read here.
+OUTBOX_STATS_MAX_AGE_S = 10.0
 
 
 @router.get("/health")
 async def health(request: Request) -> HealthView:
-    """`central` is what the last contact said (a real call or the background probe)."""
+    """`central` is what the last contact said (a real call or the background probe); `outbox`
+    what the relay last counted."""
     ctx: EdgeContext = request.app.state.edge
-    return HealthView(status="ok", version=__version__, central=ctx.central.reachability.state)
+    found = outbox.recent_stats(ctx, OUTBOX_STATS_MAX_AGE_S)
+    return HealthView(
+        status="ok", version=__version__, central=ctx.central.reachability.state,
+        outbox=OutboxHealthView(depth=found.depth, oldest_pending_age_s=found.oldest_pending_age_s,
+                                dead_letters=found.dead_letters, full=found.full),
+        cache_hit_ratio=ctx.cache_stats.ratio(),
+    )

@@ -1,4 +1,10 @@
-"""Service sessions: open one for an identified citizen, read it, end it."""
+"""Service sessions: open one for an identified citizen, read it, end it.
+
+Identify policy (lost cards): on every card identify the person is asked from central fresh
+when central is reachable (the cache answers only when it is not), and the card is refused
+unless the edge's card status is `normal`: central's status, the card blacklist feed and the
+citizen's local loss reports together (services/card_loss.py), from the cache too.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +14,22 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import bindparam, select
 from sqlmodel import Session, col, update
 
 from common import citizen_id as citizen_ids
 from common.clock import CHINA_TZ, iso_utc
 from common.masking import mask_citizen_id, mask_name
 from common.problem import Problem
+from common.sqlite import WRITE_OPTION
 from edge_server import audit, rate_limit
-from edge_server.central import CentralPerson
 from edge_server.context import EdgeContext
 from edge_server.crypto import Sealed, SealError
 from edge_server.db import run_in_transaction, session_scope
 from edge_server.idempotency import Commit
 from edge_server.models import ServiceSession
 from edge_server.schemas import CitizenView, OpenSessionRequest, SessionView
-from edge_server.services import citizens
+from edge_server.services import card_loss, citizens
 
 # Refusals that answer "is this a citizen, is this their card": what an ID prober learns from.
 _REFUSALS = frozenset({"invalid-citizen-id", "citizen-not-found", "card-not-valid"})
@@ -68,12 +75,12 @@ def _open_session(
         raise Problem(422, "invalid-citizen-id", "The citizen ID is not valid", str(exc)) from None
     masked = mask_citizen_id(cid.value)
     try:
-        fresh = citizens.person(ctx, cid.value)
+        fresh = citizens.person(ctx, cid.value, refresh=True)
     except Problem as problem:
         if problem.code == "citizen-not-found":
             _audit_refusal(ctx, device_id, masked, problem.code)
         raise
-    card_status = _card_status(fresh.value, request.card.card_number)
+    card_status = card_loss.card_status(ctx, cid.value, request.card.card_number, fresh)
     if card_status != "normal":
         _audit_refusal(ctx, device_id, masked, f"card-{card_status}")
         log.info("refused card of %s on device %s: %s", masked, device_id, card_status)
@@ -96,8 +103,13 @@ def _open_session(
         session_id=session_id, expires_at=iso_utc(expires_at), citizen=view,
         as_of=iso_utc(fresh.as_of), stale=fresh.stale,
     )
+    # The card's fields go with the citizen ID: an application names the card it was made
+    # with (central checks it against the card on record).
+    card = request.card
     sealed = ctx.cipher.seal_json(
-        {"citizen_id": cid.value, "answer": answer.model_dump(mode="json")},
+        {"citizen_id": cid.value, "answer": answer.model_dump(mode="json"),
+         "card": {"card_number": card.card_number.strip().upper(),
+                  "card_id_code": card.card_id_code, "name": card.name}},
         _aad(session_id),
     )
 
@@ -122,17 +134,34 @@ def _open_session(
 
 @dataclass(frozen=True)
 class LiveSession:
-    row: ServiceSession
+    session_id: str
+    device_id: str
     citizen_id: str = field(repr=False)  # personal: kept out of tracebacks and logs
     answer: SessionView
+    # The card the session was opened with ("" / None in a session of an older release).
+    card_number: str = field(default="", repr=False)
+    card_id_code: str | None = field(default=None, repr=False)
+    name: str | None = field(default=None, repr=False)
+
+
+_SESSION = ServiceSession.__table__  # type: ignore[attr-defined]
+# The hot read of every session-bound GET: plain SQL, no ORM unit of work.
+_READ_SESSION = select(
+    _SESSION.c.device_id, _SESSION.c.key_id, _SESSION.c.nonce, _SESSION.c.payload,
+    _SESSION.c.expires_at, _SESSION.c.ended_at,
+).where(_SESSION.c.id == bindparam("id"))
 
 
 def live_session(ctx: EdgeContext, device_id: str, session_id: str) -> LiveSession:
-    """The device's own session, not ended and not expired; else 404 session-not-found."""
+    """The device's own session, not ended and not expired; else 404 session-not-found.
+
+    The row is read on every call, so an ended or expired session is refused at once; only
+    the decrypted payload of a row seen before (same key id, nonce and ciphertext) comes from
+    this process's memory (`ctx.opened`)."""
     if len(session_id) > MAX_SESSION_ID:
         raise session_not_found()
-    with session_scope(ctx.engine, write=False) as db:
-        row = db.get(ServiceSession, session_id)
+    with ctx.engine.connect().execution_options(**{WRITE_OPTION: False}) as conn:
+        row = conn.execute(_READ_SESSION, {"id": session_id}).first()
     # Another device's session is "not found" too: no way to probe for other sessions.
     if (
         row is None
@@ -141,14 +170,26 @@ def live_session(ctx: EdgeContext, device_id: str, session_id: str) -> LiveSessi
         or row.expires_at <= ctx.now()
     ):
         raise session_not_found()
+    memo_key = ("session", session_id, row.key_id, row.nonce, row.payload)
+    found = ctx.opened.get(memo_key)
+    if isinstance(found, LiveSession):
+        return found
     try:
         payload: dict[str, Any] = ctx.cipher.open_json(
-            Sealed(row.key_id, row.nonce, row.payload), _aad(row.id)
+            Sealed(row.key_id, row.nonce, row.payload), _aad(session_id)
         )
     except SealError as exc:
-        log.error("session %s does not open: %s", row.id, exc)
+        log.error("session %s does not open: %s", session_id, exc)
         raise session_not_found() from None
-    return LiveSession(row, payload["citizen_id"], SessionView.model_validate(payload["answer"]))
+    card = payload.get("card") or {}
+    live = LiveSession(
+        session_id, row.device_id, payload["citizen_id"],
+        SessionView.model_validate(payload["answer"]),
+        card_number=card.get("card_number") or "", card_id_code=card.get("card_id_code"),
+        name=card.get("name"),
+    )
+    ctx.opened.put(memo_key, live)
+    return live
 
 
 def get_session(ctx: EdgeContext, device_id: str, session_id: str) -> SessionView:
@@ -180,15 +221,6 @@ def end_session(ctx: EdgeContext, device_id: str, session_id: str, commit: Commi
 
     commit(write)
     log.info("session %s ended on device %s", session_id, device_id)
-
-
-def _card_status(person: CentralPerson, card_number: str) -> str:
-    """The presented card's status; `unknown` when it is none of this person's cards."""
-    wanted = card_number.strip().upper()
-    for card in person.cards:
-        if card.card_number.strip().upper() == wanted:
-            return card.status
-    return "unknown"
 
 
 def _audit_refusal(ctx: EdgeContext, device_id: str, masked: str, outcome: str) -> None:

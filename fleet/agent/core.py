@@ -44,6 +44,7 @@ from fleet.protocol.messages import (
     CommandStatus,
     Death,
     DeathReason,
+    EdgeHealth,
     Health,
     JobState,
     JobUpdate,
@@ -132,6 +133,7 @@ class HealthReport:
     system: SystemHealth
     kiosk: KioskHealth
     peripherals: Mapping[str, PeripheralHealth]
+    edge: EdgeHealth | None = None  # None: this agent does not read an edge
 
 
 AnsweredLookup = Callable[[str], AnsweredCommand | None]
@@ -219,7 +221,7 @@ class AgentCore:
         health = Health(
             device_id=self.identity.device_id, ts=now, session_seq=self.session_seq,
             seq=self.health_seq, app_version=report.app_version, system=report.system,
-            kiosk=report.kiosk, peripherals=dict(report.peripherals),
+            kiosk=report.kiosk, peripherals=dict(report.peripherals), edge=report.edge,
         )
         return [self._publish(Channel.HEALTH, health)]
 

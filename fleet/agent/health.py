@@ -1,4 +1,5 @@
-"""Health collection: the host (psutil) and the kiosk's local status endpoint.
+"""Health collection: the host (psutil), the kiosk's local status endpoint and, when configured,
+the hall's edge server (its outbox, central reachability and cache).
 
 The agent never opens the peripherals itself (the card reader is exclusive); it asks the kiosk,
 which knows each driver's health (docs/contracts/drivers.md).
@@ -6,14 +7,17 @@ which knows each driver's health (docs/contracts/drivers.md).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
+from pydantic import ValidationError
 
 from common.clock import Deadline
 from common.http import AnswerTooLarge, DeadlinePassed, deadline_transport, read_bounded, within
@@ -27,6 +31,7 @@ from fleet.agent.state import PeripheralMemory
 from fleet.protocol.limits import MAX_PERIPHERALS
 from fleet.protocol.messages import (
     KIOSK_UNREACHABLE,
+    EdgeHealth,
     KioskHealth,
     PeripheralHealth,
     PeripheralState,
@@ -35,6 +40,30 @@ from fleet.protocol.messages import (
 
 log = logging.getLogger(__name__)
 
+
+def fetch_bounded(url: str, timeout_s: float, max_bytes: int, closed: threading.Event) -> bytes:
+    """GET `url`'s body within one total deadline and `max_bytes` (AnswerTooLarge past it), or
+    StatusUnavailable. One deadline for the whole exchange: httpx's timeouts are per read, and
+    a peer trickling a byte a second would hold the agent."""
+    deadline = Deadline(timeout_s)
+    try:
+        # A fresh connection each time: a poll every interval is cheap, and no socket lingers
+        # into stop().
+        with (
+            httpx.Client(transport=deadline_transport(1, 0), timeout=timeout_s) as client,
+            within(deadline),
+            client.stream("GET", url) as r,
+        ):
+            r.raise_for_status()
+            if closed.is_set():
+                raise StatusUnavailable("the agent is stopping")
+            return read_bounded(r, max_bytes, deadline)
+    except AnswerTooLarge:
+        raise
+    except DeadlinePassed:
+        raise StatusUnavailable(f"no full answer within {timeout_s:g}s") from None
+    except (httpx.HTTPError, ValueError, RecursionError) as exc:
+        raise StatusUnavailable(str(exc) or type(exc).__name__) from None
 
 
 def system_health(disk_path: Path) -> SystemHealth:
@@ -99,27 +128,11 @@ class KioskProbe:
 
     def fetch(self) -> bytes:
         """The status document's bytes, or StatusUnavailable (KioskStatusRejected when it
-        is too large). The whole exchange has one deadline
-        (httpx's timeouts are per read: a kiosk trickling a byte a second would hold us)."""
-        deadline = Deadline(self.timeout_s)
+        is too large)."""
         try:
-            # A fresh connection each time: a poll every interval is cheap, and no socket
-            # lingers into stop().
-            with (
-                httpx.Client(transport=deadline_transport(1, 0), timeout=self.timeout_s) as client,
-                within(deadline),
-                client.stream("GET", self.url) as r,
-            ):
-                r.raise_for_status()
-                if self._closed.is_set():
-                    raise StatusUnavailable("the agent is stopping")
-                return read_bounded(r, MAX_STATUS_BYTES, deadline)
+            return fetch_bounded(self.url, self.timeout_s, MAX_STATUS_BYTES, self._closed)
         except AnswerTooLarge as exc:
             raise KioskStatusRejected(StatusRejection.TOO_LARGE, str(exc)) from None
-        except DeadlinePassed:
-            raise StatusUnavailable(f"no full answer within {self.timeout_s:g}s") from None
-        except (httpx.HTTPError, ValueError, RecursionError) as exc:
-            raise StatusUnavailable(str(exc) or type(exc).__name__) from None
 
     def report(self) -> KioskReport:
         try:
@@ -169,4 +182,84 @@ class KioskProbe:
                 log.info("kiosk status endpoint %s answers", self.url)
             else:
                 log.warning("kiosk status endpoint %s does not answer: %s", self.url, exc)
+        self._was_reachable = reachable
+
+
+# -- the hall's edge server ----------------------------------------------------------------
+
+#: The edge's health answer is a few hundred bytes; more is not a health answer.
+MAX_EDGE_HEALTH_BYTES = 16 * 1024
+EDGE_HEALTH_PATH = "/api/v1/health"
+_CENTRAL = {"reachable": True, "unreachable": False, "unknown": None}
+
+
+def parse_edge_health(body: bytes) -> tuple[EdgeHealth, list[str]]:
+    """The edge's `GET /api/v1/health` answer → what the agent reports, and the names of the
+    fields it refused. Each field is validated alone (type and range, strictly: a string or a
+    boolean is not a count), so one bad or missing field (an older edge has no outbox) nulls
+    that field only. A body that is not an edge's health answer at all refuses every field."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        doc = None
+    if not isinstance(doc, dict) or doc.get("status") != "ok":
+        return EdgeHealth(reachable=True), ["document"]
+    outbox = doc.get("outbox")
+    outbox = outbox if isinstance(outbox, dict) else {}
+    central = doc.get("central")
+    given: dict[str, Any] = {
+        "central_reachable": _CENTRAL.get(central, "?") if isinstance(central, str) else "?",
+        "outbox_depth": outbox.get("depth"),
+        "oldest_pending_age_s": outbox.get("oldest_pending_age_s"),
+        "dead_letters": outbox.get("dead_letters"),
+        "outbox_full": outbox.get("full"),
+        "cache_hit_ratio": doc.get("cache_hit_ratio"),
+    }
+    kept: dict[str, Any] = {}
+    refused: list[str] = []
+    for name, value in given.items():
+        try:
+            EdgeHealth.model_validate({"reachable": True, name: value}, strict=True)
+        except ValidationError:
+            refused.append(name)
+            continue
+        kept[name] = value
+    return EdgeHealth(reachable=True, **kept), refused
+
+
+class EdgeProbe:
+    """Asks the edge's health endpoint within a total deadline, for each health message."""
+
+    def __init__(self, base_url: str, timeout_s: float) -> None:
+        self.url = base_url.rstrip("/") + EDGE_HEALTH_PATH
+        self.timeout_s = timeout_s
+        self._closed = threading.Event()
+        self._was_reachable: bool | None = None
+        self._refused: list[str] = []
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def report(self) -> EdgeHealth:
+        try:
+            body = fetch_bounded(self.url, self.timeout_s, MAX_EDGE_HEALTH_BYTES, self._closed)
+        except (StatusUnavailable, AnswerTooLarge) as exc:
+            self._note_reachable(False, exc)
+            return EdgeHealth(reachable=False)
+        self._note_reachable(True)
+        health, refused = parse_edge_health(body)
+        # Logged once per change: a bad field would otherwise log every interval.
+        if refused != self._refused:
+            if refused:
+                log.warning("edge health %s: fields refused (null in the report): %s",
+                            self.url, ", ".join(refused))
+            self._refused = refused
+        return health
+
+    def _note_reachable(self, reachable: bool, exc: Exception | None = None) -> None:
+        if reachable != self._was_reachable:
+            if reachable:
+                log.info("edge health endpoint %s answers", self.url)
+            else:
+                log.warning("edge health endpoint %s does not answer: %s", self.url, exc)
         self._was_reachable = reachable

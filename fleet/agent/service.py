@@ -2,9 +2,10 @@
 
 The core decides (presence, sequencing, commands, jobs); this shell does the I/O it asks for:
 the MQTT transport (injected, `fleet.agent.transport`), the state directory
-(`fleet.agent.state`), the kiosk's status endpoint and psutil (`fleet.agent.health`), and the
-clock. Threads: the transport's threads only enqueue work or make non-blocking calls; the
-agent's main thread does the rest in order, so nothing slow ever runs on the network thread.
+(`fleet.agent.state`), the kiosk's status endpoint, the edge's health and psutil
+(`fleet.agent.health`), and the clock. Threads: the transport's threads only enqueue work or
+make non-blocking calls; the agent's main thread does the rest in order, so nothing slow ever
+runs on the network thread.
 Every wait has a deadline, so `request_stop()` ends `run()` within a few seconds.
 """
 
@@ -34,7 +35,7 @@ from fleet.agent.core import (
     RecordAnswer,
     SaveJobs,
 )
-from fleet.agent.health import KioskProbe, system_health
+from fleet.agent.health import EdgeProbe, KioskProbe, system_health
 from fleet.agent.settings import AgentSettings
 from fleet.agent.state import AnsweredCommands, JobStore, PeripheralMemory, SessionSeqStore
 from fleet.agent.transport import Callbacks, MqttTransport, Transport, TransportFactory
@@ -101,6 +102,10 @@ class Agent:
             min(settings.kiosk_timeout_s, settings.health_interval_s),
             PeripheralMemory(settings.state_dir),
             settings.peripherals,
+        )
+        self._edge = (
+            EdgeProbe(settings.edge_url, min(settings.edge_timeout_s, settings.health_interval_s))
+            if settings.edge_url else None
         )
         self.core = AgentCore(
             Identity(
@@ -182,6 +187,8 @@ class Agent:
         # through, disconnect "with Will" so the manager still learns we are gone.
         self.mqtt.stop(TRANSPORT_STOP_TIMEOUT_S, send_will=not announced)
         self._probe.close()
+        if self._edge is not None:
+            self._edge.close()
         log.info("fleet agent %s stopped", self.device_id)
 
     def _core(self, call: Callable[[], list[Effect]]) -> list[Effect]:
@@ -223,6 +230,7 @@ class Agent:
             system=system_health(self.settings.disk_path),
             kiosk=kiosk.kiosk,
             peripherals=kiosk.peripherals,
+            edge=self._edge.report() if self._edge is not None else None,
         )
 
     def publish_health(self) -> int | None:

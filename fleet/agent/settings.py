@@ -22,6 +22,9 @@ class AgentSettings(BrokerSettings):
     device_id: DeviceId = Field(description="This terminal's id; also its MQTT client id.")
     site: str = Field("", description="Service hall or field team the terminal belongs to.")
     kiosk_status_url: str = "http://127.0.0.1:8600/status"
+    # The hall's edge server (its base URL, e.g. http://127.0.0.1:8200): its GET /api/v1/health
+    # (outbox, central reachability, cache) goes into every health message. None: not read.
+    edge_url: str | None = None
     state_dir: Path = Path("/var/lib/hrss-kiosk/fleet-agent")
     # Within the protocol's range: a birth the manager would refuse keeps the terminal unseen.
     health_interval_s: float = Field(30.0, ge=MIN_INTERVAL_S, le=MAX_INTERVAL_S)
@@ -37,9 +40,10 @@ class AgentSettings(BrokerSettings):
     session_expiry_s: int = Field(300, ge=0)
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
-    # Total deadlines: the kiosk's status answer, and one MQTT connection attempt (TCP, TLS,
-    # CONNACK and SUBACK together).
+    # Total deadlines: the kiosk's status answer, the edge's health answer, and one MQTT
+    # connection attempt (TCP, TLS, CONNACK and SUBACK together).
     kiosk_timeout_s: float = Field(2.0, gt=0, le=60)
+    edge_timeout_s: float = Field(2.0, gt=0, le=60)
     connect_timeout_s: float = Field(10.0, gt=0, le=120)
     disk_path: Path = Path("/")
     # Answered commands remembered (to answer a redelivery without running it again): the last

@@ -28,6 +28,9 @@ MAX_INTERVAL_S = 86_400.0
 #: Uptime: a century is more than any terminal runs.
 MAX_UPTIME_S = 100 * 365 * 86_400.0
 
+#: Ages (the edge's oldest pending submission): as long as any uptime.
+MAX_AGE_S = MAX_UPTIME_S
+
 #: Timestamps (`ts`, `expires_at`): from the Unix epoch (a terminal whose clock battery died
 #: boots in 1970) to 2200.
 MIN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
@@ -58,6 +61,7 @@ Counter = Annotated[int, Field(ge=0, le=MAX_COUNTER, strict=True)]
 IntervalS = Annotated[float, Field(ge=MIN_INTERVAL_S, le=MAX_INTERVAL_S, allow_inf_nan=False)]
 Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 UptimeS = Annotated[float, Field(ge=0, le=MAX_UPTIME_S, allow_inf_nan=False)]
+AgeS = Annotated[float, Field(ge=0, le=MAX_AGE_S, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 #: ISO 8601 with an offset (a naive timestamp is rejected), normalised to UTC, within range.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]

@@ -20,6 +20,7 @@ from common.clock import utc_now
 from common.device_id import DEVICE_ID_PATTERN
 from fleet.protocol.limits import (
     MAX_PERIPHERALS,
+    AgeS,
     Counter,
     Fraction,
     Hostname,
@@ -129,6 +130,22 @@ class PeripheralHealth(BaseModel):
     reason: Text = ""
 
 
+class EdgeHealth(BaseModel):
+    """The edge server's own health as the agent read it (1.2; absent when the agent is not
+    configured to read an edge). `reachable` false: the edge did not answer, and every other
+    field is null; a field the edge did not give (an older edge) or gave out of range is null."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    reachable: bool
+    central_reachable: bool | None = None
+    outbox_depth: Counter | None = None
+    oldest_pending_age_s: AgeS | None = None
+    dead_letters: Counter | None = None
+    outbox_full: bool | None = None
+    cache_hit_ratio: Fraction | None = None
+
+
 Peripherals = Annotated[dict[ShortName, PeripheralHealth], Field(max_length=MAX_PERIPHERALS)]
 
 
@@ -142,6 +159,7 @@ class Health(Payload):
     system: SystemHealth
     kiosk: KioskHealth
     peripherals: Peripherals = Field(default_factory=dict)
+    edge: EdgeHealth | None = None
 
 
 def new_command_id() -> str:

@@ -32,11 +32,18 @@ from common.version import __version__
 from kiosk.edge.errors import INVALID_RESPONSE, EdgeProblem, EdgeUnreachable
 from kiosk.edge.keys import new_idempotency_key
 from kiosk.edge.models import (
+    ApplicationDraft,
+    Applications,
     Benefits,
+    CardStatus,
     Credential,
     DeviceTokenIssued,
     EdgeHealth,
+    Precheck,
+    Receipt,
     SessionOpened,
+    SubmissionKind,
+    Subsidies,
 )
 from kiosk.edge.problems import problem_from
 
@@ -115,6 +122,62 @@ class EdgeClient:
         return self._call(
             "GET", f"/sessions/{session_id}/benefits", Benefits, label="/sessions/{id}/benefits"
         )
+
+    # Citizen services (issue 6) ------------------------------------------------------------
+
+    def get_subsidies(self, session_id: str) -> Subsidies:
+        """The subsidies this citizen may apply for, each with its eligibility and form."""
+        return self._call("GET", f"/sessions/{session_id}/subsidies", Subsidies,
+                          label="/sessions/{id}/subsidies")
+
+    def precheck(self, session_id: str, draft: ApplicationDraft) -> Precheck:
+        """The risk checks of an application, recording nothing (`checked` False: not now)."""
+        return self._call("POST", f"/sessions/{session_id}/applications/precheck", Precheck,
+                          json=draft.body(), label="/sessions/{id}/applications/precheck")
+
+    def apply(self, session_id: str, draft: ApplicationDraft, *,
+              idempotency_key: str) -> Receipt:
+        """Submit an application: 201 with its receipt (sent, queued or refused)."""
+        receipt: Receipt = self._call(
+            "POST", f"/sessions/{session_id}/applications", Receipt, json=draft.body(),
+            key=idempotency_key, label="/sessions/{id}/applications",
+        )
+        return _of_kind(receipt, SubmissionKind.SUBSIDY_APPLICATION, "/sessions/{id}/applications")
+
+    def get_applications(self, session_id: str) -> Applications:
+        return self._call("GET", f"/sessions/{session_id}/applications", Applications,
+                          label="/sessions/{id}/applications")
+
+    def get_card(self, session_id: str) -> CardStatus:
+        return self._call("GET", f"/sessions/{session_id}/card", CardStatus,
+                          label="/sessions/{id}/card")
+
+    def report_card_loss(self, citizen_id: str, pin: str, *, idempotency_key: str) -> Receipt:
+        """Report a card lost without the card: the ID number and the service PIN."""
+        receipt: Receipt = self._call(
+            "POST", "/card-loss/reports", Receipt, json={"citizen_id": citizen_id, "pin": pin},
+            key=idempotency_key, label="/card-loss/reports",
+        )
+        return _of_kind(receipt, SubmissionKind.CARD_LOSS_REPORT, "/card-loss/reports")
+
+    def reverse_card_loss(self, card: Credential, pin: str, *,
+                          idempotency_key: str) -> Receipt:
+        """Reverse a loss report (解挂) with the card in hand: its identity and the PIN."""
+        receipt: Receipt = self._call(
+            "POST", "/card-loss/reversals", Receipt,
+            json={"card": dict(card.fields), "pin": pin}, key=idempotency_key,
+            label="/card-loss/reversals",
+        )
+        return _of_kind(receipt, SubmissionKind.CARD_LOSS_REVERSAL, "/card-loss/reversals")
+
+    def get_submission(self, receipt_no: str) -> Receipt:
+        """Where a submission stands, by its receipt number (any terminal of the hall)."""
+        receipt: Receipt = self._call("GET", f"/submissions/{receipt_no}", Receipt,
+                                      label="/submissions/{no}")
+        if receipt.receipt_no != receipt_no:
+            raise EdgeProblem(INVALID_RESPONSE, 200,
+                              title="GET /submissions/{no} answered about another receipt")
+        return receipt
 
     def renew_token(self, *, idempotency_key: str) -> DeviceTokenIssued:
         """POST /device/token (no body): a fresh token; the same one again for the same key."""
@@ -198,3 +261,11 @@ class EdgeClient:
             listener(problem)
         except Exception:  # the caller still gets its EdgeProblem
             log.exception("credential listener failed")
+
+
+def _of_kind(receipt: Receipt, kind: SubmissionKind, label: str) -> Receipt:
+    """The receipt must be for what was submitted (identity of the record)."""
+    if receipt.kind != kind:
+        raise EdgeProblem(INVALID_RESPONSE, 201,
+                          title=f"POST {label} answered with a receipt of another kind")
+    return receipt

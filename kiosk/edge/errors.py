@@ -56,6 +56,8 @@ class EdgeProblem(EdgeError):
     @property
     def transient(self) -> bool:
         """Worth retrying the same action later (with the same Idempotency-Key)."""
+        if self.code in FINAL_CODES:
+            return False
         return self.code in TRANSIENT_CODES or self.status >= 500
 
 
@@ -76,6 +78,8 @@ CARD_NOT_VALID = "card-not-valid"
 SESSION_NOT_FOUND = "session-not-found"
 CENTRAL_UNAVAILABLE = "central-unavailable"
 PAYLOAD_TOO_LARGE = "payload-too-large"
+DUPLICATE_APPLICATION = "duplicate-application"  # 409: this claim has a receipt already
+OUTBOX_FULL = "outbox-full"  # 503: the edge holds as many unsent submissions as it may
 # Not in the contract: answers that were not problem+json, or 2xx bodies we could not read.
 INVALID_RESPONSE = "invalid-response"
 
@@ -83,12 +87,16 @@ CONTRACT_CODES = frozenset({
     UNAUTHORIZED, TOKEN_EXPIRED, BAD_REQUEST, VALIDATION_ERROR, UNSUPPORTED_MEDIA_TYPE,
     METHOD_NOT_ALLOWED, TOO_MANY_REQUESTS, INVALID_CITIZEN_ID, IDEMPOTENCY_KEY_REQUIRED,
     IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_FLIGHT, CITIZEN_NOT_FOUND, CARD_NOT_VALID,
-    SESSION_NOT_FOUND, CENTRAL_UNAVAILABLE, PAYLOAD_TOO_LARGE,
+    SESSION_NOT_FOUND, CENTRAL_UNAVAILABLE, PAYLOAD_TOO_LARGE, DUPLICATE_APPLICATION,
+    OUTBOX_FULL,
 })
 # Retried with the same Idempotency-Key, after Retry-After when the edge sends one (a 429 is
 # never stored under the key, so the retry is processed afresh).
 TRANSIENT_CODES = frozenset({IDEMPOTENCY_KEY_IN_FLIGHT, CENTRAL_UNAVAILABLE,
                              TOO_MANY_REQUESTS})
+# Server-side but not worth an automatic retry while the citizen waits: a full outbox stays
+# full until the platform is back, which is a matter of hours, not of seconds.
+FINAL_CODES = frozenset({OUTBOX_FULL})
 # The edge refuses this terminal's credential: nothing a citizen can do, never retried; the
 # kiosk is out of service until staff act (kiosk.edge.credentials reports it on /status).
 CREDENTIAL_CODES = frozenset({UNAUTHORIZED, TOKEN_EXPIRED})

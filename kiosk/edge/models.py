@@ -10,12 +10,25 @@ shown (a wrong amount on a pensioner's screen is worse than "please try later").
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Annotated
+from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+log = logging.getLogger(__name__)
 
 # -- bounds of what is shown ------------------------------------------------------------------
 Short = Annotated[str, StringConstraints(max_length=64)]
@@ -132,3 +145,235 @@ class DeviceTokenIssued(_Answer):
 
     def __repr__(self) -> str:
         return f"DeviceTokenIssued(device_id={self.device_id}, expires_at={self.expires_at})"
+
+
+# -- citizen services (issue 6: docs/contracts/edge-api.md, subsidies to card loss) ---------
+# Lists take each item alone: one item the kiosk cannot read (an unknown status added by a newer
+# edge) is left out and counted, never the whole list with it.
+
+Code = Annotated[str, StringConstraints(min_length=1, max_length=32,
+                                        pattern=r"^[a-z0-9][a-z0-9-]*$")]
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=32,
+                                             pattern=r"^[a-z][a-z0-9_]*$")]
+Plain = Annotated[str, StringConstraints(max_length=200)]  # a sentence for the citizen
+# The claim period a subsidy counts duplicates in: a year, a month, or once in a life.
+ClaimPeriod = Annotated[str, StringConstraints(
+    pattern=r"^(once|(19|20)\d\d|(19|20)\d\d-(0[1-9]|1[0-2]))$")]
+Subsidy = Annotated[Decimal, Field(ge=Decimal("0"), le=Decimal("1000000"), max_digits=12,
+                                   decimal_places=2)]
+# R + China date + 10 Crockford base32 characters (no I, L, O, U).
+ReceiptNo = Annotated[str, StringConstraints(pattern=r"^R\d{8}[0-9A-HJKMNP-TV-Z]{10}$")]
+ApplicationNo = Annotated[str, StringConstraints(pattern=r"^SQ\d{16}$")]
+MaskedText = Annotated[str, StringConstraints(max_length=32)]
+MAX_SUBSIDIES = 8
+MAX_DIGITS = 32  # the longest `digits` form field
+MAX_FORM_FIELDS = 4
+MAX_FINDINGS = 16
+MAX_APPLICATIONS = 50
+MAX_HISTORY = 16
+MAX_QUEUED = 50
+RECEIPT_QR_PREFIX = "hrss:receipt:"
+
+
+class FieldKind(StrEnum):
+    PHONE = "phone"  # 11 digits, starting with 1
+    DIGITS = "digits"  # 1..max_length digits
+
+
+class ReceiptState(StrEnum):
+    SENT = "sent"
+    QUEUED = "queued"  # committed at the edge, sent when the platform is back
+    REFUSED = "refused"
+
+
+class SubmissionKind(StrEnum):
+    SUBSIDY_APPLICATION = "subsidy-application"
+    CARD_LOSS_REPORT = "card-loss-report"
+    CARD_LOSS_REVERSAL = "card-loss-reversal"
+
+
+class ApplicationStatus(StrEnum):
+    SUBMITTED = "submitted"
+    TOWNSHIP_REVIEW = "township-review"
+    DEPARTMENT_REVIEW = "department-review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    DISBURSED = "disbursed"
+    BANK_RETURNED = "bank-returned"
+    BANK_FAILED = "bank-failed"
+
+
+class CardStatusValue(StrEnum):
+    NORMAL = "normal"
+    REPORTED_LOST = "reported-lost"
+    REPLACED = "replaced"
+    CANCELLED = "cancelled"
+    BLACKLISTED = "blacklisted"
+    UNKNOWN = "unknown"  # none of this person's cards on record
+
+
+def _each(model: type[BaseModel], limit: int) -> Callable[[object], tuple[Any, ...]]:
+    """A before-validator for a list: items that do not validate are dropped one by one."""
+
+    def keep_valid(value: object) -> tuple[Any, ...]:
+        if not isinstance(value, list | tuple):
+            raise ValueError("not a list")
+        if len(value) > limit:
+            raise ValueError(f"more than {limit} items")
+        kept = []
+        for item in value:
+            try:
+                kept.append(model.model_validate(item))
+            except ValidationError:
+                log.warning("edge answer: one %s left out (invalid)", model.__name__)
+        return tuple(kept)
+
+    return keep_valid
+
+
+class FormField(_Answer):
+    name: FieldName
+    kind: FieldKind
+    max_length: int | None = Field(None, ge=1, le=MAX_DIGITS)  # digits only; None: the most
+
+    @property
+    def length(self) -> tuple[int, int]:
+        """(fewest, most) characters the field takes."""
+        if self.kind is FieldKind.PHONE:
+            return (11, 11)
+        return (1, self.max_length or MAX_DIGITS)
+
+    def accepts(self, value: str) -> bool:
+        low, high = self.length
+        if not (low <= len(value) <= high and value.isascii() and value.isdigit()):
+            return False
+        return self.kind is not FieldKind.PHONE or value.startswith("1")
+
+    def __repr__(self) -> str:
+        return f"FormField({self.name}, {self.kind})"
+
+
+class SubsidyItem(_Answer):
+    code: Code
+    name: Label
+    amount: Subsidy | None = None  # None: computed later
+    period: ClaimPeriod
+    eligible: bool
+    reason_code: ReasonCode | None = None
+    reason: Plain | None = None
+    form_fields: tuple[FormField, ...] = Field((), max_length=MAX_FORM_FIELDS)
+
+    def __repr__(self) -> str:
+        return f"SubsidyItem({self.code}, eligible={self.eligible})"
+
+
+class Subsidies(_Answer):
+    as_of: AwareDatetime | None = None
+    stale: bool = False
+    items: Annotated[tuple[SubsidyItem, ...],
+                     BeforeValidator(_each(SubsidyItem, MAX_SUBSIDIES))] = ()
+
+    def __repr__(self) -> str:
+        return f"Subsidies(stale={self.stale}, items={len(self.items)})"
+
+
+ReasonCode = Annotated[str, StringConstraints(max_length=64)]  # shown only via the catalogue
+
+
+class Finding(_Answer):
+    code: ReasonCode
+    message: Plain = ""
+
+
+class Precheck(_Answer):
+    ok: bool
+    findings: tuple[Finding, ...] = Field((), max_length=MAX_FINDINGS)
+    checked: bool = True  # False: central could not be asked; checked again when sent
+
+    def __repr__(self) -> str:
+        return f"Precheck(ok={self.ok}, checked={self.checked}, findings={len(self.findings)})"
+
+
+class Receipt(_Answer):
+    """A submission the edge has committed: its number, its QR text and where it stands."""
+
+    receipt_no: ReceiptNo
+    qr: Annotated[str, StringConstraints(max_length=64)]
+    kind: Code
+    state: ReceiptState
+    submitted_at: AwareDatetime
+    sent_at: AwareDatetime | None = None
+    application_no: ApplicationNo | None = None
+    refusal_code: ReasonCode | None = None
+    refusal_message: Plain | None = None
+    findings: tuple[Finding, ...] = Field((), max_length=MAX_FINDINGS)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Receipt:
+        if self.qr != RECEIPT_QR_PREFIX + self.receipt_no:
+            raise ValueError("the QR text is not this receipt's")
+        if self.state is ReceiptState.SENT and self.sent_at is None:
+            raise ValueError("sent without a time")
+        return self
+
+    def __repr__(self) -> str:
+        return f"Receipt({self.receipt_no}, {self.kind}, {self.state})"
+
+
+class HistoryEntry(_Answer):
+    status: ApplicationStatus
+    at: AwareDatetime
+    reason: Plain | None = None
+
+
+class Application(_Answer):
+    application_no: ApplicationNo
+    subsidy: Code
+    subsidy_name: Label = ""
+    period: ClaimPeriod
+    amount: Subsidy | None = None
+    status: ApplicationStatus
+    history: tuple[HistoryEntry, ...] = Field((), max_length=MAX_HISTORY)
+    bank: Label | None = None
+    account_masked: MaskedText | None = None
+    receipt_no: ReceiptNo | None = None
+
+    def __repr__(self) -> str:
+        return f"Application({self.subsidy}, {self.status})"
+
+
+class Applications(_Answer):
+    as_of: AwareDatetime | None = None
+    stale: bool = False
+    items: Annotated[tuple[Application, ...],
+                     BeforeValidator(_each(Application, MAX_APPLICATIONS))] = ()
+    queued: Annotated[tuple[Receipt, ...], BeforeValidator(_each(Receipt, MAX_QUEUED))] = ()
+
+    def __repr__(self) -> str:
+        return (f"Applications(stale={self.stale}, items={len(self.items)},"
+                f" queued={len(self.queued)})")
+
+
+class CardStatus(_Answer):
+    card_number_masked: MaskedText
+    status: CardStatusValue
+    as_of: AwareDatetime | None = None
+    stale: bool = False
+
+    def __repr__(self) -> str:
+        return f"CardStatus({self.status}, stale={self.stale})"
+
+
+@dataclass(frozen=True, repr=False)
+class ApplicationDraft:
+    """What POST /sessions/{id}/applications (and its pre-check) send: the form is personal."""
+
+    subsidy: str
+    period: str
+    form: Mapping[str, str] = field(default_factory=dict)
+
+    def body(self) -> dict[str, object]:
+        return {"subsidy": self.subsidy, "period": self.period, "form": dict(self.form)}
+
+    def __repr__(self) -> str:
+        return f"ApplicationDraft({self.subsidy}, {self.period}, fields={sorted(self.form)})"

@@ -3,8 +3,10 @@
 It owns what every way of identifying and every journey share: the session lifecycle, the idle
 timeout, notices, retries, the stale guard and ending sessions at the edge. Identification
 methods (kiosk.flow.identify) turn device events into intents; journeys (kiosk.flow.journeys)
-are descriptors it reads. Edge calls leave as frozen effects (kiosk.flow.effects) that the
-`EffectRunner` performs after each step; delays go to the `Scheduler`.
+are descriptors with a step machine each, which the core hands the taps on their screens and
+the answers to their calls, and whose `shown()` it displays. Edge calls leave as frozen effects
+(kiosk.flow.effects) that the `EffectRunner` performs after each step; delays go to the
+`Scheduler`.
 
 Each edge request carries a number, and an answer whose number is no longer the pending one is
 stale: it never changes the screen, and a stale *opened session* is ended at the edge at once,
@@ -14,14 +16,13 @@ so that a card pulled mid-identify cannot leave a live session behind.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from kiosk.edge.errors import SESSION_NOT_FOUND, EdgeProblem, EdgeUnreachable
 from kiosk.edge.keys import new_idempotency_key
 from kiosk.edge.models import Credential, SessionOpened
-from kiosk.flow.effects import Effect, EndRemote, LoadJourney, OpenSession
+from kiosk.flow.effects import Effect, EndRemote, JourneyCall, OpenSession
 from kiosk.flow.events import (
     Activity,
     EdgeAnswered,
@@ -35,6 +36,7 @@ from kiosk.flow.events import (
 from kiosk.flow.identify import METHODS, IdentifyMethod
 from kiosk.flow.identify.base import Availability, Begin, Failed, Identified, Intent, Withdrawn
 from kiosk.flow.journeys import JOURNEYS, Capabilities, Journey
+from kiosk.flow.journeys.base import Call, Entry, JourneyContext, Leave, Shown, Step, Steps
 from kiosk.flow.messages import Msg, message_for_problem
 from kiosk.flow.ports import EdgePort, Scheduler, TaskRunner
 from kiosk.flow.retry import Pending, RetryPolicy
@@ -47,6 +49,15 @@ from kiosk.flow.view import Content, Notice, Tone, View
 log = logging.getLogger(__name__)
 
 Listener = Callable[[View], None]
+
+
+@dataclass
+class _Active:
+    """The journey in progress and its step machine (which holds its citizen data)."""
+
+    journey: Journey
+    steps: Steps
+    shown_once: bool = False  # a step has been on screen (BACK from a problem returns to it)
 
 
 @dataclass(frozen=True)
@@ -79,9 +90,11 @@ class KioskFlow:
         self._new_key = new_key
         self._methods = {m.key: m for m in methods}
         self._journeys = {j.key: j for j in journeys}
-        self._offered = tuple(j.key for j in journeys if j.has_fn(capabilities))
-        self._perform_one = perform or EffectRunner(edge, tasks, self._journeys,
-                                                    self.handle).perform
+        offered = [j for j in journeys if j.has_fn(capabilities)]
+        self._offered = tuple(j.key for j in offered if j.entry is Entry.HOME)
+        self._walk_up = tuple(j.key for j in offered if j.entry is Entry.ATTRACT)
+        self._on_refusal = {j.key: j.offer_on for j in offered if j.entry is Entry.REFUSAL}
+        self._perform_one = perform or EffectRunner(edge, tasks, self.handle).perform
         self._effects: list[Effect] = []
         self._listeners: list[Listener] = []
 
@@ -91,10 +104,13 @@ class KioskFlow:
         self._method: str | None = None  # the method of the citizen being served
         self._begun: Begin | None = None  # identifying has begun, not yet Identified
         self._token_present = False  # e.g. the card is still in its slot
+        # What the token in hand proves (Identified.token), while it is present: offered to a
+        # journey the refusal of that token allows (reversing a loss report with the card).
+        self._token: Credential | None = None
         self._unavailable: set[str] = set()
         self._pending: Pending | None = None
         self._requests = 0
-        self._content: Content | None = None
+        self._active: _Active | None = None
 
         self._idle = IdleCountdown(scheduler, self.handle, self._config.idle_timeout_s,
                                    self._config.idle_warning_s)
@@ -169,8 +185,8 @@ class KioskFlow:
         match intent:
             case Begin():
                 self._on_begin(method, intent)
-            case Identified(credential=credential):
-                self._on_identified(method, credential)
+            case Identified(credential=credential, token=token):
+                self._on_identified(method, credential, token)
             case Failed(message=message, outlives_token=outlives):
                 log.info("flow: identifying by %s failed (%s)", method.key, message)
                 self._begun = None
@@ -189,9 +205,11 @@ class KioskFlow:
         self._end_session()
         self._method, self._begun = method.key, begin
         self._token_present = method.holds_presence
+        self._token = None
         self._go(begin.screen)
 
-    def _on_identified(self, method: IdentifyMethod, credential: Credential) -> None:
+    def _on_identified(self, method: IdentifyMethod, credential: Credential,
+                       token: Credential | None = None) -> None:
         if method.holds_presence:
             begun = self._begun
             if self._method != method.key or begun is None or self._screen is not begun.screen:
@@ -201,6 +219,7 @@ class KioskFlow:
             self._cancel_pending()  # a new citizen: the one before is done
             self._end_session()
         self._method, self._begun = method.key, None
+        self._token = token if method.holds_presence else None
         self._pending = Pending(OpenSession(
             request=self._next_request(), key=self._new_key(), method=method.key,
             credential=credential,
@@ -209,10 +228,10 @@ class KioskFlow:
         self._effects.append(self._pending.effect)
 
     def _on_withdrawn(self, method: IdentifyMethod, mid_read: str | None) -> None:
-        if self._method not in (None, method.key):
+        if self._method not in (None, method.key) or self._walking_up:
             return  # not the token this citizen's session depends on
         was_reading = self._begun is not None and self._screen is self._begun.screen
-        self._token_present = False
+        self._token_present, self._token = False, None
         self._begun = None
         self._cancel_pending()
         self._end_session()
@@ -228,7 +247,7 @@ class KioskFlow:
             self._unavailable.discard(method.key)
             return
         self._unavailable.add(method.key)
-        if self._method not in (None, method.key):
+        if self._method not in (None, method.key) or self._walking_up:
             log.info("flow: %s unavailable", method.key)
             return
         # Without the device we cannot see the token leave: end the session now rather than
@@ -237,7 +256,7 @@ class KioskFlow:
             log.warning("flow: %s unavailable; ending the session in progress", method.key)
         else:
             log.info("flow: %s unavailable", method.key)
-        self._token_present = False
+        self._token_present, self._token = False, None
         self._begun = None
         self._cancel_pending()
         self._end_session()
@@ -258,7 +277,7 @@ class KioskFlow:
                 self._on_edge_answered(event)
             case RetryDue(request=request):
                 self._on_retry_due(request)
-            case IdleWarning(generation=gen) if gen == self._idle.generation and self._session:
+            case IdleWarning(generation=gen) if gen == self._idle.generation and self._engaged:
                 self._idle.warn()
             case IdleTick(generation=gen) if gen == self._idle.generation:
                 if self._idle.tick():
@@ -271,32 +290,53 @@ class KioskFlow:
 
     def _on_tap(self, tap: Tap) -> None:
         self._note_activity()
-        screen, content = self._screen, self._content
-        on_content = content is not None and screen is self._journeys[content.journey].screen
+        screen, active = self._screen, self._active
+        on_steps = (active is not None and self._pending is None
+                    and screen is active.steps.shown().screen)
         match tap.action:
-            case Action.START_JOURNEY if (screen is ScreenName.HOME and self._session
-                                          and tap.journey in self._offered):
+            case Action.START_JOURNEY if self._may_start(tap.journey):
                 assert tap.journey is not None
                 self._start_journey(self._journeys[tap.journey])
-            case Action.END if self._session:
+            case Action.END if self._engaged:
                 self._finish()
-            case Action.BACK if self._session and (on_content or screen is ScreenName.MESSAGE):
+            case _ if on_steps:
+                assert active is not None
+                self._apply(active.steps.on_tap(tap))
+            case Action.BACK if self._engaged and screen is ScreenName.MESSAGE:
                 self._cancel_pending()
-                self._content = None
-                self._go(ScreenName.HOME)
+                if active is not None and active.shown_once:
+                    self._go(active.steps.shown().screen)  # the step the problem came from
+                else:
+                    self._leave_journey()
             case Action.OK if screen is ScreenName.MESSAGE and not self._session:
+                self._drop_journey()
+                self._idle.disarm()
                 self._go(ScreenName.ENDING if self._token_present else ScreenName.ATTRACT)
-            case Action.NEXT_PAGE if on_content and content is not None:
-                self._content = _turn(content, content.page + 1)
-            case Action.PREVIOUS_PAGE if on_content and content is not None:
-                self._content = _turn(content, content.page - 1)
             case Action.EXTEND:
                 pass  # _note_activity above has already restarted the idle timer
             case _:
                 log.debug("flow: tap %s does nothing on %s", tap.action, screen)
 
+    def _may_start(self, key: str | None) -> bool:
+        if self._active is not None or self._pending is not None:
+            return False
+        if self._screen is ScreenName.HOME and self._session is not None:
+            return key in self._offered
+        notice = self._notice
+        if self._screen is ScreenName.MESSAGE and notice is not None and key is not None:
+            return (notice.journey == key and self._session is None and self._token is not None
+                    and key in self._on_refusal)
+        # Walk-up journeys (a lost card) need no card: never while one is in the reader.
+        return (self._screen is ScreenName.ATTRACT and self._session is None
+                and not self._token_present and self._begun is None and key in self._walk_up)
+
+    @property
+    def _engaged(self) -> bool:
+        """Someone is being served: a session, or a journey that needs none."""
+        return self._session is not None or self._active is not None
+
     def _note_activity(self) -> None:
-        if self._session is not None:
+        if self._engaged:
             self._idle.arm()
 
     def _finish(self) -> None:
@@ -308,13 +348,57 @@ class KioskFlow:
     # Edge requests --------------------------------------------------------------------------
 
     def _start_journey(self, journey: Journey) -> None:
-        assert self._session is not None
-        self._pending = Pending(LoadJourney(
-            request=self._next_request(), journey=journey.key,
-            session_id=self._session.session_id,
+        session = self._session
+        steps = journey.start(JourneyContext(
+            session_id=session.session_id if session is not None else None,
+            new_key=self._new_key, page_size=self._config.page_size,
+            token=self._token if journey.entry is Entry.REFUSAL else None,
         ))
-        self._go(ScreenName.LOADING)
-        self._effects.append(self._pending.effect)
+        self._active = _Active(journey, steps)
+        if session is None:
+            self._idle.arm()  # nobody's card holds this journey: idle ends it
+        self._apply(steps.begin())
+
+    def _apply(self, step: Step) -> None:
+        """Do what the journey's step machine asked for."""
+        active = self._active
+        assert active is not None
+        match step:
+            case Call():
+                self._pending = Pending(JourneyCall(
+                    request=self._next_request(), journey=active.journey.key, call=step,
+                ))
+                self._go(step.busy)
+                self._effects.append(self._pending.effect)
+            case Leave():
+                self._leave_journey()
+            case None:
+                active.shown_once = True
+                self._go(active.steps.shown().screen)
+
+    def _leave_journey(self) -> None:
+        """Wipe the journey's data; back to the services (or attract, with no session)."""
+        self._drop_journey()
+        if self._session is not None:
+            self._go(ScreenName.HOME)
+        else:
+            self._idle.disarm()
+            self._go(ScreenName.ENDING if self._token_present else ScreenName.ATTRACT)
+
+    def _drop_journey(self) -> None:
+        active, self._active = self._active, None
+        if active is None:
+            return
+        if self._pending is not None and isinstance(self._pending.effect, JourneyCall):
+            self._cancel_pending()  # its answer, if any, is now stale
+        active.steps.wipe()
+
+    @property
+    def _walking_up(self) -> bool:
+        """A journey without a card is in progress: card events that are not a new card
+        (a stray removal, the reader going away) do not concern it."""
+        return (self._active is not None and self._active.journey.entry is Entry.ATTRACT
+                and self._session is None and self._begun is None and not self._token_present)
 
     def _on_edge_answered(self, answer: EdgeAnswered) -> None:
         pending = self._pending
@@ -331,12 +415,9 @@ class KioskFlow:
             self._operator.begin(Session.from_opened(outcome.value, effect.method))
             self._go(ScreenName.HOME)
             self._idle.arm()
-        elif isinstance(effect, LoadJourney) and self._session is not None:
-            journey = self._journeys[effect.journey]
-            self._session.content[journey.key] = outcome.value
-            self._content = Content(journey.key, outcome.value, 0, self._page_count(journey,
-                                                                                    outcome.value))
-            self._go(journey.screen)
+        elif (isinstance(effect, JourneyCall) and self._active is not None
+              and self._active.journey.key == effect.journey):
+            self._apply(self._active.steps.on_answer(effect.call, outcome.value))
 
     def _on_stale_answer(self, answer: EdgeAnswered) -> None:
         value = answer.outcome.value
@@ -349,7 +430,9 @@ class KioskFlow:
             log.debug("flow: stale %s answer dropped", answer.kind)
 
     def _on_request_failed(self, pending: Pending, error: BaseException | None) -> None:
-        with_session = (Action.BACK,) if self._session is not None else ()
+        with_session = (Action.BACK,) if self._engaged else ()
+        effect = pending.effect
+        submitting = isinstance(effect, JourneyCall) and effect.call.submits
         if isinstance(error, EdgeUnreachable):
             log.warning("flow: edge unreachable (%s); will retry", error)
             self._retry_later(pending, Msg.EDGE_UNREACHABLE, None)
@@ -365,12 +448,20 @@ class KioskFlow:
                 self._drop_session()
                 self._show(Notice(key=Msg.SESSION_EXPIRED, tone=Tone.INFO))
                 return
-            self._show(Notice(key=message_for_problem(error), actions=with_session))
+            message = message_for_problem(error, submitting=submitting)
+            self._show(Notice(key=message, actions=with_session,
+                              journey=self._offer_for(effect, message)))
             return
         # A bug, not an edge answer: say so plainly and keep the kiosk usable.
         log.error("flow: %s request failed unexpectedly", pending.kind, exc_info=error)
         self._pending = None
         self._show(Notice(key=Msg.UNEXPECTED, actions=with_session))
+
+    def _offer_for(self, effect: object, message: str) -> str | None:
+        """The journey a refused token may take instead (a lost card: reverse the report)."""
+        if not isinstance(effect, OpenSession) or self._token is None:
+            return None
+        return next((key for key, on in self._on_refusal.items() if message in on), None)
 
     def _retry_later(self, pending: Pending, message: Msg, retry_after_s: float | None) -> None:
         delay = self._config.retry.next_delay(pending.retries, retry_after_s)
@@ -381,7 +472,7 @@ class KioskFlow:
             # OK leads to "please take your card" (identifying); with a session, back home.
             self._show(Notice(
                 key=Msg.TRY_LATER,
-                actions=(Action.BACK,) if self._session is not None else (Action.OK,),
+                actions=(Action.BACK,) if self._engaged else (Action.OK,),
             ))
             return
         pending.retries += 1
@@ -391,7 +482,8 @@ class KioskFlow:
             key=message,
             tone=Tone.WAIT,
             retrying=True,
-            actions=(Action.BACK,) if isinstance(pending.effect, LoadJourney) else (),
+            # A submission retried keeps its key: going back and confirming again is safe.
+            actions=(Action.BACK,) if isinstance(pending.effect, JourneyCall) else (),
         ))
 
     def _on_retry_due(self, request: int) -> None:
@@ -415,15 +507,17 @@ class KioskFlow:
 
     def _end_session(self) -> None:
         """End the session here (wipe) and at the edge (best effort, its own key)."""
+        self._drop_journey()
         if self._session is None:
+            self._idle.disarm()  # a walk-up journey's
             return
         session_id = self._session.session_id
         self._drop_session()
         self._end_remote(session_id)
 
     def _drop_session(self) -> None:
+        self._drop_journey()
         self._operator.end_citizen()
-        self._content = None
         self._idle.disarm()
 
     def _end_remote(self, session_id: str) -> None:
@@ -446,18 +540,20 @@ class KioskFlow:
             and not self._token_present
         )
 
-    def _page_count(self, journey: Journey, payload: object) -> int:
-        return max(1, math.ceil(journey.rows(payload) / self._config.page_size))
-
     def _build_view(self) -> View:
         session = self._session
-        content = self._content
-        shown = (content if content is not None
-                 and self._screen is self._journeys[content.journey].screen else None)
         as_of = session.as_of if session is not None else None
         stale = session.stale if session is not None else False
-        if shown is not None:
-            as_of, stale = self._journeys[shown.journey].freshness(shown.data)
+        content = None
+        active = self._active
+        if active is not None:
+            shown: Shown = active.steps.shown()
+            if self._screen is shown.screen:
+                content = Content(active.journey.key, shown.data, shown.page, shown.page_count)
+                if shown.fresh:
+                    as_of, stale = shown.as_of, shown.stale
+        walk_up = (self._walk_up if self._screen is ScreenName.ATTRACT and session is None
+                   and not self._token_present else ())
         return View(
             screen=self._screen,
             notice=self._notice,
@@ -465,8 +561,9 @@ class KioskFlow:
             display_name=session.display_name if session is not None else "",
             as_of=as_of,
             stale=stale,
-            content=shown,
+            content=content,
             journeys=self._offered if session is not None else (),
+            walk_up=walk_up,
             idle_seconds_left=self._idle.seconds_left,
             unavailable=frozenset(self._unavailable),
         )
@@ -486,7 +583,3 @@ class KioskFlow:
             except Exception:
                 log.exception("flow: view listener failed")
 
-
-def _turn(content: Content, page: int) -> Content:
-    page = min(max(page, 0), max(content.page_count - 1, 0))
-    return Content(content.journey, content.data, page, content.page_count)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kiosk.edge.models import Credential
+from kiosk.flow.journeys.base import Call
 
 
 @dataclass(frozen=True)
@@ -24,16 +25,16 @@ class OpenSession:
 
 
 @dataclass(frozen=True)
-class LoadJourney:
-    """Fetch a journey's payload for the current session (a GET: no key needed)."""
+class JourneyCall:
+    """An edge call a journey step asked for; retried as this same effect (the same key)."""
 
     request: int
     journey: str
-    session_id: str = field(repr=False)
+    call: Call
 
     @property
     def kind(self) -> str:
-        return self.journey
+        return self.call.name
 
 
 @dataclass(frozen=True)
@@ -44,5 +45,5 @@ class EndRemote:
     key: str = ""
 
 
-Request = OpenSession | LoadJourney
-Effect = OpenSession | LoadJourney | EndRemote
+Request = OpenSession | JourneyCall
+Effect = OpenSession | JourneyCall | EndRemote

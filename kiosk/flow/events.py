@@ -14,10 +14,12 @@ from kiosk.flow.screens import Action
 
 @dataclass(frozen=True)
 class Tap:
-    """A button was pressed. `journey` names the service for `Action.START_JOURNEY`."""
+    """A button was pressed. `journey` names the service for `Action.START_JOURNEY`; `value`
+    is what a journey step's button carries (a row index, a keypad character)."""
 
     action: Action
     journey: str | None = None
+    value: str | None = field(default=None, repr=False)  # a PIN digit must not reach a log
 
 
 @dataclass(frozen=True)

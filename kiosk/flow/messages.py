@@ -23,10 +23,15 @@ class Msg(StrEnum):
     CARD_REPLACED = "msg.card_replaced"
     CARD_CANCELLED = "msg.card_cancelled"
     CARD_NOT_VALID = "msg.card_not_valid"
+    CARD_BLOCKED = "msg.card_blocked"  # blacklisted
     CARD_DATA_INVALID = "msg.card_data_invalid"
     SESSION_EXPIRED = "msg.session_expired"
     DEVICE_NOT_AUTHORISED = "msg.device_not_authorised"
     UNEXPECTED = "msg.unexpected"
+    # Submissions (apply, card loss)
+    DUPLICATE_APPLICATION = "msg.duplicate_application"
+    OUTBOX_FULL = "msg.outbox_full"
+    FORM_REFUSED = "msg.form_refused"  # the edge found the form invalid (422)
 
 
 PROBLEM_MESSAGES: dict[str, Msg] = {
@@ -46,6 +51,8 @@ PROBLEM_MESSAGES: dict[str, Msg] = {
     codes.SESSION_NOT_FOUND: Msg.SESSION_EXPIRED,
     codes.CENTRAL_UNAVAILABLE: Msg.CENTRAL_UNAVAILABLE,
     codes.PAYLOAD_TOO_LARGE: Msg.UNEXPECTED,
+    codes.DUPLICATE_APPLICATION: Msg.DUPLICATE_APPLICATION,
+    codes.OUTBOX_FULL: Msg.OUTBOX_FULL,
 }
 
 # `card_status` of a card-not-valid problem; "unknown" (none of this person's cards) and any
@@ -55,12 +62,16 @@ CARD_STATUS_MESSAGES: dict[str, Msg] = {
     "lost": Msg.CARD_LOST,
     "replaced": Msg.CARD_REPLACED,
     "cancelled": Msg.CARD_CANCELLED,
+    "blacklisted": Msg.CARD_BLOCKED,
 }
 
 
-def message_for_problem(problem: EdgeProblem) -> Msg:
+def message_for_problem(problem: EdgeProblem, *, submitting: bool = False) -> Msg:
+    """`submitting`: the citizen typed what was sent, so a 422 is theirs to correct."""
     if problem.code == codes.CARD_NOT_VALID:
         return CARD_STATUS_MESSAGES.get(problem.card_status or "", Msg.CARD_NOT_VALID)
+    if submitting and problem.code == codes.VALIDATION_ERROR:
+        return Msg.FORM_REFUSED
     if problem.code in PROBLEM_MESSAGES:
         return PROBLEM_MESSAGES[problem.code]
     # Unknown codes: a server-side failure is worth retrying, anything else needs staff.

@@ -10,7 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from kiosk.edge.models import Benefits, Credential, SessionOpened
+from kiosk.edge.models import (
+    ApplicationDraft,
+    Applications,
+    Benefits,
+    Credential,
+    Precheck,
+    Receipt,
+    SessionOpened,
+    Subsidies,
+)
 
 T = TypeVar("T")
 
@@ -56,3 +65,18 @@ class EdgePort(Protocol):
     def get_benefits(self, session_id: str) -> Benefits: ...
 
     def end_session(self, session_id: str, *, idempotency_key: str) -> None: ...
+
+    def get_subsidies(self, session_id: str) -> Subsidies: ...
+
+    def precheck(self, session_id: str, draft: ApplicationDraft) -> Precheck: ...
+
+    def apply(self, session_id: str, draft: ApplicationDraft, *,
+              idempotency_key: str) -> Receipt: ...
+
+    def get_applications(self, session_id: str) -> Applications: ...
+
+    def report_card_loss(self, citizen_id: str, pin: str, *,
+                         idempotency_key: str) -> Receipt: ...
+
+    def reverse_card_loss(self, card: Credential, pin: str, *,
+                          idempotency_key: str) -> Receipt: ...

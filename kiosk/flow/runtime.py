@@ -4,22 +4,20 @@ outcomes delivered back to the flow as `EdgeAnswered` events on the flow's threa
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
-from kiosk.flow.effects import Effect, EndRemote, LoadJourney, OpenSession
+from kiosk.flow.effects import Effect, EndRemote, JourneyCall, OpenSession
 from kiosk.flow.events import EdgeAnswered, FlowEvent
-from kiosk.flow.journeys import Journey
 from kiosk.flow.ports import EdgePort, Outcome, TaskRunner
 
 log = logging.getLogger(__name__)
 
 
 class EffectRunner:
-    def __init__(self, edge: EdgePort, tasks: TaskRunner, journeys: Mapping[str, Journey],
+    def __init__(self, edge: EdgePort, tasks: TaskRunner,
                  deliver: Callable[[FlowEvent], None]) -> None:
         self._edge = edge
         self._tasks = tasks
-        self._journeys = journeys
         self._deliver = deliver
 
     def perform(self, effect: Effect) -> None:
@@ -28,9 +26,8 @@ class EffectRunner:
             case OpenSession(request=request, key=key, credential=credential):
                 self._ask(request, effect.kind,
                           lambda: edge.open_session(credential, idempotency_key=key))
-            case LoadJourney(request=request, journey=name, session_id=session_id):
-                load = self._journeys[name].load
-                self._ask(request, name, lambda: load(edge, session_id))
+            case JourneyCall(request=request, call=call):
+                self._ask(request, call.name, lambda: call.run(edge))
             case EndRemote(session_id=session_id, key=key):
                 self._tasks.submit(
                     lambda: edge.end_session(session_id, idempotency_key=key), _ended

@@ -12,6 +12,14 @@ class ScreenName(StrEnum):
     HOME = "home"  # greeting and the services on offer
     LOADING = "loading"  # fetching a service's data
     BENEFITS = "benefits"  # pension payments and participation
+    SUBSIDIES = "subsidies"  # the subsidies this citizen may apply for
+    KEYPAD = "keypad"  # one field typed on a large keypad (phone, digits, ID number, PIN)
+    PRECHECK = "precheck"  # the pre-check's result in plain words
+    CONFIRM = "confirm"  # what will be submitted, and the button that submits it
+    SUBMITTING = "submitting"  # a submission is on its way to the edge
+    RECEIPT = "receipt"  # its number, QR code and state (sent, queued, refused)
+    APPLICATIONS = "applications"  # the citizen's applications
+    APPLICATION = "application"  # one application's history, to the bank transfer
     MESSAGE = "message"  # something to tell the citizen (failure, retrying, advice)
     ENDING = "ending"  # the session is over: please take your card
 
@@ -26,3 +34,10 @@ class Action(StrEnum):
     EXTEND = "extend"  # "I need more time" on the idle warning
     NEXT_PAGE = "next-page"
     PREVIOUS_PAGE = "previous-page"
+    # Journey steps (Tap.value carries what was chosen or typed)
+    CHOOSE = "choose"  # a row of a list; value: its index
+    KEY = "key"  # a keypad key; value: the character
+    ERASE = "erase"  # the keypad's backspace
+    NEXT = "next"  # this step is done: go on
+    CONFIRM = "confirm"  # submit what the confirmation screen shows
+    DONE = "done"  # the receipt has been read: back to the services

@@ -30,6 +30,7 @@ class Notice:
     # True when the card is already out (pulled mid-read): keep the advice on screen after
     # the CardRemoved event instead of jumping back to the attract screen.
     keep_after_removal: bool = False
+    journey: str | None = None  # a service the notice offers (e.g. reversing a loss report)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class View:
     stale: bool = False
     content: Content | None = field(default=None, repr=False)
     journeys: tuple[str, ...] = ()  # the services offered on the home screen, in order
+    walk_up: tuple[str, ...] = ()  # services the attract screen offers without a card
     idle_seconds_left: int | None = None  # set while the "are you still there?" warning shows
     unavailable: frozenset[str] = frozenset()  # identification methods whose device is gone
 

@@ -85,6 +85,14 @@ class Translator:
             return year_month
         return f"{year}年{month}月" if self.chinese else f"{_MONTHS_EN[month - 1]} {year}"
 
+    def period(self, value: str) -> str:
+        """A claim period: 'once', '2026' (a year) or '2026-05' (a month)."""
+        if value == "once":
+            return self("period.once")
+        if len(value) == 4 and value.isdigit():
+            return self("period.year", year=value)
+        return self.month(value)
+
     def date(self, value: dt.date) -> str:
         if self.chinese:
             return f"{value.year}年{value.month}月{value.day}日"

@@ -123,7 +123,7 @@ class KioskApp(App):
     def build(self) -> Widget:
         Window.clearcolor = rgba(self.theme.palette.background)
         ctx = UiContext(self.theme, self.t, self.tap, animate=_animations(self.settings),
-                        on_journey=self.start_journey)
+                        on_journey=self.start_journey, on_value=self.tap_value)
         self.manager = ScreenManager(transition=NoTransition())
         for screen_class in SCREENS:
             screen = screen_class(ctx)
@@ -179,11 +179,14 @@ class KioskApp(App):
 
     # Input ----------------------------------------------------------------------------------
 
-    def tap(self, action: Action, journey: str | None = None) -> None:
+    def tap(self, action: Action, journey: str | None = None, value: str | None = None) -> None:
         if self.tap_guard.remaining() > 0:
             log.info("tap %s ignored: the screen has only just changed", action)
             return
-        self.flow.handle(Tap(action, journey))
+        self.flow.handle(Tap(action, journey, value))
+
+    def tap_value(self, action: Action, value: str) -> None:
+        self.tap(action, value=value)
 
     def start_journey(self, journey: str) -> None:
         self.tap(Action.START_JOURNEY, journey)

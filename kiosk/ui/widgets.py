@@ -360,3 +360,56 @@ class CardSlotArt(Widget):
             top, bottom = card_y - dp(30), slot_y + dp(42)
             self._arrow.points = [ax, top, ax, bottom, ax - head, bottom + head, ax, bottom,
                                   ax + head, bottom + head]
+
+
+class QrCode(Widget):
+    """A QR code drawn as dark squares on a white quiet zone (segno makes the matrix).
+
+    Drawn with canvas rectangles rather than an image: no file, nothing to decode, and it
+    scales sharply to any size. `text` empty draws nothing.
+    """
+
+    text = StringProperty("")
+
+    def __init__(self, side: float, **kwargs: Any) -> None:
+        super().__init__(size_hint=(None, None), size=(dp(side), dp(side)), **kwargs)
+        self._matrix: tuple[tuple[bool, ...], ...] = ()
+        self.bind(text=self._encode, pos=self._redraw, size=self._redraw)
+
+    @property
+    def modules(self) -> int:
+        """Modules a side, quiet zone included (0 when empty)."""
+        return len(self._matrix)
+
+    def _encode(self, *_: object) -> None:
+        if self.text:
+            import segno  # the kiosk extra's; only screens that show receipts need it
+
+            code = segno.make(self.text, error="m")
+            self._matrix = tuple(tuple(bool(m) for m in row) for row in code.matrix_iter(border=4))
+        else:
+            self._matrix = ()
+        self._redraw()
+
+    def _redraw(self, *_: object) -> None:
+        self.canvas.clear()
+        if not self._matrix:
+            return
+        n = len(self._matrix)
+        cell = min(self.width, self.height) / n
+        x0, y0 = self.x, self.top - cell * n
+        with self.canvas:
+            Color(1, 1, 1, 1)
+            Rectangle(pos=(x0, y0), size=(cell * n, cell * n))
+            Color(0, 0, 0, 1)
+            for r, row in enumerate(self._matrix):
+                c = 0
+                while c < n:  # one rectangle per run of dark modules: fewer instructions
+                    if not row[c]:
+                        c += 1
+                        continue
+                    start = c
+                    while c < n and row[c]:
+                        c += 1
+                    Rectangle(pos=(x0 + start * cell, self.top - (r + 1) * cell),
+                              size=((c - start) * cell, cell))

@@ -6,6 +6,7 @@ Only typer is imported at module level: `kioskctl` loads every part's CLI on sta
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,6 +26,20 @@ def _parse_day(value: str | None) -> dt.date | None:
         return dt.date.fromisoformat(value)
     except ValueError as exc:
         raise typer.BadParameter("use YYYY-MM-DD") from exc
+
+
+def _parse_window(value: str) -> tuple[dt.datetime, dt.datetime]:
+    """START/END, both ISO 8601 with a zone (e.g. 2026-11-22T02:00:00Z/2026-11-22T02:30:00Z)."""
+    start, sep, end = value.partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        times = (dt.datetime.fromisoformat(start), dt.datetime.fromisoformat(end))
+    except ValueError as exc:
+        raise typer.BadParameter("use START/END in ISO 8601 with a zone") from exc
+    if any(t.tzinfo is None for t in times) or times[1] <= times[0]:
+        raise typer.BadParameter("START/END need a zone, and END after START")
+    return times
 
 
 def central_sim_command(
@@ -62,6 +77,32 @@ def central_sim_command(
     latency_ms: Annotated[
         int, typer.Option(min=0, max=60_000, help="Delay before every contract call.")
     ] = 0,
+    error_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of contract calls answered 500.")
+    ] = 0.0,
+    refuse_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0,
+                            help="Share of submissions refused with simulated-refusal.")
+    ] = 0.0,
+    lose_response_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0,
+                            help="Share of submission batches committed, then cut off.")
+    ] = 0.0,
+    duplicate_response_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0,
+                            help="Share of submission batches answered with the previous answer.")
+    ] = 0.0,
+    slow_body_ms: Annotated[
+        int, typer.Option(min=0, max=600_000, help="Every answer trickles over this long.")
+    ] = 0,
+    outage_window: Annotated[
+        list[str] | None,
+        typer.Option(help="START/END (ISO 8601, with zone): 503 maintenance inside; repeatable."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Directory of the durable state (default: a fresh temporary one)."),
+    ] = None,
 ) -> None:
     """Run the central benefit platform simulator (docs/simulators/central.md).
 
@@ -69,8 +110,9 @@ def central_sim_command(
     """
     if hostile is not None and hostile not in HOSTILE_MODES:
         raise typer.BadParameter(f"one of {', '.join(HOSTILE_MODES)}", param_hint="--hostile")
+    windows = [_parse_window(w) for w in outage_window or []]
     from simulators.central.config import CentralSimConfig
-    from simulators.central.faults import Faults
+    from simulators.central.faults import Faults, OutageWindow
     from simulators.central.main import serve
     from simulators.central.population import MILLION
 
@@ -82,7 +124,11 @@ def central_sim_command(
         faults=Faults(
             outage=outage, latency_ms=latency_ms, hostile=hostile,  # type: ignore[arg-type]
             trickle_interval_ms=trickle_interval_ms, oversized_bytes=oversized_bytes,
-            nesting_depth=nesting_depth,
+            nesting_depth=nesting_depth, error_rate=error_rate, refuse_rate=refuse_rate,
+            lose_response_rate=lose_response_rate,
+            duplicate_response_rate=duplicate_response_rate, slow_body_ms=slow_body_ms,
+            outage_windows=[OutageWindow(start=a, end=b) for a, b in windows],
         ),
+        data_dir=data_dir,
     )
     serve(config, host, port, log_level)

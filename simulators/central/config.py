@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from common.clock import CHINA_TZ
 from simulators.central.faults import Faults
@@ -20,6 +21,9 @@ class CentralSimConfig:
     today: dt.date | None = None
     # The faults it starts with (`--hostile` etc.); /sim/v1/faults changes them at run time.
     faults: Faults = field(default_factory=Faults)
+    # Where the mutable state lives (SQLite); None: a fresh temporary directory, removed when
+    # the simulator stops. The same directory after a restart continues where it stopped.
+    data_dir: Path | None = None
 
     def business_date(self, now: dt.datetime) -> dt.date:
         """`today`, else the date in Beijing at `now` (the simulator's clock, UTC): halls are

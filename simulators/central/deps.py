@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hmac
+import math
+import threading
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -15,6 +17,8 @@ from common.problem import Problem
 from simulators.central.config import CentralSimConfig
 from simulators.central.faults import FaultState
 from simulators.central.population import Population
+from simulators.central.profiles import Profiles
+from simulators.central.store import Store
 
 
 @dataclass
@@ -25,6 +29,21 @@ class SimState:
     population: Population
     faults: FaultState = field(default_factory=FaultState)
     clock: Clock = utc_now
+    store: Store | None = None  # opened by create_app, under the data directory
+    profiles: Profiles | None = None
+    # The previous submissions answer, for `duplicate_response_rate`.
+    last_batch_answer: bytes | None = None
+    batch_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.profiles is None:
+            self.profiles = Profiles(self.population)
+
+    @property
+    def db(self) -> Store:
+        if self.store is None:
+            raise RuntimeError("the simulator's store is not open")
+        return self.store
 
     def now(self) -> dt.datetime:
         return self.clock()
@@ -62,6 +81,14 @@ async def apply_faults(state: State) -> None:
         raise Problem(
             503, "maintenance", "The platform is under maintenance (simulated outage)",
             retry_after=30,
+        )
+    now = state.now()
+    until = faults.outage_until(now)
+    if until is not None:
+        wait = max(1, min(math.ceil((until - now).total_seconds()), 3600))
+        raise Problem(
+            503, "maintenance", "The platform is under planned maintenance (simulated)",
+            retry_after=wait,
         )
     if state.faults.roll_error():
         raise Problem(500, "simulated-error", "Simulated server error")

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from simulators.central.faults import Faults
 
@@ -38,7 +39,43 @@ def respond(faults: Faults, answer: BaseModel) -> Response:
         return StreamingResponse(streams[mode](), media_type=JSON)
     if mode == "invalid-utf8":
         body = _invalid_utf8(body)
-    return Response(body, media_type="text/html" if mode == "wrong-content-type" else JSON)
+    media_type = "text/html" if mode == "wrong-content-type" else JSON
+    return deliver(faults, body, media_type)
+
+
+def deliver(faults: Faults, body: bytes, media_type: str = JSON) -> Response:
+    """`body` at once, or trickled over `slow_body_ms` (with its length announced, so only a
+    total deadline tells a slow answer from a complete one)."""
+    if not faults.slow_body_ms:
+        return Response(body, media_type=media_type)
+    return StreamingResponse(
+        _spread(body, faults.slow_body_ms / 1000), media_type=media_type,
+        headers={"content-length": str(len(body))},
+    )
+
+
+class CutResponse(Response):
+    """The answer's head and the first half of its body, then the connection is closed: a
+    response lost after the platform committed. Under uvicorn the client sees a body shorter
+    than its Content-Length; in-process (TestClient) a truncated body."""
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body, media_type=JSON)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.body[: len(self.body) // 2],
+                    "more_body": True})
+        # Returning without the end of the body makes uvicorn close the connection.
+
+
+async def _spread(body: bytes, seconds: float) -> AsyncIterator[bytes]:
+    steps = max(1, min(len(body), 20))
+    size = -(-len(body) // steps)
+    for start in range(0, len(body), size):
+        await asyncio.sleep(seconds / steps)
+        yield body[start : start + size]
 
 
 def _dumps(data: Any) -> bytes:

@@ -26,6 +26,13 @@ MILLION = 1_000_000
 GENERATION_YEARS = {1: (2000, 2011), 2: (2012, 2019), 3: (2020, 2026)}
 SPEC_VERSION = {1: "1.00", 2: "2.00", 3: "3.00"}
 MOHRSS_RID = "D156000005"
+BLACKLIST_RATE = 0.003  # of current cards that would otherwise be normal
+
+
+def extra_rng(seed: int, index: int) -> random.Random:
+    """The stream of the attributes added after the first release (households, PIN, card
+    blacklist, eligibility): separate, so adding them changed no existing citizen."""
+    return random.Random(f"{seed}:{index}:extra")
 
 
 @dataclass(frozen=True)
@@ -33,7 +40,7 @@ class SimCard:
     card_number: str = field(repr=False)  # 9 ASCII characters
     card_id_code: str = field(repr=False)  # 32 hex characters, issuing region first
     generation: int
-    status: str  # normal | reported-lost | replaced | cancelled
+    status: str  # normal | reported-lost | replaced | cancelled | blacklisted
     issued_on: dt.date
     expires_on: dt.date
     card_type: str = "3"
@@ -237,6 +244,10 @@ class Population:
         name = self._name(rng, gender, birth, uyghur)
         cards = self._cards(rng, region, birth, index)
         participation, pension = self._insurance(rng, gender, birth)
+        # Blacklisting came later than the other statuses: it is drawn from a stream of its own
+        # (the first draw of the "extra" stream, see profiles.py) so that nobody else changed.
+        if cards[-1].status == "normal" and extra_rng(self.seed, index).random() < BLACKLIST_RATE:
+            cards = (*cards[:-1], dataclasses.replace(cards[-1], status="blacklisted"))
         return Citizen(
             index=index,
             citizen_id=cid,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from common.clock import iso_utc
 from common.problem import Problem
-from simulators.central import ecard_tokens, hostile
+from simulators.central import benefits, ecard_tokens, hostile
 from simulators.central.deps import SimState, State, apply_faults, require_api_key
 from simulators.central.population import Citizen
 from simulators.central.schemas import (
@@ -60,6 +60,8 @@ def query_person(query: PersonQuery, state: State) -> Response:
     faults = state.faults.get()
     if faults.hostile == "other-citizen":
         citizen = state.population.citizen((citizen.index + 1) % state.population.size)
+    # The current card's status as it is now (loss reports, reversals, operators).
+    citizen = benefits.as_it_is_now(state, citizen)
     answer = PersonAnswer(as_of=iso_utc(state.now()), person=PersonOut.model_validate(citizen))
     return hostile.respond(faults, answer)
 

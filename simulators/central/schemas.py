@@ -169,10 +169,30 @@ class PensionOut(BaseModel):
     pay_day: int
 
 
+class HouseholdOut(BaseModel):
+    household_id: str
+    members: list[int] = Field(description="Population indexes of its members, head first.")
+    head: int
+    local: bool = Field(description="Registered (本地户籍) in the province.")
+    low_income: bool = Field(description="A 城乡低保 household.")
+
+
 class CitizenDetail(CitizenSummary):
     cards: list[CardOut]
     participation: list[ParticipationOut]
     pension: PensionOut | None
+    # Issue 6 (filled by the route from the citizen's profile).
+    service_pin: str | None = Field(
+        None, description="The test PIN, for testers; the platform keeps only a salted hash.")
+    household_id: str | None = None
+    household: HouseholdOut | None = None
+    deceased_on: dt.date | None = None
+    employment: str | None = None
+    unemployment_insurance_months: int | None = None
+    unemployment_registered: bool | None = None
+    startup_registered_on: dt.date | None = None
+    eligible_for: list[str] = Field(
+        default_factory=list, description="Subsidies claimable for the current period.")
 
     @classmethod
     def of(cls, citizen: Citizen, today: dt.date) -> CitizenDetail:

@@ -6,12 +6,16 @@ faults, and the kiosk's automation hooks (wait for a screen, tap, screenshot).
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulators.stack.clients import CentralSimClient
+from simulators.stack.clients import CentralSimClient, ControlError, EdgeClient
+from simulators.stack.services import CENTRAL_API_KEY
 from simulators.stack.stack import Stack
 
 Say = Callable[[str], None]
@@ -23,6 +27,7 @@ class Cast:
 
     pensioner: int  # receives a pension, generation-2 card in good standing
     gen3_holder: int  # generation-3 card: holder data behind PSAM authentication
+    applicant: int  # eligible for a subsidy, and its pre-check passes
 
 
 def _first(citizens: list[dict[str, Any]], generation: int) -> int:
@@ -32,10 +37,59 @@ def _first(citizens: list[dict[str, Any]], generation: int) -> int:
     raise LookupError(f"no citizen with a generation-{generation} card in the first page")
 
 
+def _form(item: dict[str, Any]) -> dict[str, str]:
+    """What the citizen types into the subsidy's form fields (contract 1.1)."""
+    return {f["name"]: "13800138000" if f["kind"] == "phone" else "2026"[: f.get("max_length", 4)]
+            for f in item.get("form_fields") or []}
+
+
+def application_for(central: CentralSimClient, citizen: dict[str, Any]) -> dict[str, Any] | None:
+    """An application body (edge API) for the first subsidy the citizen is eligible for and
+    whose pre-check passes; None if there is none."""
+    card = citizen["card"]
+    if card["generation"] == 3:
+        return None  # the demo's terminal has no PSAM: this card cannot open a session
+    for item in central.subsidies(citizen["citizen_id"], CENTRAL_API_KEY):
+        if not item["eligible"]:
+            continue
+        body = {"subsidy": item["code"], "period": item["period"], "form": _form(item)}
+        payload = {"citizen_id": citizen["citizen_id"], **body, "identity": {
+            "method": "card", "card_number": card["card_number"],
+            "card_id_code": card["card_id_code"], "name": citizen["name"]}}
+        if central.precheck(payload, CENTRAL_API_KEY)["ok"]:
+            return body
+    return None
+
+
 def choose_cast(central: CentralSimClient) -> Cast:
     pensioners = central.citizens(limit=200, card_status="normal", receiving_pension="true")
     holders = central.citizens(limit=200, card_status="normal")
-    return Cast(pensioner=_first(pensioners, 2), gen3_holder=_first(holders, 3))
+    pensioner = _first(pensioners, 2)
+    applicant = next((int(c["index"]) for c in holders if int(c["index"]) != pensioner
+                      and application_for(central, c) is not None), None)
+    if applicant is None:
+        raise LookupError("nobody in the first page can apply for a subsidy")
+    return Cast(pensioner=pensioner, gen3_holder=_first(holders, 3), applicant=applicant)
+
+
+def _card_body(citizen: dict[str, Any]) -> dict[str, Any]:
+    card = citizen["card"]
+    return {"method": "card", "card": {
+        "citizen_id": citizen["citizen_id"], "name": citizen["name"],
+        "card_number": card["card_number"], "card_id_code": card["card_id_code"],
+        "spec_version": citizen["spec_version"]}}
+
+
+def _until(probe: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """Poll `probe` until it returns something truthy (bounded)."""
+    deadline = time.monotonic() + timeout
+    pace = threading.Event()  # never set: paces the poll
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        pace.wait(0.2)
+    raise ControlError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @dataclass
@@ -103,4 +157,55 @@ class Journey:
         kiosk.wait_screen("message")
         self._shot("08-pulled-mid-read")
         kiosk.wait_screen("attract", timeout=30)
+
+        self.apply_while_central_is_down(cast)
         return self.shots
+
+    def apply_while_central_is_down(self, cast: Cast) -> None:
+        """An application made during an outage gets a receipt that says "queued"; the edge's
+        outbox sends it when central is back. Scripted through the edge API with the
+        terminal's own credential."""
+        central, edge = self.stack.central_client(), self.stack.edge_client()
+        citizen = central.citizen(cast.applicant)
+        body = application_for(central, citizen)
+        if body is None:
+            raise ControlError(f"citizen #{cast.applicant} can no longer apply")
+        # The session opens while central is up; the citizen then fills the form.
+        sid = edge.post("/sessions", _card_body(citizen), key=str(uuid.uuid4()))["session_id"]
+        self._step(f"central goes down; citizen #{cast.applicant} applies for {body['subsidy']}")
+        central.set_faults(outage=True)
+        try:
+            receipt = _apply(edge, sid, body)
+        finally:
+            central.set_faults(outage=False)
+        self.say(f"  receipt {receipt['receipt_no']}: {receipt['state']}")
+        if receipt["state"] != "queued":
+            raise ControlError(f"the receipt during the outage says {receipt['state']!r}")
+
+        self._step("central is back: the outbox sends the application")
+        number = receipt["receipt_no"]
+        sent = _until(lambda: _sent(edge, number), f"receipt {number} to be sent")
+        recorded = _until(lambda: _recorded(central, cast.applicant),
+                          "the simulator to list the application")
+        self.say(f"  receipt {number}: {sent['state']}, application {sent['application_no']}")
+        if recorded != 1:
+            raise ControlError(f"the simulator recorded the application {recorded} times")
+        self.say("  the simulator recorded it exactly once")
+        edge.delete(f"/sessions/{sid}", key=str(uuid.uuid4()))  # the citizen is done
+
+
+def _apply(edge: EdgeClient, sid: str, body: dict[str, Any]) -> dict[str, Any]:
+    key = str(uuid.uuid4())  # one key for the submission, however often it is sent
+    return dict(edge.post(f"/sessions/{sid}/applications", body, key=key))
+
+
+def _sent(edge: EdgeClient, receipt_no: str) -> dict[str, Any] | None:
+    receipt = edge.get(f"/submissions/{receipt_no}")
+    return dict(receipt) if receipt["state"] == "sent" else None
+
+
+def _recorded(central: CentralSimClient, citizen_index: int) -> int:
+    """How many of the citizen's applications the simulator recorded (first page is enough:
+    the demo's is the only one)."""
+    return sum(1 for s in central.submissions(kind="subsidy-application")
+               if s.get("citizen_index") == citizen_index)

@@ -103,6 +103,53 @@ class CentralSimClient(_Client):
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         return self._call("PUT", "/sim/v1/faults", json=faults)
 
+    def _contract(self, path: str, body: dict[str, Any], api_key: str) -> Any:
+        return self._call("POST", f"/central/v1/{path}", json=body,
+                          headers={"Authorization": f"Bearer {api_key}"})
+
+    def subsidies(self, citizen_id: str, api_key: str) -> list[dict[str, Any]]:
+        """The citizen's subsidy catalogue with eligibility (contract 1.1)."""
+        return list(self._contract("subsidies/query", {"citizen_id": citizen_id},
+                                   api_key)["items"])
+
+    def precheck(self, application: dict[str, Any], api_key: str) -> dict[str, Any]:
+        """The risk pre-check of an application payload (contract 1.2); records nothing."""
+        return dict(self._contract("applications/precheck", application, api_key))
+
+    def submissions(self, kind: str | None = None, limit: int = 500, offset: int = 0
+                    ) -> list[dict[str, Any]]:
+        """What the simulator recorded through /central/v1/submissions, oldest first."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if kind is not None:
+            params["kind"] = kind
+        return list(self._call("GET", "/sim/v1/submissions", params=params)["items"])
+
+    def ingest(self) -> dict[str, int]:
+        """Raw-ingest counters: items received, recorded, duplicates, refused, conflicts."""
+        return dict(self._call("GET", "/sim/v1/ingest"))
+
+
+class EdgeClient(_Client):
+    """The edge API as one terminal (its device token): what the demo scripts when the kiosk's
+    screens are not the point."""
+
+    def __init__(self, base_url: str, token: str, timeout: float = 10.0) -> None:
+        super().__init__(base_url, timeout)
+        self._auth = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str) -> Any:
+        return self._call("GET", f"/api/v1{path}", headers=self._auth)
+
+    def post(self, path: str, body: dict[str, Any], key: str | None = None) -> Any:
+        """One POST; `key` is its Idempotency-Key (send the same one again to retry)."""
+        headers = dict(self._auth)
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return self._call("POST", f"/api/v1{path}", json=body, headers=headers)
+
+    def delete(self, path: str, key: str) -> None:
+        self._call("DELETE", f"/api/v1{path}", headers={**self._auth, "Idempotency-Key": key})
+
 
 class FleetManagerClient(_Client):
     def devices(self) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,10 +144,17 @@ def central_sim(
     population: int = 5000,
     api_key: str = CENTRAL_API_KEY,
     today: str | None = None,
+    data_dir: Path | None = None,
+    extra_args: Sequence[str] = (),
     ready_timeout: float = 30.0,
+    name: str = "central-sim",
 ) -> HttpService:
     """`kioskctl central-sim`: the central benefit platform simulator. It answers health once its
-    population's ID index is built (15-25 s for a million citizens on 2 cores)."""
+    population's ID index is built (15-25 s for a million citizens on 2 cores).
+
+    `data_dir` holds what it records (submissions, card status, PIN failures): a restart with
+    the same directory continues where a kill -9 left it. `extra_args` are further CLI flags
+    (faults it starts with, e.g. `--outage`)."""
     port = port or free_port()
     argv = kioskctl(
         "central-sim", "--host", "127.0.0.1", "--port", str(port), "--seed", str(seed),
@@ -154,9 +162,13 @@ def central_sim(
     )
     if today:
         argv += ["--today", today]
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        argv += ["--data-dir", str(data_dir)]
+    argv += list(extra_args)
     url = f"http://127.0.0.1:{port}"
     spec = ProcessSpec(
-        name="central-sim", argv=argv, ready=lambda: http_ok(f"{url}/central/v1/health"),
+        name=name, argv=argv, ready=lambda: http_ok(f"{url}/central/v1/health"),
         ready_timeout=ready_timeout,
     )
     return HttpService(spec=spec, host="127.0.0.1", port=port)
@@ -169,13 +181,15 @@ def edge(
     hall_secret: str,
     port: int | None = None,
     central_api_key: str = CENTRAL_API_KEY,
+    database_url: str | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> HttpService:
-    """`kioskctl edge`: the hall's edge server with an SQLite database in `workdir`."""
+    """`kioskctl edge`: the hall's edge server, its database SQLite in `workdir` unless
+    `database_url` names another (PostgreSQL: `postgresql+psycopg://...`)."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     env = {
-        "EDGE_DATABASE_URL": f"sqlite:///{workdir / 'edge.db'}",
+        "EDGE_DATABASE_URL": database_url or f"sqlite:///{workdir / 'edge.db'}",
         "EDGE_CENTRAL_URL": central_url,
         "EDGE_CENTRAL_API_KEY": central_api_key,
         "EDGE_HALL_SECRET": hall_secret,

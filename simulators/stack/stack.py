@@ -4,6 +4,7 @@ end-to-end tests run. Every process is real; only the hardware and the province 
 from __future__ import annotations
 
 import subprocess
+import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -12,6 +13,7 @@ from simulators.stack import services
 from simulators.stack.clients import (
     CardSimClient,
     CentralSimClient,
+    EdgeClient,
     FleetManagerClient,
     KioskClient,
 )
@@ -71,7 +73,9 @@ class Stack:
 
     def start(self) -> Stack:
         o, w = self.options, self.options.workdir
-        self.central = services.central_sim(seed=o.seed, population=o.population)
+        # Its records (submissions, card status) in the run's folder: kept after the run.
+        self.central = services.central_sim(seed=o.seed, population=o.population,
+                                            data_dir=w / "central")
         self.broker = services.mosquitto(w / "mosquitto") if o.with_fleet else None
         # The terminal's device file names the edge's address, so choose its port first.
         edge_port = free_port()
@@ -127,6 +131,13 @@ class Stack:
     def _fleet(self) -> FleetManagerClient:
         return FleetManagerClient(self.manager.url)
 
+    @cached_property
+    def _edge(self) -> EdgeClient:
+        # The terminal's own credential, as provisioned into its device file.
+        with self.device_file.open("rb") as fh:
+            token = tomllib.load(fh)["kiosk"]["device_token"]
+        return EdgeClient(self.edge.url, token)
+
     def card(self) -> CardSimClient:
         return self._card
 
@@ -135,6 +146,9 @@ class Stack:
 
     def central_client(self) -> CentralSimClient:
         return self._central
+
+    def edge_client(self) -> EdgeClient:
+        return self._edge
 
     def fleet_client(self) -> FleetManagerClient:
         return self._fleet

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
+from common.sqlite import is_sqlite
 from edge_server.main import create_app
 from edge_server.settings import EdgeSettings
 from simulators.central.api import create_app as create_central_app
@@ -127,6 +129,39 @@ class Hall:
 
     def detail(self, index: int) -> dict:
         return self.central.get(f"/sim/v1/citizens/{index}").json()
+
+    # -- the edge's database, on either backend ----------------------------------------------
+    @property
+    def backend(self) -> str:
+        return "sqlite" if is_sqlite(self.settings.database_url) else "postgresql"
+
+    @property
+    def engine(self) -> Engine:
+        return self.edge.app.state.edge.engine
+
+    def sql(self, statement: str, **params: object) -> list[tuple]:
+        """Plain SQL on the edge's database, in its own committed transaction (what a test
+        would do with sqlite3 on the file: count rows, tamper with one)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(text(statement), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+
+    def count(self, table: str) -> int:
+        return self.sql(f"SELECT COUNT(*) FROM {table}")[0][0]
+
+    def database_bytes(self) -> bytes:
+        """Every byte the database keeps on disk for the edge: SQLite's file and its WAL, or
+        PostgreSQL's files of this database after a checkpoint (the server-wide WAL is left out:
+        it also holds other tests' databases)."""
+        if self.backend == "sqlite":
+            return b"".join(p.read_bytes() for p in sorted(self.data_dir.glob("edge.db*")))
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("CHECKPOINT"))  # the shared buffers' pages into the files
+            root = conn.execute(text("SHOW data_directory")).scalar_one()
+            oid = conn.execute(text(
+                "SELECT oid FROM pg_database WHERE datname = current_database()")).scalar_one()
+        files = sorted(p for p in (Path(root) / "base" / str(oid)).iterdir() if p.is_file())
+        return b"".join(p.read_bytes() for p in files)
 
     # -- faults ------------------------------------------------------------------------------
     def outage(self, on: bool = True) -> None:

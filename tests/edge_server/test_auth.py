@@ -146,3 +146,19 @@ def test_revoked_devices_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGE_REVOKED_DEVICES", '["kiosk-09"]')
     with hall(tmp_path) as h:
         assert h.open(h.citizen(), device="kiosk-09").status_code == 401
+
+
+def test_a_remembered_token_is_still_refused_at_once_when_its_device_is_revoked(tmp_path):
+    """Verified tokens are remembered (no MAC per request): revocation still acts at once."""
+    with hall(tmp_path) as h:
+        sid = h.open(h.citizen()).json()["session_id"]
+        assert h.get(sid).status_code == 200
+        assert h.get(sid).status_code == 200  # the remembered token
+        h.edge.app.state.edge.settings.revoked_devices.append("kiosk-01")
+        r = h.get(sid)
+        assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
+        # and a tampered variant of a remembered token is not taken for it
+        h.edge.app.state.edge.settings.revoked_devices.clear()
+        r = h.edge.get(f"/api/v1/sessions/{sid}", headers=bearer(tampered(contract_token(
+            "kiosk-01"))))
+        assert r.status_code == 401

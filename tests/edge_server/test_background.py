@@ -63,8 +63,38 @@ def test_stop_returns_promptly_while_a_step_is_blocked():
     assert took < 1.5
 
 
-def test_the_default_loops_and_the_relay_slot():
-    assert [loop.name for loop in DEFAULT_LOOPS] == ["central-probe", "purge"]
+def test_the_default_loops():
+    assert [loop.name for loop in DEFAULT_LOOPS] == [
+        "central-probe", "purge", "outbox-relay", "card-blacklist"]
+
+
+def test_a_nudge_wakes_a_loop_before_its_interval():
+    from edge_server.outbox.runtime import Nudge
+
+    nudge = Nudge()
+    calls: list[float] = []
+    second = threading.Event()
+
+    def step(_ctx):
+        calls.append(time.monotonic())
+        if len(calls) == 2:
+            second.set()
+        return None
+
+    async def scenario():
+        # An interval far beyond the test: only the nudge can bring the second step.
+        loops = Background(FakeCtx(), (Loop("woken", step, lambda _ctx: 3600.0,
+                                            wake=lambda _ctx: nudge),))
+        loops.start()
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(nudge.set)  # from another thread, as enqueue does
+        woke = await asyncio.to_thread(second.wait, 10)
+        await loops.stop()
+        return woke
+
+    assert run(scenario()) and len(calls) == 2
 
 
 def test_the_app_starts_and_stops_its_loops(tmp_path):

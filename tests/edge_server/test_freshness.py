@@ -1,7 +1,13 @@
 """The contract's Freshness rules: TTL, stale answers from the cache, 503 when nothing usable."""
 
+import threading
+
 import pytest
 
+from common.clock import iso_utc
+from common.problem import Problem
+from edge_server.context import CacheStats
+from edge_server.services import citizens
 from tests.edge_server.support import PROBLEM, hall
 
 PERSON = "/central/v1/persons/query"
@@ -9,13 +15,15 @@ PAYMENTS = "/central/v1/pension-payments/query"
 
 
 def test_within_ttl_the_cache_answers_without_asking(h):
-    citizen = h.citizen()
-    first = h.open(citizen).json()
+    """Reads (benefits); identify always asks central first (card status, `refresh`)."""
+    citizen = h.citizen(receiving_pension=True)
+    opened = h.open(citizen).json()
+    first = h.benefits(opened["session_id"]).json()
     h.clock.advance(299)
     h.outage()
     calls = len(h.link.calls)
-    second = h.open(citizen)
-    assert second.status_code == 201
+    second = h.benefits(opened["session_id"])
+    assert second.status_code == 200
     assert second.json()["stale"] is False, "within the TTL the cache is fresh"
     assert second.json()["as_of"] == first["as_of"]
     assert len(h.link.calls) == calls, "central was not asked"
@@ -114,3 +122,74 @@ def test_zero_ttl_always_asks(tmp_path):
         h.open(citizen)
         h.open(citizen)
         assert h.link.calls.count(PERSON) == 2
+
+
+# -- refresh (identify checks the card's status on every identify) and the hit counters --------
+def _ctx(h):
+    return h.edge.app.state.edge
+
+
+def test_refresh_asks_central_within_the_ttl(h):
+    citizen = h.citizen()
+    h.open(citizen)
+    h.clock.advance(10)
+    calls = h.link.calls.count(PERSON)
+    fresh = citizens.person(_ctx(h), citizen["citizen_id"], refresh=True)
+    assert h.link.calls.count(PERSON) == calls + 1
+    assert fresh.stale is False and iso_utc(fresh.as_of) == "2026-11-22T02:00:10Z"
+    # and the refreshed answer is what the cache serves next, without asking
+    again = citizens.person(_ctx(h), citizen["citizen_id"])
+    assert h.link.calls.count(PERSON) == calls + 1 and again.as_of == fresh.as_of
+
+
+def test_refresh_falls_back_to_the_cache_when_central_is_unavailable(h):
+    citizen = h.citizen()
+    first = h.open(citizen).json()
+    h.clock.advance(10)
+    h.link.down = True
+    fresh = citizens.person(_ctx(h), citizen["citizen_id"], refresh=True)
+    assert fresh.stale is True and iso_utc(fresh.as_of) == first["as_of"]
+    assert fresh.value.citizen_id == citizen["citizen_id"]
+
+
+def test_refresh_without_a_cache_and_central_down_is_503(h):
+    citizen = h.citizen()
+    h.link.down = True
+    with pytest.raises(Problem) as caught:
+        citizens.person(_ctx(h), citizen["citizen_id"], refresh=True)
+    assert (caught.value.status, caught.value.code) == (503, "central-unavailable")
+
+
+def test_cache_stats_count_hits_and_misses(h):
+    stats = _ctx(h).cache_stats
+    assert (stats.hits, stats.misses, stats.ratio()) == (0, 0, None)
+    citizen = h.citizen(receiving_pension=True)
+    sid = h.open(citizen).json()["session_id"]  # person: miss
+    assert (stats.hits, stats.misses) == (0, 1)
+    h.benefits(sid)  # person: hit, payments: miss
+    h.benefits(sid)  # both hits
+    assert (stats.hits, stats.misses) == (3, 2)
+    assert stats.ratio() == pytest.approx(0.6)
+    h.clock.advance(301)
+    h.link.down = True
+    h.benefits(sid)  # both asked (and failed: stale), so misses
+    assert (stats.hits, stats.misses) == (3, 4)
+    citizens.person(_ctx(h), citizen["citizen_id"], refresh=True)
+    assert stats.misses == 5
+
+
+def test_cache_stats_are_exact_under_threads():
+    stats = CacheStats()
+    start = threading.Barrier(8)
+
+    def work(n: int) -> None:
+        start.wait()
+        for _ in range(2000):
+            stats.hit() if n % 2 else stats.miss()
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (stats.hits, stats.misses, stats.ratio()) == (8000, 8000, 0.5)

@@ -1,7 +1,6 @@
 """Idempotency-Key, row by row of the table in edge-api.md."""
 
 import json
-import sqlite3
 import threading
 
 import pytest
@@ -16,8 +15,7 @@ from tests.edge_server.support import card_body, headers, new_key
 
 
 def session_count(h) -> int:
-    with sqlite3.connect(h.data_dir / "edge.db") as db:
-        return db.execute("SELECT COUNT(*) FROM service_session").fetchone()[0]
+    return h.count("service_session")
 
 
 @pytest.mark.parametrize("key", [None, "", "with space", "ä".encode(), "x" * 129, "semi;colon"])

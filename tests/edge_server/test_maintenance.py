@@ -1,12 +1,8 @@
-import sqlite3
-
 from edge_server import maintenance
 
 
 def counts(h):
-    with sqlite3.connect(h.data_dir / "edge.db") as db:
-        return tuple(db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                     for t in ("idempotency_record", "service_session", "citizen_cache"))
+    return tuple(h.count(t) for t in ("idempotency_record", "service_session", "citizen_cache"))
 
 
 def test_purge_forgets_what_outlived_its_purpose(h):

@@ -94,15 +94,20 @@ def test_a_release_0_1_0_database_is_upgraded_with_its_data(tmp_path):
         engine.dispose()
 
 
-def test_one_step_down_gives_the_previous_release_its_schema_and_data(tmp_path):
+def test_going_down_gives_the_previous_release_its_schema_and_data(tmp_path):
     path = release_0_1_0_database(tmp_path / "edge")
     released = schema(path)
     data = {t: rows(path, t) for t in released}
     engine = make_engine(f"sqlite:///{path}")
     try:
+        migrate.upgrade(engine, "0002")
+        at_0002 = schema(path)
         migrate.upgrade(engine)
-        assert schema(path) != released
+        assert "outbox_item" in schema(path) and "outbox_item" not in at_0002
+        # One step down from head is the schema of the revision before it, exactly.
         migrate.downgrade(engine, "-1")
+        assert schema(path) == at_0002
+        migrate.downgrade(engine, migrate.RELEASE_0_1_0)
     finally:
         engine.dispose()
     assert version(path) == migrate.RELEASE_0_1_0
@@ -127,7 +132,8 @@ def test_the_models_and_head_agree(tmp_path):
         assert set(inspect(engine).get_table_names()) == (
             set(migrate.target_metadata().tables) & {
                 "citizen_cache", "service_session", "idempotency_record", "audit_log",
-                "audit_head", "rate_bucket"} | {"alembic_version"})
+                "audit_head", "rate_bucket", "outbox_item", "claim_guard", "card_block",
+                "sync_cursor"} | {"alembic_version"})
     finally:
         engine.dispose()
 
@@ -197,6 +203,8 @@ def test_postgresql_release_0_1_0_times_survive_the_upgrade_and_the_rollback(pg_
         assert connection.execute(text(
             "SELECT at AT TIME ZONE 'UTC' FROM audit_log")).scalar_one().isoformat(" ") == at
     assert stored()[1] == "timestamp with time zone"
+    migrate.downgrade(pg_engine, "-1")
+    assert not inspect(pg_engine).has_table("outbox_item")
     migrate.downgrade(pg_engine, "-1")
     assert stored() == (at, "timestamp without time zone")
     assert not inspect(pg_engine).has_table("rate_bucket")

@@ -48,7 +48,11 @@ def test_idempotency_key_is_required_where_the_server_requires_it(spec):
                 assert parameter["schema"]["maxLength"] == 128
                 idempotent.add((method, path))
     assert idempotent == {("post", "/api/v1/sessions"), ("delete", "/api/v1/sessions/{session_id}"),
-                          ("post", "/api/v1/device/token")}
+                          ("post", "/api/v1/device/token"),
+                          ("post", "/api/v1/sessions/{session_id}/applications"),
+                          ("post", "/api/v1/card-loss/reports"),
+                          ("post", "/api/v1/card-loss/reversals"),
+                          ("post", "/api/v1/operator/outbox/dead-letters/{receipt_no}/retry")}
 
 
 def test_statuses_and_headers_of_each_operation(spec):
@@ -62,10 +66,26 @@ def test_statuses_and_headers_of_each_operation(spec):
     identify = spec["paths"]["/api/v1/sessions"]["post"]["responses"]
     assert identify["429"]["headers"]["Retry-After"]["required"] is True
     assert identify["503"]["headers"]["Retry-After"]["required"] is True
+    for path in ("/api/v1/card-loss/reports", "/api/v1/card-loss/reversals"):
+        pin = spec["paths"][path]["post"]["responses"]
+        assert pin["429"]["headers"]["Retry-After"]["required"] is True
+        assert pin["503"]["headers"]["Retry-After"]["required"] is True, "outbox-full"
+    apply = spec["paths"]["/api/v1/sessions/{session_id}/applications"]["post"]["responses"]
+    assert "duplicate-application" in apply["409"]["description"]
+    assert "Retry-After" in apply["503"]["headers"]
+    assert spec["paths"]["/api/v1/sessions/{session_id}/applications"]["get"]
+    receipt = spec["paths"]["/api/v1/submissions/{receipt_no}"]["get"]
+    assert receipt["parameters"][0]["schema"]["pattern"].startswith("^R[0-9]{8}")
     body = spec["paths"]["/api/v1/sessions"]["post"]["requestBody"]["content"]
     card = spec["components"]["schemas"]["CardIdentity"]["properties"]
     assert list(body) == ["application/json"]
     assert card["citizen_id"]["maxLength"] == 32 and "pattern" in card["citizen_id"]
+    schemas = spec["components"]["schemas"]
+    assert schemas["LossReportRequest"]["properties"]["pin"]["pattern"] == "^[0-9]{6}$"
+    form = schemas["ApplicationRequest"]["properties"]["form"]
+    assert form["maxProperties"] == 4
+    assert list(form["patternProperties"].values()) == [{"type": "string",
+                                                         "pattern": "^[0-9]{1,32}$"}]
 
 
 def test_schemathesis_with_all_checks_against_a_real_edge(tmp_path):

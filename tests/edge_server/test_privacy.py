@@ -1,7 +1,6 @@
 """Personal data: encrypted at rest, absent from logs and the audit log."""
 
 import logging
-import sqlite3
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -22,33 +21,27 @@ def journey(h, citizen):
     h.open(h.citizen(card_status="reported-lost"))
 
 
-def database_bytes(h) -> bytes:
-    return b"".join(p.read_bytes() for p in sorted(h.data_dir.glob("edge.db*")))
-
-
 def test_nothing_personal_is_stored_in_clear(h):
     citizen = h.citizen(receiving_pension=True)
     journey(h, citizen)
     account = h.detail(citizen["index"])["pension"]["account"]
-    data = database_bytes(h)
+    data = h.database_bytes()
     assert len(data) > 10_000
     for secret in (citizen["citizen_id"], citizen["name"], account,
                    citizen["card"]["card_number"]):
         assert secret.encode() not in data, "found in the database files"
     assert citizen["name"].encode("utf-16-le") not in data
     # ... while the database does hold the encrypted rows.
-    with sqlite3.connect(h.data_dir / "edge.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM citizen_cache").fetchone()[0] == 3
-        assert db.execute("SELECT COUNT(*) FROM service_session").fetchone()[0] == 1
+    assert h.count("citizen_cache") == 3
+    assert h.count("service_session") == 1
 
 
 def test_the_scan_would_find_clear_text(h):
     """The scan above can fail: the same bytes written in clear are found."""
     citizen = h.citizen()
-    with sqlite3.connect(h.data_dir / "edge.db") as db:
-        db.execute("CREATE TABLE leak (v TEXT)")
-        db.execute("INSERT INTO leak VALUES (?)", (citizen["citizen_id"] + citizen["name"],))
-    data = database_bytes(h)
+    h.sql("CREATE TABLE leak (v TEXT)")
+    h.sql("INSERT INTO leak VALUES (:v)", v=citizen["citizen_id"] + citizen["name"])
+    data = h.database_bytes()
     assert citizen["citizen_id"].encode() in data and citizen["name"].encode() in data
 
 
@@ -86,8 +79,7 @@ def test_audit_entries_hold_masked_ids_only(h):
 
 def test_tampering_with_the_audit_log_is_detected(h):
     journey(h, h.citizen())
-    with sqlite3.connect(h.data_dir / "edge.db") as db:
-        db.execute("UPDATE audit_log SET action = 'nothing.happened' WHERE seq = 2")
+    h.sql("UPDATE audit_log SET action = 'nothing.happened' WHERE seq = 2")
     ctx = h.edge.app.state.edge
     with session_scope(ctx.engine) as db:
         report = audit.verify_chain(db)

@@ -96,3 +96,22 @@ def test_other_calls_are_not_limited(tmp_path):
         body = card_body(h.citizen())
         r = h.edge.post("/api/v1/sessions", json=body, headers=headers(key=new_key()))
         assert_429(r)
+
+
+def test_pin_attempts_have_their_own_buckets_and_a_429_is_not_stored(tmp_path):
+    with hall(tmp_path, **LIMITS, outbox_sync_wait_s=0, pin_citizen_burst=1,
+              pin_citizen_per_s=1 / 600) as h:
+        citizen = h.citizen()
+        report = {"citizen_id": citizen["citizen_id"], "pin": "000000"}
+        first = h.edge.post("/api/v1/card-loss/reports", json=report,
+                            headers=headers(key=new_key()))
+        assert first.status_code == 201, first.text
+        key = new_key()
+        r = h.edge.post("/api/v1/card-loss/reports", json=report, headers=headers(key=key))
+        assert_429(r, retry_after=600)
+        assert "PIN" in r.json()["title"]
+        # Identify is another bucket: unaffected.
+        assert h.open(h.citizen(1)).status_code == 201
+        h.clock.advance(600)
+        again = h.edge.post("/api/v1/card-loss/reports", json=report, headers=headers(key=key))
+        assert again.status_code == 201 and "idempotent-replayed" not in again.headers

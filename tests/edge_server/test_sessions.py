@@ -198,3 +198,15 @@ def test_stale_answer_is_kept_as_the_session_view(h):
     r = h.open(citizen)
     assert r.status_code == 201 and r.json()["stale"] is True
     assert h.get(r.json()["session_id"]).json() == r.json()
+
+
+def test_identify_asks_central_for_the_card_every_time_within_the_ttl(h):
+    citizen = h.citizen(card_status="normal")
+    assert h.open(citizen).status_code == 201
+    asked = h.link.calls.count("/central/v1/persons/query")
+    r = h.central.post("/sim/v1/cards/status",
+                       json={"citizen_id": citizen["citizen_id"], "status": "cancelled"})
+    assert r.status_code == 200, r.text
+    r = h.open(citizen)  # well within the cache TTL
+    assert (r.status_code, r.json()["card_status"]) == (403, "cancelled")
+    assert h.link.calls.count("/central/v1/persons/query") == asked + 1

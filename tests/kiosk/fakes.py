@@ -13,12 +13,18 @@ from typing import Any
 
 from drivers.card.interface import CardData
 from kiosk.edge.models import (
+    Application,
+    ApplicationDraft,
+    Applications,
     Benefits,
     Citizen,
     Credential,
     Participation,
     PensionPayment,
+    Precheck,
+    Receipt,
     SessionOpened,
+    Subsidies,
 )
 from kiosk.flow.ports import Outcome
 
@@ -82,6 +88,79 @@ def sample_benefits(months: int = 14, *, stale: bool = False) -> Benefits:
         ),
         pension_payments=tuple(payments),
     )
+
+
+def sample_subsidies(*, stale: bool = False) -> Subsidies:
+    return Subsidies.model_validate({
+        "as_of": AS_OF.isoformat(), "stale": stale,
+        "items": [
+            {"code": "skill-upgrade", "name": "职业技能提升补贴", "amount": "1500.00",
+             "period": "2026", "eligible": True,
+             "form_fields": [{"name": "phone", "kind": "phone"},
+                             {"name": "certificate_number", "kind": "digits",
+                              "max_length": 20}]},
+            {"code": "unemployment", "name": "失业保险金", "amount": None, "period": "2026-11",
+             "eligible": False, "reason_code": "not-eligible",
+             "reason": "您目前在职参保，不符合领取条件"},
+            {"code": "job-seeking", "name": "求职创业补贴", "amount": "1000.00",
+             "period": "once", "eligible": True, "form_fields": []},
+        ],
+    })
+
+
+def sample_precheck(ok: bool = True, *, checked: bool = True) -> Precheck:
+    findings = [] if ok or not checked else [
+        {"code": "duplicate-claim", "message": "您本年度已申请过该补贴"}]
+    return Precheck.model_validate({"ok": ok, "checked": checked, "findings": findings})
+
+
+RECEIPT_NO = "R20261122ABCDEFGH12"
+
+
+def sample_receipt(state: str = "sent", *, kind: str = "subsidy-application",
+                   receipt_no: str = RECEIPT_NO, **extra: Any) -> Receipt:
+    body: dict[str, Any] = {
+        "receipt_no": receipt_no, "qr": f"hrss:receipt:{receipt_no}", "kind": kind,
+        "state": state, "submitted_at": AS_OF.isoformat(),
+        "sent_at": AS_OF.isoformat() if state == "sent" else None,
+        "application_no": ("SQ2026112200000001" if state == "sent"
+                           and kind == "subsidy-application" else None),
+    }
+    body.update(extra)
+    return Receipt.model_validate(body)
+
+
+def sample_applications(*, queued: int = 0) -> Applications:
+    history = [
+        {"status": "submitted", "at": "2026-09-01T02:00:00Z"},
+        {"status": "township-review", "at": "2026-09-03T02:00:00Z"},
+        {"status": "department-review", "at": "2026-09-10T02:00:00Z"},
+        {"status": "approved", "at": "2026-09-20T02:00:00Z"},
+        {"status": "disbursed", "at": "2026-10-01T02:00:00Z"},
+        {"status": "bank-returned", "at": "2026-10-03T02:00:00Z",
+         "reason": "账户已销户，请到银行核实"},
+    ]
+    items: list[dict[str, Any]] = [
+        {"application_no": "SQ2026090100000007", "subsidy": "skill-upgrade",
+         "subsidy_name": "职业技能提升补贴", "period": "2026", "amount": "1500.00",
+         "status": "bank-returned", "history": history, "bank": "中国工商银行",
+         "account_masked": "6222****1234", "receipt_no": None},
+        {"application_no": "SQ2025050100000003", "subsidy": "startup-once",
+         "subsidy_name": "一次性创业补贴", "period": "once", "amount": None,
+         "status": "rejected", "history": [
+             {"status": "submitted", "at": "2025-05-01T02:00:00Z"},
+             {"status": "rejected", "at": "2025-05-20T02:00:00Z",
+              "reason": "不在补贴要求的户籍范围内"}]},
+    ]
+    return Applications.model_validate({
+        "as_of": AS_OF.isoformat(), "stale": False, "items": items,
+        "queued": [sample_receipt("queued", receipt_no=f"R20261122QQQQQQ{i:04d}")
+                   .model_dump(mode="json") for i in range(queued)],
+    })
+
+
+def sample_application(applications: Applications | None = None) -> Application:
+    return (applications or sample_applications()).items[0]
 
 
 class _Timer:
@@ -153,9 +232,23 @@ class ScriptedEdge:
     open_script: list[Any] = field(default_factory=lambda: [sample_opened()])
     benefits_script: list[Any] = field(default_factory=lambda: [sample_benefits()])
     end_script: list[Any] = field(default_factory=lambda: [None])
+    subsidies_script: list[Any] = field(default_factory=lambda: [sample_subsidies()])
+    precheck_script: list[Any] = field(default_factory=lambda: [sample_precheck()])
+    apply_script: list[Any] = field(default_factory=lambda: [sample_receipt()])
+    applications_script: list[Any] = field(default_factory=lambda: [sample_applications()])
+    card_loss_script: list[Any] = field(default_factory=lambda: [
+        sample_receipt(kind="card-loss-report")])
     open_calls: list[tuple[Credential, str]] = field(default_factory=list)
     benefits_calls: list[str] = field(default_factory=list)
     end_calls: list[tuple[str, str]] = field(default_factory=list)
+    subsidies_calls: list[str] = field(default_factory=list)
+    precheck_calls: list[tuple[str, ApplicationDraft]] = field(default_factory=list)
+    apply_calls: list[tuple[str, ApplicationDraft, str]] = field(default_factory=list)
+    applications_calls: list[str] = field(default_factory=list)
+    card_loss_calls: list[tuple[str, str, str]] = field(default_factory=list)
+    reversal_script: list[Any] = field(default_factory=lambda: [
+        sample_receipt(kind="card-loss-reversal")])
+    reversal_calls: list[tuple[Credential, str, str]] = field(default_factory=list)
 
     @staticmethod
     def _next(script: list[Any]) -> Any:
@@ -175,3 +268,30 @@ class ScriptedEdge:
     def end_session(self, session_id: str, *, idempotency_key: str) -> None:
         self.end_calls.append((session_id, idempotency_key))
         self._next(self.end_script)
+
+    def get_subsidies(self, session_id: str) -> Subsidies:
+        self.subsidies_calls.append(session_id)
+        return self._next(self.subsidies_script)
+
+    def precheck(self, session_id: str, draft: ApplicationDraft) -> Precheck:
+        self.precheck_calls.append((session_id, draft))
+        return self._next(self.precheck_script)
+
+    def apply(self, session_id: str, draft: ApplicationDraft, *,
+              idempotency_key: str) -> Receipt:
+        self.apply_calls.append((session_id, draft, idempotency_key))
+        return self._next(self.apply_script)
+
+    def get_applications(self, session_id: str) -> Applications:
+        self.applications_calls.append(session_id)
+        return self._next(self.applications_script)
+
+    def report_card_loss(self, citizen_id: str, pin: str, *,
+                         idempotency_key: str) -> Receipt:
+        self.card_loss_calls.append((citizen_id, pin, idempotency_key))
+        return self._next(self.card_loss_script)
+
+    def reverse_card_loss(self, card: Credential, pin: str, *,
+                          idempotency_key: str) -> Receipt:
+        self.reversal_calls.append((card, pin, idempotency_key))
+        return self._next(self.reversal_script)

@@ -1,6 +1,7 @@
 """Every kiosk screen in a real (offscreen) window, driven through the automation hooks.
 
     python -m tests.kiosk.gallery OUTDIR [--theme elder|normal] [--language zh_CN|en]
+                                         [--walk basics|services]
 
 Runs the real KioskApp with a scriptable fake card reader and a scripted edge (so every screen
 can be reached without PC/SC or an edge server), walks a citizen's journey plus the failure
@@ -70,6 +71,18 @@ class GatedEdge(ScriptedEdge):
         self._wait()
         return super().get_benefits(session_id)
 
+    def get_subsidies(self, session_id: str) -> Any:
+        self._wait()
+        return super().get_subsidies(session_id)
+
+    def apply(self, session_id: str, draft: Any, *, idempotency_key: str) -> Any:
+        self._wait()
+        return super().apply(session_id, draft, idempotency_key=idempotency_key)
+
+    def report_card_loss(self, citizen_id: str, pin: str, *, idempotency_key: str) -> Any:
+        self._wait()
+        return super().report_card_loss(citizen_id, pin, idempotency_key=idempotency_key)
+
 
 class HeldScheduler:
     """Kivy's Clock, except that long waits (the idle quiet period) wait for `fire_held()`:
@@ -133,6 +146,10 @@ class Journey:
                                "texts": texts["texts"]}
         log.info("gallery: %s", step)
 
+    def type(self, text: str) -> None:
+        for char in text:
+            self.tap(f"keypad.key-{char}")
+
     def run(self) -> None:
         r, e = self.reader, self.edge
         self.shot("01-attract", "attract")
@@ -164,7 +181,7 @@ class Journey:
         self.shot("09-idle-warning", "home")
         self.tap("idle.extend")
 
-        self.tap("home.end")
+        self.tap("end")  # a flow action works as a target too (one END button here)
         self.shot("10-ending", "ending")
         r.pull()
         self.wait("attract")
@@ -179,7 +196,7 @@ class Journey:
         e.benefits_script[:] = [sample_benefits(3, stale=True)]
         r.insert(sample_card())
         self.shot("12-home-stale", "home")
-        self.tap("start-journey")  # a flow action works as a target too
+        self.tap("home.benefits")
         self.shot("13-benefits-stale", "benefits")
         r.remove()
         self.wait("attract")
@@ -198,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--theme", default="elder", choices=["elder", "normal"])
     parser.add_argument("--language", default="zh_CN", choices=["zh_CN", "en"])
+    parser.add_argument("--walk", default="basics", choices=["basics", "services"])
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -227,7 +245,12 @@ def main(argv: list[str] | None = None) -> int:
                         retry=RetryPolicy(backoff=Backoff(initial_s=300, max_s=300, jitter=0)))
     app = KioskApp(settings, reader, edge, status=status, scheduler=scheduler,
                    flow_config=config)
-    journey = Journey(status.url, out, reader, edge, post_to_ui, scheduler)
+    walk: type[Journey] = Journey
+    if args.walk == "services":
+        from tests.kiosk.services_gallery import ServicesWalk
+
+        walk = ServicesWalk
+    journey = walk(status.url, out, reader, edge, post_to_ui, scheduler)
     failed: list[str] = []
 
     def script() -> None:

@@ -115,7 +115,8 @@ def test_the_attract_screen_renders_chinese(kiosk: RunningKiosk) -> None:
 def test_taps_on_absent_buttons_are_refused(kiosk: RunningKiosk) -> None:
     kiosk.http.get("/automation/wait", params={"screen": "attract"})
     r = kiosk.http.post("/automation/tap", json={"target": "home.benefits"})
-    assert r.status_code == 404 and r.json()["targets"] == []
+    # Only the walk-up service (a lost card) is on the attract screen.
+    assert r.status_code == 404 and r.json()["targets"] == ["attract.card-loss"]
     r = kiosk.http.get("/automation/wait", params={"screen": "home", "timeout": 0.3})
     assert r.status_code == 408 and r.json()["screen"] == "attract"
 

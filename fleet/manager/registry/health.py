@@ -17,7 +17,9 @@ from fleet.protocol import Health, PresenceKind
 
 log = logging.getLogger(__name__)
 
-_HEALTH_FIELDS = {"ts", "session_seq", "seq", "app_version", "system", "kiosk", "peripherals"}
+_HEALTH_FIELDS = {
+    "ts", "session_seq", "seq", "app_version", "system", "kiosk", "peripherals", "edge",
+}
 
 
 def newest_per_device(healths: Sequence[Health]) -> dict[str, Health]:

@@ -24,9 +24,14 @@ class Begin:
 
 @dataclass(frozen=True)
 class Identified:
-    """The citizen is known well enough to ask the edge: open the session."""
+    """The citizen is known well enough to ask the edge: open the session.
+
+    `token`: what the token in hand proves for actions that need no session, kept while it is
+    present (a lost card's reversal sends the card's identity; the session only `credential`).
+    """
 
     credential: Credential = field(repr=False)
+    token: Credential | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ from kiosk.flow.screens import ScreenName
 
 # The card fields the edge reads (data minimisation; tests/kiosk/flow/identify/test_card.py).
 CARD_FIELDS_SENT = ("citizen_id", "card_number")
+# What a loss reversal (解挂) sends: the card in hand, proven by its chip's identification code.
+CARD_IDENTITY_FIELDS = ("citizen_id", "card_number", "card_id_code")
 
 
 class CardMsg(StrEnum):
@@ -67,6 +69,10 @@ def card_credential(card: CardData) -> Credential:
     return Credential("card", {name: getattr(card, name) for name in CARD_FIELDS_SENT})
 
 
+def card_identity(card: CardData) -> Credential:
+    return Credential("card", {name: getattr(card, name) for name in CARD_IDENTITY_FIELDS})
+
+
 @dataclass(frozen=True)
 class CardMethod:
     key: str = "card"
@@ -77,7 +83,7 @@ class CardMethod:
             case CardInserted():
                 return Begin(ScreenName.READING)
             case CardRead(data=data):
-                return Identified(card_credential(data))
+                return Identified(card_credential(data), card_identity(data))
             case CardReadFailed(failure=failure):
                 return Failed(message_for_failure(failure),
                               outlives_token=failure in _ADVICE_OUTLIVES_CARD)

@@ -1,11 +1,11 @@
-"""Pension payments and insurance participation: the first journey."""
+"""Pension payments and insurance participation: load and show, in pages."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from kiosk.edge.models import Benefits
-from kiosk.flow.journeys.base import Journey, always
+from kiosk.flow.journeys.base import Journey, always, load_and_show
 from kiosk.flow.ports import EdgePort
 from kiosk.flow.screens import ScreenName
 
@@ -28,8 +28,6 @@ BENEFITS = Journey(
     key="benefits",
     home_target="home.benefits",
     screens=(ScreenName.BENEFITS,),
-    load=_load,
-    freshness=_freshness,
-    rows=_rows,
+    start=load_and_show("benefits", ScreenName.BENEFITS, _load, _freshness, _rows),
     has_fn=always,  # every edge serves it
 )

@@ -6,13 +6,24 @@ tests/kiosk/ui/screens/test_registry.py checks that every `ScreenName` has exact
 
 from __future__ import annotations
 
+from kiosk.ui.screens.applications import ApplicationScreen, ApplicationsScreen
 from kiosk.ui.screens.attract import AttractScreen
 from kiosk.ui.screens.base import KioskScreen, UiContext
 from kiosk.ui.screens.benefits import BenefitsScreen
+from kiosk.ui.screens.confirm import ConfirmScreen
 from kiosk.ui.screens.ending import EndingScreen
 from kiosk.ui.screens.home import HomeScreen
+from kiosk.ui.screens.keypad import KeypadScreen
 from kiosk.ui.screens.message import MessageScreen
-from kiosk.ui.screens.progress import IdentifyingScreen, LoadingScreen, ReadingScreen
+from kiosk.ui.screens.precheck import PrecheckScreen
+from kiosk.ui.screens.progress import (
+    IdentifyingScreen,
+    LoadingScreen,
+    ReadingScreen,
+    SubmittingScreen,
+)
+from kiosk.ui.screens.receipt import ReceiptScreen
+from kiosk.ui.screens.subsidies import SubsidiesScreen
 
 SCREENS: tuple[type[KioskScreen], ...] = (
     AttractScreen,
@@ -21,6 +32,14 @@ SCREENS: tuple[type[KioskScreen], ...] = (
     HomeScreen,
     LoadingScreen,
     BenefitsScreen,
+    SubsidiesScreen,
+    KeypadScreen,
+    PrecheckScreen,
+    ConfirmScreen,
+    SubmittingScreen,
+    ReceiptScreen,
+    ApplicationsScreen,
+    ApplicationScreen,
     MessageScreen,
     EndingScreen,
 )

@@ -31,6 +31,8 @@ class UiContext:
     on_action: Callable[[Action], None]
     animate: bool = True
     on_journey: Callable[[str], None] = lambda _key: None  # a service button on home
+    # A journey step's button that carries a value (a row index, a keypad character).
+    on_value: Callable[[Action, str], None] = lambda _action, _value: None
 
 
 def spacer(weight: float = 1.0) -> Widget:
@@ -75,6 +77,25 @@ class KioskScreen(Screen):
         return KioskButton(
             self.theme, target, action, self.ctx.on_action, primary=primary, **kwargs
         )
+
+    def value_button(self, target: str, action: Action, value: str, primary: bool = True,
+                     **kwargs: Any) -> KioskButton:
+        """A button whose tap carries `value` (Tap.value) as well as its action."""
+        on_value = self.ctx.on_value
+        return KioskButton(self.theme, target, action, lambda a: on_value(a, value),
+                           primary=primary, **kwargs)
+
+    def action_row(self, *buttons: KioskButton) -> BoxLayout:
+        """The row of buttons at the foot of a journey's screen (back, end, go on)."""
+        row = BoxLayout(size_hint_y=None, height=dp(self.theme.button_height),
+                        spacing=dp(self.theme.spacing))
+        for button in buttons:
+            row.add_widget(button)
+        return row
+
+    def journey_key(self, view: View, default: str = "") -> str:
+        """The i18n prefix of the journey on screen (`apply`, `card-loss`)."""
+        return view.content.journey if view.content is not None else default
 
     def prompt_keys(self, view: View) -> tuple[str, ...]:
         """What the voice reads for `view` (the message screen reads its notice)."""

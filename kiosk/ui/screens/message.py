@@ -11,7 +11,7 @@ from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import Tone, View
 from kiosk.ui.screens.base import KioskScreen, UiContext, spacer
 from kiosk.ui.theme import rgba
-from kiosk.ui.widgets import BusyDots, FitBox, Mark, Surface
+from kiosk.ui.widgets import BusyDots, FitBox, KioskButton, Mark, Surface
 
 
 class MessageScreen(KioskScreen):
@@ -35,7 +35,8 @@ class MessageScreen(KioskScreen):
         self.retry_text = self.text("body", colour=p.text_muted, text=ctx.t("message.retrying"))
         self.retrying.add_widget(self.dots)
         self.retrying.add_widget(self.retry_text)
-        for widget in (self.mark, self.title, self.body):  # + self.retrying while retrying
+        self.offer = self.text("heading", colour=p.info_text)
+        for widget in (self.mark, self.title, self.body, self.offer):  # + self.retrying
             self.panel.add_widget(widget)
         self.buttons = BoxLayout(size_hint_y=None, height=dp(th.button_height),
                                  spacing=dp(th.spacing))
@@ -68,17 +69,29 @@ class MessageScreen(KioskScreen):
         else:
             self.dots.stop()
         wanted = tuple(a for a in notice.actions if a in self._BUTTONS)
-        shown = tuple(b.action for b in self.buttons.children[::-1])
-        if wanted != shown:
+        offered = notice.journey
+        shown = tuple(b.target for b in self.buttons.children[::-1])
+        targets = tuple(self._BUTTONS[a][0] for a in wanted) + (
+            (f"message.{offered}",) if offered else ())
+        if targets != shown:
             self.buttons.clear_widgets()
             for action in wanted:
                 target, key, primary = self._BUTTONS[action]
                 self.buttons.add_widget(self.button(target, action, primary=primary, text=t(key)))
-        self.buttons.opacity = 1 if wanted else 0
+            if offered:  # a service the notice offers instead (reversing a loss report)
+                start = self.ctx.on_journey
+                self.buttons.add_widget(KioskButton(
+                    self.theme, f"message.{offered}", Action.START_JOURNEY,
+                    lambda _action: start(offered), text=t(f"message.{offered}")))
+        self.buttons.opacity = 1 if targets else 0
+        self.offer.text = t(f"message.{offered}.hint") if offered else ""
 
     def prompt_keys(self, view: View) -> tuple[str, ...]:
         notice = view.notice
-        return (f"{notice.key}.title", f"{notice.key}.body") if notice is not None else ()
+        if notice is None:
+            return ()
+        offer = (f"message.{notice.journey}.hint",) if notice.journey else ()
+        return (f"{notice.key}.title", f"{notice.key}.body", *offer)
 
     def stopped(self) -> None:
         self.dots.stop()

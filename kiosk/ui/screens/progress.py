@@ -57,3 +57,9 @@ class LoadingScreen(ProgressScreen):
     screen_name = ScreenName.LOADING
     key = "loading"
     prompts = ("loading.title",)
+
+
+class SubmittingScreen(ProgressScreen):
+    screen_name = ScreenName.SUBMITTING
+    key = "submitting"
+    prompts = ("submitting.title", "submitting.body")

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import col, select
 
 from edge_server.central import CentralClient
+from edge_server.context import OpenedMemo
 from edge_server.db import session_scope
 from edge_server.models import CitizenCacheEntry
 from tests.edge_server.central.answers import client, problem
@@ -125,3 +126,26 @@ def test_a_large_enough_cap_is_a_setting(tmp_path):
         citizen = h.citizen()
         hostile(h, "oversized", oversized_bytes=2 * 1024 * 1024)
         assert h.open(citizen).status_code == 201, "2 MB is within an 8 MB cap"
+
+
+def test_a_changed_cache_row_is_never_answered_from_memory(h, cached):
+    """Opened entries are remembered by their sealed bytes: once the row changes (here:
+    tampered), the memory does not answer for it."""
+    _, first = cached
+    h.clock.advance(-3600)  # back within the TTL: the cache answers, central is not asked
+    sid = first["session_id"]
+    assert h.benefits(sid).json()["stale"] is False  # opened, and remembered
+    h.sql("UPDATE citizen_cache SET payload = :junk WHERE kind = 'person'", junk=b"\0" * 64)
+    h.link.down = True
+    r = h.benefits(sid)
+    assert (r.status_code, r.json()["code"]) == (503, "central-unavailable")
+
+
+def test_the_opened_memo_is_bounded():
+    memo = OpenedMemo(max_entries=3)
+    for n in range(5):
+        memo.put(n, f"v{n}")
+    assert [memo.get(n) for n in range(5)] == [None, None, "v2", "v3", "v4"]
+    memo.get(2)  # used: now the newest
+    memo.put(5, "v5")
+    assert memo.get(3) is None and memo.get(2) == "v2"

@@ -1,6 +1,6 @@
 """Agent test helpers: an in-memory transport for the agent shell (the `Transport` protocol,
-over the fleet simulator's in-memory broker: the real `Agent` driven without sockets), and a
-kiosk that trickles its answer."""
+over the fleet simulator's in-memory broker: the real `Agent` driven without sockets), a kiosk
+that trickles its answer, and a stub edge health endpoint."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from fleet.agent.transport import Callbacks
@@ -124,3 +125,40 @@ class Trickler:
     def close(self) -> None:
         self.stopping.set()
         self.server.close()
+
+
+EDGE_HEALTH = {  # the edge's GET /api/v1/health (docs/contracts/edge-api.md, contracts 2)
+    "status": "ok", "version": "0.3.0", "central": "unreachable",
+    "outbox": {"depth": 12, "oldest_pending_age_s": 30.5, "dead_letters": 1, "full": False},
+    "cache_hit_ratio": 0.75,
+}
+
+
+class StubEdge:
+    """`GET /api/v1/health` answering whatever body the test sets."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.paths: list[str] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                stub.paths.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(stub.body)))
+                self.end_headers()
+                self.wfile.write(stub.body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -14,9 +14,19 @@ import pytest
 from fleet.agent.service import Agent
 from fleet.agent.settings import AgentSettings
 from fleet.agent.transport import Callbacks
-from fleet.protocol import Birth, Channel, Command, Death, decode, device_topic, encode, utc_now
+from fleet.protocol import (
+    Birth,
+    Channel,
+    Command,
+    Death,
+    Health,
+    decode,
+    device_topic,
+    encode,
+    utc_now,
+)
 from simulators.fleet.memory import MemoryBroker
-from tests.fleet.agent.support import MemoryTransport, Recorder
+from tests.fleet.agent.support import EDGE_HEALTH, MemoryTransport, Recorder, StubEdge
 from tests.fleet.support import FakeKiosk
 
 
@@ -135,3 +145,29 @@ def test_a_job_survives_an_agent_restart(broker: MemoryBroker, kiosk: FakeKiosk,
     restarted.stop()
     [kept] = json.loads((tmp_path / "jobs.json").read_text()).values()
     assert kept["state"] == "cancelled"
+
+
+def test_health_carries_the_edges_metrics_when_an_edge_is_configured(
+        broker: MemoryBroker, kiosk: FakeKiosk, tmp_path: Path) -> None:
+    edge = StubEdge(json.dumps(EDGE_HEALTH).encode())
+    try:
+        seen = Recorder(broker)
+        running = _start(broker, tmp_path, kiosk.url, edge_url=edge.url)
+        [health] = seen.wait("health")
+        running.stop()
+    finally:
+        edge.close()
+    assert json.loads(health)["edge"] == {
+        "reachable": True, "central_reachable": False, "outbox_depth": 12,
+        "oldest_pending_age_s": 30.5, "dead_letters": 1, "outbox_full": False,
+        "cache_hit_ratio": 0.75}
+
+
+def test_health_has_no_edge_block_without_an_edge_url(broker: MemoryBroker, kiosk: FakeKiosk,
+                                                       tmp_path: Path) -> None:
+    seen = Recorder(broker)
+    running = _start(broker, tmp_path, kiosk.url)
+    [health] = seen.wait("health")
+    running.stop()
+    decoded = decode(health)
+    assert isinstance(decoded, Health) and decoded.edge is None

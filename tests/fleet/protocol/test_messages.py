@@ -17,6 +17,7 @@ from fleet.protocol import (
     CommandResult,
     CommandStatus,
     Death,
+    EdgeHealth,
     Health,
     InvalidPayload,
     JobState,
@@ -46,6 +47,9 @@ HEALTH = Health(
     kiosk=KioskHealth(reachable=True, screen="attract", session_active=False,
                       app_version="1.2.0"),
     peripherals={"card_reader": PeripheralHealth(state=PeripheralState.OK)},
+    edge=EdgeHealth(reachable=True, central_reachable=False, outbox_depth=12,
+                    oldest_pending_age_s=30.5, dead_letters=1, outbox_full=False,
+                    cache_hit_ratio=0.75),
 )
 DEATH = Death(device_id="T-1", ts=NOW, session_seq=7)
 COMMAND = Command(device_id="T-1", ts=NOW, id="c1", name="ping", expires_at=NOW)
@@ -87,6 +91,15 @@ OUT_OF_RANGE = [
     (HEALTH, ("peripherals", "card_reader", "reason"), LONG),
     (HEALTH, ("peripherals",), {f"p{i}": {"state": "ok"} for i in range(MAX_PERIPHERALS + 1)}),
     (HEALTH, ("peripherals",), {LONG: {"state": "ok"}}),
+    (HEALTH, ("edge", "outbox_depth"), TOO_BIG),
+    (HEALTH, ("edge", "outbox_depth"), -1),
+    (HEALTH, ("edge", "outbox_depth"), 2.5),
+    (HEALTH, ("edge", "dead_letters"), 2**63),
+    (HEALTH, ("edge", "oldest_pending_age_s"), -1),
+    (HEALTH, ("edge", "oldest_pending_age_s"), 1e20),
+    (HEALTH, ("edge", "cache_hit_ratio"), 1.01),
+    (HEALTH, ("edge", "cache_hit_ratio"), -0.5),
+    (HEALTH, ("edge", "reachable"), "maybe"),
     (COMMAND, ("expires_at",), "9999-12-31T00:00:00Z"),
     (COMMAND, ("id",), LONG),
     (RESULT, ("id",), "a" * 65),
@@ -158,3 +171,15 @@ def test_older_births_without_commands_still_decode() -> None:
     del body["commands"]
     decoded = decode(json.dumps(body))
     assert isinstance(decoded, Birth) and decoded.commands == []
+
+
+def test_health_without_an_edge_block_still_decodes() -> None:
+    """Agents before 1.2, and agents that read no edge, send no `edge`."""
+    body = _body(HEALTH)
+    del body["edge"]
+    decoded = decode(json.dumps(body))
+    assert isinstance(decoded, Health) and decoded.edge is None
+    body["edge"] = {"reachable": False}
+    decoded = decode(json.dumps(body))
+    assert isinstance(decoded, Health) and decoded.edge == EdgeHealth(reachable=False)
+    assert decoded.edge.outbox_depth is None and decoded.edge.cache_hit_ratio is None

@@ -50,3 +50,16 @@ def test_a_time_without_its_zone_is_refused() -> None:
     with pytest.raises(ValidationError):
         Benefits.model_validate({"as_of": "2026-11-22T10:00:00"})
     assert Benefits.model_validate({"as_of": "2026-11-22T10:00:00Z"}).as_of is not None
+
+
+def test_a_digits_field_without_a_length_takes_up_to_32_and_a_phone_11() -> None:
+    from kiosk.edge.models import FormField
+
+    digits = FormField.model_validate({"name": "certificate_number", "kind": "digits",
+                                       "max_length": None})
+    assert digits.length == (1, 32) and digits.accepts("1" * 32) and not digits.accepts("1" * 33)
+    phone = FormField.model_validate({"name": "phone", "kind": "phone"})
+    assert phone.accepts("13800000000") and not phone.accepts("23800000000")
+    assert not phone.accepts("１３８００００００００")  # full-width digits are not digits here
+    with pytest.raises(ValidationError):
+        FormField.model_validate({"name": "x", "kind": "digits", "max_length": 33})

@@ -153,12 +153,14 @@ def test_removing_the_card_at_home_ends_and_wipes_the_session(kiosk: Kiosk) -> N
     kiosk.show_benefits()
     kiosk.tasks.run_all()
     session = kiosk.flow.session
-    assert session is not None and "benefits" in session.content
+    assert session is not None and kiosk.view.content is not None
+    steps = kiosk.flow._active.steps  # type: ignore[union-attr]  # the journey's own data
+    assert isinstance(steps.shown().data, Benefits)
 
     kiosk.reader.remove()
 
     assert kiosk.screen is ScreenName.ATTRACT
-    assert session.wiped and session.content == {}
+    assert session.wiped and steps.shown().data is None and kiosk.flow._active is None
     assert kiosk.view.display_name == "" and kiosk.view.content is None
     kiosk.tasks.run_all()
     assert [sid for sid, _ in kiosk.edge.end_calls] == ["ses_0001"]
@@ -630,12 +632,14 @@ def test_every_way_a_session_ends_wipes_it_and_ends_it_at_the_edge(kiosk: Kiosk,
     kiosk.show_benefits()
     kiosk.tasks.run_all()
     session = kiosk.flow.session
-    assert session is not None and "benefits" in session.content
+    steps = kiosk.flow._active.steps  # type: ignore[union-attr]  # the journey's own data
+    assert session is not None and isinstance(steps.shown().data, Benefits)
 
     end(kiosk)
 
     assert kiosk.flow.session is None and not kiosk.view.session_active
-    assert session.wiped and session.content == {} and session.display_name == ""
+    assert kiosk.flow._active is None and steps.shown().data is None
+    assert session.wiped and session.display_name == ""
     assert session.session_id == ""
     assert kiosk.view.display_name == "" and kiosk.view.content is None
     assert kiosk.view.idle_seconds_left is None

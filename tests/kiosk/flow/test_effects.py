@@ -5,7 +5,7 @@ from __future__ import annotations
 from drivers.card.fake import FakeCardReader
 from kiosk.edge.errors import EdgeUnreachable
 from kiosk.flow import Action, KioskFlow, ScreenName, Tap
-from kiosk.flow.effects import Effect, EndRemote, LoadJourney, OpenSession
+from kiosk.flow.effects import Effect, EndRemote, JourneyCall, OpenSession
 from kiosk.flow.events import EdgeAnswered, RetryDue
 from kiosk.flow.ports import Outcome
 from tests.kiosk.fakes import ManualClock, ScriptedEdge, sample_card, sample_opened
@@ -39,7 +39,12 @@ def test_journeys_and_endings_are_effects_too() -> None:
     reader.insert(sample_card())
     flow.handle(EdgeAnswered(1, "open", Outcome(value=sample_opened("ses_e"))))
     flow.handle(Tap(Action.START_JOURNEY, "benefits"))
-    assert effects[-1] == LoadJourney(2, "benefits", "ses_e")
+    load = effects[-1]
+    assert isinstance(load, JourneyCall) and (load.request, load.journey, load.kind) == (
+        2, "benefits", "benefits")
+    edge = ScriptedEdge()
+    load.call.run(edge)
+    assert edge.benefits_calls == ["ses_e"]  # the call is about this citizen's session
     reader.remove()
     assert effects[-1] == EndRemote("ses_e", "key-2")
     assert flow.view.screen is ScreenName.ATTRACT

@@ -12,7 +12,7 @@ from common.backoff import Backoff
 from drivers.card.fake import FakeCardReader
 from kiosk.edge.client import EdgeClient
 from kiosk.flow import Action, FlowConfig, KioskFlow, Msg, RetryPolicy, ScreenName, Tap
-from kiosk.flow.effects import EndRemote, LoadJourney, OpenSession
+from kiosk.flow.effects import EndRemote, JourneyCall, OpenSession
 from kiosk.flow.runtime import EffectRunner
 from tests.kiosk.edge.fake_edge import Answer, FakeEdge
 from tests.kiosk.edge.test_client import BENEFITS, OPENED, TOKEN
@@ -83,11 +83,12 @@ def test_one_tap_against_a_failing_gateway_is_one_attempt_per_retry(server: Fake
 def test_the_runner_performs_each_effect_once() -> None:
     edge, tasks, delivered = ScriptedEdge(), ManualTasks(), []
     from kiosk.flow.identify.card import card_credential
-    from kiosk.flow.journeys import JOURNEYS
+    from kiosk.flow.journeys.base import Call
 
-    runner = EffectRunner(edge, tasks, {j.key: j for j in JOURNEYS}, delivered.append)
+    runner = EffectRunner(edge, tasks, delivered.append)
     runner.perform(OpenSession(1, "key-1", "card", card_credential(sample_card())))
-    runner.perform(LoadJourney(2, "benefits", "ses_0001"))
+    runner.perform(JourneyCall(2, "benefits", Call(
+        "benefits", lambda port: port.get_benefits("ses_0001"))))
     runner.perform(EndRemote("ses_0001", "key-2"))
     assert delivered == []  # nothing runs until a worker does
     tasks.run_all()

@@ -162,7 +162,8 @@ def test_outage_answers_503_maintenance_except_health(central, auth):
     assert central.get("/sim/v1/faults").json() == {
         "outage": True, "latency_ms": 0, "error_rate": 0.0, "hostile": None,
         "trickle_interval_ms": 2000, "oversized_bytes": 300 * 1024 * 1024,
-        "nesting_depth": 100_000}
+        "nesting_depth": 100_000, "refuse_rate": 0.0, "lose_response_rate": 0.0,
+        "duplicate_response_rate": 0.0, "slow_body_ms": 0, "outage_windows": []}
     r = central.post("/central/v1/persons/query", json={"citizen_id": person["citizen_id"]},
                      headers=auth)
     assert r.status_code == 503

@@ -100,3 +100,64 @@ def test_real_process_started_hostile_streams_an_oversized_answer(tmp_path):
         assert received > 1024 * 1024
         assert httpx.get(f"{central.url}/sim/v1/faults").json()["hostile"] == "oversized"
         assert httpx.get(f"{central.url}/central/v1/health").status_code == 200
+
+
+def test_issue6_fault_flags_and_data_dir_reach_the_config(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr("simulators.central.main.serve",
+                        lambda config, *args: seen.update(config=config))
+    result = CliRunner().invoke(app, [
+        "central-sim", "--refuse-rate", "0.1", "--lose-response-rate", "0.2",
+        "--duplicate-response-rate", "0.3", "--slow-body-ms", "400", "--error-rate", "0.05",
+        "--outage-window", "2026-11-22T02:00:00Z/2026-11-22T02:30:00Z",
+        "--outage-window", "2026-11-23T02:00:00+08:00/2026-11-23T03:00:00+08:00",
+        "--data-dir", str(tmp_path / "state")])
+    assert result.exit_code == 0, result.output
+    config = seen["config"]
+    f = config.faults
+    assert (f.refuse_rate, f.lose_response_rate, f.duplicate_response_rate) == (0.1, 0.2, 0.3)
+    assert (f.slow_body_ms, f.error_rate) == (400, 0.05)
+    assert [(w.start.isoformat(), w.end.isoformat()) for w in f.outage_windows] == [
+        ("2026-11-22T02:00:00+00:00", "2026-11-22T02:30:00+00:00"),
+        ("2026-11-23T02:00:00+08:00", "2026-11-23T03:00:00+08:00")]
+    assert config.data_dir == tmp_path / "state"
+    for bad in (["--outage-window", "2026-11-22T02:00:00Z"],
+                ["--outage-window", "2026-11-22T02:00:00/2026-11-22T03:00:00"],
+                ["--outage-window", "2026-11-22T03:00:00Z/2026-11-22T02:00:00Z"],
+                ["--refuse-rate", "1.5"]):
+        assert CliRunner().invoke(app, ["central-sim", *bad]).exit_code != 0, bad
+
+
+def test_state_survives_kill_9_with_the_same_data_dir(tmp_path):
+    """Everything answered before a kill -9 is there after a restart on the same directory:
+    submissions (a resend is a duplicate with the same record), card status, the counters."""
+    from tests.simulators.central.builders import application, detail, item, pick
+
+    auth = {"Authorization": "Bearer central-dev-key"}
+    with supervised(tmp_path / "logs") as sup:
+        central = services.central_sim(population=300, today="2026-11-22")
+        spec = dataclasses.replace(central.spec, argv=[
+            *central.spec.argv, "--data-dir", str(tmp_path / "state")])
+        proc = sup.start(spec)
+        with httpx.Client(base_url=central.url, timeout=10) as c:
+            person = pick(c, eligible_for="skill-upgrade", card_status="normal")
+            lost = pick(c, card_status="normal", receiving_pension=True)
+            sent = [item(application(person)),
+                    item({"citizen_id": lost["citizen_id"],
+                          "pin": detail(c, lost)["service_pin"]}, kind="card-loss-report")]
+            first = c.post("/central/v1/submissions", json={"items": sent}, headers=auth).json()
+            assert [r["outcome"] for r in first["results"]] == ["recorded", "recorded"]
+        proc.kill()
+        assert not proc.alive()
+        sup.start(spec)
+        with httpx.Client(base_url=central.url, timeout=10) as c:
+            again = c.post("/central/v1/submissions", json={"items": sent}, headers=auth).json()
+            assert [r["outcome"] for r in again["results"]] == ["duplicate", "duplicate"]
+            assert [r["record"] for r in again["results"]] == [
+                r["record"] for r in first["results"]]
+            person_now = c.post("/central/v1/persons/query",
+                                json={"citizen_id": lost["citizen_id"]}, headers=auth).json()
+            assert person_now["person"]["cards"][-1]["status"] == "reported-lost"
+            assert c.get("/sim/v1/ingest").json() == {
+                "received": 4, "recorded": 2, "duplicates": 2, "refused": 0, "conflicts": 0}
+            assert c.get("/sim/v1/submissions").json()["total"] == 2

@@ -75,7 +75,7 @@ def test_cards(everyone):
     for person in everyone:
         *older, current = person.cards
         assert all(card.status == "replaced" for card in older)
-        assert current.status in {"normal", "reported-lost", "cancelled"}
+        assert current.status in {"normal", "reported-lost", "cancelled", "blacklisted"}
         statuses.add(current.status)
         for card in person.cards:
             assert len(card.card_number) == 9
@@ -85,7 +85,7 @@ def test_cards(everyone):
             assert card.issued_on.year >= person.birth_date.year + 16
         issued = [c.issued_on for c in person.cards]
         assert issued == sorted(issued)
-    assert statuses == {"normal", "reported-lost", "cancelled"}
+    assert statuses == {"normal", "reported-lost", "cancelled", "blacklisted"}
 
 
 def test_participation_starts_in_the_past(everyone):

@@ -1,9 +1,11 @@
 """`kioskctl demo`, the README's demo command, as a user runs it: offscreen it plays the scripted
-journey, names its screenshots, and leaves nothing running, also when stopped with Ctrl-C."""
+journey (including an application made while central is down, sent when it is back), names its
+screenshots, and leaves nothing running, also when stopped with Ctrl-C."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -50,6 +52,10 @@ def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
     assert all((shots_dir / name).is_file() for name in listed)
     assert "养老金发放记录" in read_chinese(shots_dir / "03-benefits.png")
     assert "online=True" in output
+    # The application made while central was down: queued, then sent, recorded once.
+    assert re.search(r"receipt R\d{8}[0-9A-Z]{10}: queued", output), output
+    assert re.search(r"receipt R\d{8}[0-9A-Z]{10}: sent, application SQ\d{16}", output), output
+    assert "the simulator recorded it exactly once" in output
     assert "everything it started has stopped" in output
     assert _processes_mentioning(str(tmp_path)) == []
 

@@ -7,6 +7,7 @@ import datetime as dt
 from drivers.card.fake import FakeCardReader
 from kiosk.flow import Action, KioskFlow, ScreenName, Tap
 from kiosk.flow.journeys import JOURNEYS, Journey
+from kiosk.flow.journeys.base import load_and_show
 from kiosk.flow.ports import EdgePort
 from tests.kiosk.fakes import ManualClock, ManualTasks, ScriptedEdge, sample_card
 
@@ -22,8 +23,10 @@ def _no_freshness(_payload: object) -> tuple[dt.datetime | None, bool]:
 # A "print a proof of insurance" journey that needs a printer. Its screen would be its own;
 # the benefits screen stands in for it here.
 PRINTED_PROOF = Journey(
-    key="proof", home_target="home.proof", screens=(ScreenName.BENEFITS,), load=_load_proof,
-    freshness=_no_freshness, rows=lambda _p: 1, has_fn=lambda caps: "printer" in caps,
+    key="proof", home_target="home.proof", screens=(ScreenName.BENEFITS,),
+    start=load_and_show("proof", ScreenName.BENEFITS, _load_proof, _no_freshness,
+                        lambda _p: 1),
+    has_fn=lambda caps: "printer" in caps,
 )
 
 
@@ -41,12 +44,13 @@ def _at_home(capabilities: frozenset[str]) -> tuple[KioskFlow, ManualTasks]:
 
 def test_a_journey_is_offered_only_with_what_it_needs() -> None:
     without, _ = _at_home(frozenset())
-    assert without.view.journeys == ("benefits",)
+    offered = tuple(j.key for j in JOURNEYS if j.entry == "home")
+    assert without.view.journeys == offered
     without.handle(Tap(Action.START_JOURNEY, "proof"))
     assert without.view.screen is ScreenName.HOME  # not offered: the tap does nothing
 
     with_printer, _ = _at_home(frozenset({"printer"}))
-    assert with_printer.view.journeys == ("benefits", "proof")
+    assert with_printer.view.journeys == (*offered, "proof")
 
 
 def test_the_view_carries_the_journeys_own_payload() -> None:
@@ -57,4 +61,3 @@ def test_the_view_carries_the_journeys_own_payload() -> None:
     content = flow.view.content
     assert content is not None and content.journey == "proof"
     assert content.data == ("proof", "ses_0001") and content.page_count == 1
-    assert flow.session is not None and flow.session.content["proof"] == content.data

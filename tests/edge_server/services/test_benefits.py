@@ -1,0 +1,62 @@
+"""The benefits read answers from memory only while what it was built from still holds: the
+session is live and both cache rows are the same and fresh. Each test first makes the memory
+hot (three reads: build, remember, answer from memory) and checks that it was."""
+
+import pytest
+
+from tests.edge_server.support import new_key
+
+
+@pytest.fixture
+def hot(h):
+    citizen = h.citizen(receiving_pension=True, card_status="normal")
+    sid = h.open(citizen).json()["session_id"]
+    bodies = [h.benefits(sid) for _ in range(3)]
+    assert all(r.status_code == 200 for r in bodies)
+    assert bodies[0].content == bodies[2].content
+    ctx = h.edge.app.state.edge
+    remembered = [k for k in ctx.opened._items if isinstance(k, tuple) and k[0] == "benefits"]
+    assert len(remembered) == 1, "the third read came from memory"
+    return citizen, sid
+
+
+def test_an_ended_session_is_refused_at_once(h, hot):
+    _, sid = hot
+    assert h.end(sid).status_code == 204
+    r = h.benefits(sid)
+    assert (r.status_code, r.json()["code"]) == (404, "session-not-found")
+
+
+def test_another_devices_read_of_the_session_is_refused(h, hot):
+    _, sid = hot
+    r = h.benefits(sid, device="kiosk-02")
+    assert (r.status_code, r.json()["code"]) == (404, "session-not-found")
+
+
+def test_past_the_ttl_the_platform_is_asked_again(h, hot):
+    _, sid = hot
+    calls = len(h.link.calls)
+    h.clock.advance(h.settings.cache_ttl_s + 1)
+    assert h.benefits(sid).status_code == 200
+    assert len(h.link.calls) > calls, "an entry past its TTL is not answered from memory"
+
+
+def test_past_the_ttl_with_central_down_the_answer_says_stale(h, hot):
+    _, sid = hot
+    h.clock.advance(h.settings.cache_ttl_s + 1)
+    h.link.down = True
+    r = h.benefits(sid)
+    assert r.status_code == 200 and r.json()["stale"] is True
+
+
+def test_the_view_is_audited_once_per_session_not_per_read(h, hot):
+    _, sid = hot
+    h.benefits(sid)
+    rows = h.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'benefits.viewed'")
+    assert rows[0][0] == 1
+    # A new session of the same citizen is a new access.
+    citizen, _ = hot
+    other = h.open(citizen, key=new_key()).json()["session_id"]
+    assert h.benefits(other).status_code == 200
+    rows = h.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'benefits.viewed'")
+    assert rows[0][0] == 2

@@ -9,19 +9,24 @@ from typing import Annotated, Any
 
 import typer
 
+ConfigOption = Annotated[
+    str | None,
+    typer.Option(help="Device TOML file (tables \\[device] and \\[edge]; else $HRSS_CONFIG)."),
+]
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int | None, typer.Option(help="TCP port (default 8200).")]
+MigrateToOption = Annotated[
+    str | None,
+    typer.Option(help="Only migrate the database to this revision (e.g. 0001 before rolling "
+                      "back to release 0.1.0, or head), then exit."),
+]
+
 
 def edge_command(
-    config: Annotated[
-        str | None,
-        typer.Option(help="Device TOML file (tables \\[device] and \\[edge]; else $HRSS_CONFIG)."),
-    ] = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port (default 8200).")] = None,
-    migrate_to: Annotated[
-        str | None,
-        typer.Option(help="Only migrate the database to this revision (e.g. 0001 before rolling "
-                          "back to release 0.1.0, or head), then exit."),
-    ] = None,
+    config: ConfigOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    migrate_to: MigrateToOption = None,
 ) -> None:
     """Run the edge server (settings: the device file, then EDGE_* environment variables).
 
@@ -70,11 +75,6 @@ def _migrate(settings: Any, revision: str) -> None:
 # -- kioskctl edge outbox ... (operators; docs/outbox.md) ----------------------------------------
 outbox_app = typer.Typer(help="The outbox: status, dead letters, retry after correction.",
                          no_args_is_help=True)
-ConfigOption = Annotated[
-    str | None, typer.Option(help="Device TOML file (else $HRSS_CONFIG).")
-]
-
-
 def _context(config: str | None) -> Any:
     from pydantic import ValidationError
 
@@ -178,15 +178,10 @@ edge_app = typer.Typer(help="Run the hall's edge server, or look after its outbo
 @edge_app.callback()
 def _edge(
     typer_ctx: typer.Context,
-    config: Annotated[
-        str | None,
-        typer.Option(help="Device TOML file (tables \\[device] and \\[edge]; else $HRSS_CONFIG)."),
-    ] = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port (default 8200).")] = None,
-    migrate_to: Annotated[
-        str | None, typer.Option(help="Only migrate the database to this revision, then exit.")
-    ] = None,
+    config: ConfigOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    migrate_to: MigrateToOption = None,
 ) -> None:
     """Run the edge server (see `edge_command`) unless a subcommand is given."""
     if typer_ctx.invoked_subcommand is None:

@@ -7,6 +7,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -15,6 +16,9 @@ from common.clock import utc_now
 from edge_server.central import CentralClient
 from edge_server.crypto import DataCipher
 from edge_server.settings import EdgeSettings
+
+if TYPE_CHECKING:
+    from edge_server.outbox.runtime import OutboxRuntime
 
 
 class CacheStats:
@@ -83,6 +87,13 @@ class OpenedMemo:
             self._items.clear()
 
 
+def _outbox_runtime() -> OutboxRuntime:
+    # Imported here: the outbox package imports this module.
+    from edge_server.outbox.runtime import OutboxRuntime
+
+    return OutboxRuntime()
+
+
 @dataclass
 class EdgeContext:
     settings: EdgeSettings
@@ -93,6 +104,8 @@ class EdgeContext:
     clock: Callable[[], dt.datetime] = utc_now
     cache_stats: CacheStats = field(default_factory=CacheStats)
     opened: OpenedMemo = field(default_factory=OpenedMemo)
+    # The outbox's wake-up call, delivery condition and counters (edge_server/outbox).
+    outbox: OutboxRuntime = field(default_factory=_outbox_runtime)
     # Reads already audited in this session (audit.append_view): one entry per session and
     # kind of view, not one per page turn.
     views_audited: OpenedMemo = field(default_factory=lambda: OpenedMemo(4096))

@@ -52,8 +52,10 @@ def build_context(
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     central = client_from_settings(settings, http=central_http, clock=clock)
-    return EdgeContext(settings=settings, engine=engine, cipher=cipher, central=central,
-                       clock=clock)
+    ctx = EdgeContext(settings=settings, engine=engine, cipher=cipher, central=central,
+                      clock=clock)
+    central.reachability.on_recovery(ctx.outbox.central_recovered)
+    return ctx
 
 
 def create_app(

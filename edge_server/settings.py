@@ -52,7 +52,7 @@ class EdgeSettings(DeviceSettings):
     purge_interval_s: float = Field(300.0, gt=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     log_level: str = "INFO"
-    # -- cards and subsidies (C)
+    # -- cards and subsidies
     # The card blacklist feed (central 1.5): pulled every interval, a page of up to this many
     # changes per call, at most this many pages per pull (the rest next time).
     blacklist_interval_s: float = Field(300.0, gt=0)
@@ -64,7 +64,7 @@ class EdgeSettings(DeviceSettings):
     pin_citizen_per_s: float = Field(1 / 600, gt=0)
     pin_device_burst: float = Field(20.0, ge=1)
     pin_device_per_s: float = Field(1 / 30, gt=0)
-    # -- outbox (B)
+    # -- outbox
     # Pending + sending items at most: beyond it submissions are refused (503), never dropped.
     outbox_max_pending: int = Field(100_000, ge=1)
     outbox_batch_size: int = Field(100, ge=1, le=100)  # central takes 1..100 per call
@@ -74,7 +74,8 @@ class EdgeSettings(DeviceSettings):
     outbox_lease_s: float = Field(30.0, gt=0)
     outbox_poll_interval_s: float = Field(5.0, gt=0)
     outbox_backoff_initial_s: float = Field(1.0, gt=0)
-    outbox_backoff_max_s: float = Field(60.0, gt=0)
+    # Each retry of a down platform is one cheap call; central's recovery also ends the wait.
+    outbox_backoff_max_s: float = Field(15.0, gt=0)
     # Operators' outbox routes (Bearer); unset: those routes answer 404.
     operator_api_key: SecretStr | None = None
 

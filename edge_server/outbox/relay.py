@@ -68,13 +68,13 @@ class RelayState:
 
 def _state(ctx: EdgeContext) -> RelayState:
     rt = runtime(ctx)
-    found: RelayState | None = getattr(rt, "relay_state", None)
+    found: RelayState | None = rt.relay_state
     if found is None:
         found = RelayState(backoff=Backoff(
             initial_s=min(ctx.settings.outbox_backoff_initial_s, ctx.settings.outbox_backoff_max_s),
             max_s=ctx.settings.outbox_backoff_max_s,
         ))
-        rt.relay_state = found  # type: ignore[attr-defined]
+        rt.relay_state = found
     return found
 
 
@@ -121,6 +121,8 @@ def claim(ctx: EdgeContext) -> tuple[list[_Claimed], float | None]:
             .where(col(OutboxItem.seq).in_([item.seq for item in due]))
             .values(state=SENDING, lease_until=lease_until,
                     attempts=col(OutboxItem.attempts) + 1)
+            # The loaded items are not used after this: no need to evaluate the change on them.
+            .execution_options(synchronize_session=False)
         )
         claimed = []
         for item in due:
@@ -136,6 +138,9 @@ def claim(ctx: EdgeContext) -> tuple[list[_Claimed], float | None]:
 def step(ctx: EdgeContext) -> float:
     """One batch; returns the delay before the next step (0: more may be waiting)."""
     relay = _state(ctx)
+    if runtime(ctx).recovered.is_set():
+        runtime(ctx).recovered.clear()
+        _stop_backing_off(ctx, relay)
     recent_stats(ctx, STATS_EVERY_S)  # keeps /health's figures current without a query there
     claimed, wait = claim(ctx)
     if not claimed:
@@ -178,6 +183,19 @@ def step(ctx: EdgeContext) -> float:
         relay.failures = 0
     _apply(ctx, sendable, answer.delivered, retry_delay_s=delay)
     return delay
+
+
+def _stop_backing_off(ctx: EdgeContext, relay: RelayState) -> None:
+    """Central answers again: what waits out a backoff is due now, not after the backoff's
+    remaining minute."""
+    relay.failures = 0
+    now = ctx.now()
+    with session_scope(ctx.engine) as db:
+        db.exec(  # type: ignore[call-overload]
+            update(OutboxItem)
+            .where(col(OutboxItem.state) == PENDING, col(OutboxItem.next_attempt_at) > now)
+            .values(next_attempt_at=now)
+        )
 
 
 def _release(ctx: EdgeContext, items: list[OutboxItem], *, delay_s: float) -> None:

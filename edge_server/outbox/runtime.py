@@ -1,8 +1,8 @@
 """The outbox's in-process state: the relay's wake-up call, the delivery condition that
 `await_delivery` waits on, and the counters /metrics shows.
 
-One per EdgeContext (several edge apps share a process in tests). It is attached to the context
-lazily (`runtime(ctx)`) so the context needs no outbox import.
+One per EdgeContext (`ctx.outbox`; several edge apps share a process in tests). This module
+imports nothing of ours, so that the context can hold it.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ import asyncio
 import contextlib
 import threading
 from typing import Any
-
-_ATTR = "_outbox_runtime"
-_attach_lock = threading.Lock()
 
 
 class Nudge:
@@ -78,6 +75,14 @@ class OutboxRuntime:
         self.bad_results_total = Counter()
         # The last stats() and when (monotonic): /health reads it without a query.
         self.snapshot: tuple[float, Any] | None = None
+        # The relay's own state (relay.RelayState), made by the relay on its first step.
+        self.relay_state: Any = None
+        # Set when central answers again after an outage: the relay stops backing off.
+        self.recovered = threading.Event()
+
+    def central_recovered(self) -> None:
+        self.recovered.set()
+        self.nudge.set()
 
     def notify_delivered(self) -> None:
         with self.delivered:
@@ -86,9 +91,6 @@ class OutboxRuntime:
 
 
 def runtime(ctx: Any) -> OutboxRuntime:
-    found: OutboxRuntime | None = ctx.__dict__.get(_ATTR)
-    if found is None:
-        with _attach_lock:
-            found = ctx.__dict__.setdefault(_ATTR, OutboxRuntime())
-    assert found is not None
+    """The context's outbox runtime (`ctx.outbox`)."""
+    found: OutboxRuntime = ctx.outbox
     return found

@@ -6,11 +6,11 @@ import datetime as dt
 import logging
 from collections.abc import Hashable
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from common.clock import CHINA_TZ, iso_utc
 from common.masking import mask_account, mask_citizen_id
-from common.sqlite import WRITE_OPTION
+from common.sqlite import SINGLE_READ_OPTION
 from edge_server import audit
 from edge_server.context import EdgeContext
 from edge_server.models import CitizenCacheEntry, ServiceSession
@@ -40,7 +40,8 @@ _READ_STATE = (
            _C.c.fetched_at)
     .select_from(_S.outerjoin(_C, and_(
         _C.c.citizen_key == _S.c.citizen_key,
-        _C.c.kind.in_((citizens.PERSON, citizens.PAYMENTS)),
+        # Not IN (...): an expanding parameter is re-rendered on every execution.
+        or_(_C.c.kind == citizens.PERSON, _C.c.kind == citizens.PAYMENTS),
     )))
     .where(_S.c.id == bindparam("id"))
 )
@@ -71,7 +72,7 @@ def _memo_key(ctx: EdgeContext, device_id: str, session_id: str) -> Hashable | N
     """What the answer depends on, if it may come from memory; None if it must be built."""
     if len(session_id) > 64:
         return None
-    with ctx.engine.connect().execution_options(**{WRITE_OPTION: False}) as conn:
+    with ctx.engine.connect().execution_options(**{SINGLE_READ_OPTION: True}) as conn:
         rows = conn.execute(_READ_STATE, {"id": session_id}).all()
     now = ctx.now()
     if not rows or rows[0].device_id != device_id or rows[0].ended_at is not None or (

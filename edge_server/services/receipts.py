@@ -122,7 +122,9 @@ def submit(
 
         queued = commit(work)
         wait_s = ctx.settings.outbox_sync_wait_s
-        if wait_s <= 0:
+        # Known down: the relay will not deliver within the wait; say "queued" at once rather
+        # than hold the citizen (and a worker thread) for nothing.
+        if wait_s <= 0 or ctx.central.reachability.state == "unreachable":
             return queued
         return receipt_view(outbox.await_delivery(ctx, receipt_no[0], wait_s))
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simulators.demo.kiosk_steps import confirm_to_receipt, fill_application
 from simulators.stack.clients import CentralSimClient, ControlError, EdgeClient
 from simulators.stack.services import CENTRAL_API_KEY
 from simulators.stack.stack import Stack
@@ -70,14 +70,6 @@ def choose_cast(central: CentralSimClient) -> Cast:
     if applicant is None:
         raise LookupError("nobody in the first page can apply for a subsidy")
     return Cast(pensioner=pensioner, gen3_holder=_first(holders, 3), applicant=applicant)
-
-
-def _card_body(citizen: dict[str, Any]) -> dict[str, Any]:
-    card = citizen["card"]
-    return {"method": "card", "card": {
-        "citizen_id": citizen["citizen_id"], "name": citizen["name"],
-        "card_number": card["card_number"], "card_id_code": card["card_id_code"],
-        "spec_version": citizen["spec_version"]}}
 
 
 def _until(probe: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
@@ -162,28 +154,34 @@ class Journey:
         return self.shots
 
     def apply_while_central_is_down(self, cast: Cast) -> None:
-        """An application made during an outage gets a receipt that says "queued"; the edge's
-        outbox sends it when central is back. Scripted through the edge API with the
-        terminal's own credential."""
-        central, edge = self.stack.central_client(), self.stack.edge_client()
+        """An application made on the kiosk's screens during an outage gets a receipt that
+        says "queued"; the edge's outbox sends it when central is back, exactly once."""
+        central, edge, kiosk = (self.stack.central_client(), self.stack.edge_client(),
+                                self.stack.kiosk_client())
         citizen = central.citizen(cast.applicant)
         body = application_for(central, citizen)
         if body is None:
             raise ControlError(f"citizen #{cast.applicant} can no longer apply")
-        # The session opens while central is up; the citizen then fills the form.
-        sid = edge.post("/sessions", _card_body(citizen), key=str(uuid.uuid4()))["session_id"]
-        self._step(f"central goes down; citizen #{cast.applicant} applies for {body['subsidy']}")
+        self._step(f"citizen #{cast.applicant} inserts their card and fills in an application "
+                   f"for {body['subsidy']}")
+        name = fill_application(self.stack, citizen, body)
+        self._shot("09-application-form")
+        self._step(f"central goes down before they confirm {name}")
         central.set_faults(outage=True)
         try:
-            receipt = _apply(edge, sid, body)
+            kiosk.tap("keypad.next")
+            kiosk.wait_screen("precheck", timeout=30)
+            self._shot("10-precheck-not-possible")
+            number = confirm_to_receipt(kiosk)
+            self._shot("11-receipt-queued")
+            receipt = edge.get(f"/submissions/{number}")
         finally:
             central.set_faults(outage=False)
-        self.say(f"  receipt {receipt['receipt_no']}: {receipt['state']}")
+        self.say(f"  receipt {number}: {receipt['state']}")
         if receipt["state"] != "queued":
             raise ControlError(f"the receipt during the outage says {receipt['state']!r}")
 
         self._step("central is back: the outbox sends the application")
-        number = receipt["receipt_no"]
         sent = _until(lambda: _sent(edge, number), f"receipt {number} to be sent")
         recorded = _until(lambda: _recorded(central, cast.applicant),
                           "the simulator to list the application")
@@ -191,12 +189,10 @@ class Journey:
         if recorded != 1:
             raise ControlError(f"the simulator recorded the application {recorded} times")
         self.say("  the simulator recorded it exactly once")
-        edge.delete(f"/sessions/{sid}", key=str(uuid.uuid4()))  # the citizen is done
-
-
-def _apply(edge: EdgeClient, sid: str, body: dict[str, Any]) -> dict[str, Any]:
-    key = str(uuid.uuid4())  # one key for the submission, however often it is sent
-    return dict(edge.post(f"/sessions/{sid}/applications", body, key=key))
+        kiosk.tap("receipt.done")
+        kiosk.wait_screen("home")
+        self.stack.card().remove()
+        kiosk.wait_screen("attract")
 
 
 def _sent(edge: EdgeClient, receipt_no: str) -> dict[str, Any] | None:

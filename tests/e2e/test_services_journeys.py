@@ -10,21 +10,23 @@ the report.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
 from simulators.demo.journey import application_for
+from simulators.demo.kiosk_steps import (
+    confirm_to_receipt,
+    fill_application,
+    screen_text,
+    type_on_keypad,
+)
 from simulators.stack.clients import KioskClient
-from simulators.stack.services import CENTRAL_API_KEY
 from simulators.stack.stack import Stack
 from tests.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-PER_PAGE = 4  # kiosk.flow.journeys.apply.PER_PAGE: subsidies a page on the kiosk
-RECEIPT = re.compile(r"回执编号：(R\d{8}[0-9A-HJKMNP-TV-Z]{10})")
 
 
 def _applicants(stack: Stack, count: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -48,51 +50,6 @@ def applicants(stack: Stack) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return _applicants(stack, 2)
 
 
-def _text(kiosk: KioskClient) -> str:
-    return "".join(kiosk.texts())
-
-
-def _type(kiosk: KioskClient, value: str) -> None:
-    for char in value:
-        kiosk.tap(f"keypad.key-{char}")
-
-
-def _up_to_the_form(stack: Stack, citizen: dict[str, Any], body: dict[str, Any]) -> str:
-    """Insert the card, open "apply", pick the subsidy and type its form, up to the last tap
-    (which asks for the pre-check: the caller makes it); returns the subsidy's name."""
-    kiosk = stack.kiosk_client()
-    stack.card().insert(citizen_index=int(citizen["index"]))
-    kiosk.wait_screen("home")
-    kiosk.tap("home.apply")
-    kiosk.wait_screen("subsidies")
-    items = stack.central_client().subsidies(citizen["citizen_id"], CENTRAL_API_KEY)
-    index = next(i for i, item in enumerate(items) if item["code"] == body["subsidy"])
-    for _ in range(index // PER_PAGE):
-        kiosk.tap("subsidies.next-page")
-    name = items[index]["name"]
-    assert name in _text(kiosk)
-    fields = items[index]["form_fields"]
-    assert fields, "the applicants chosen have a form to type"
-    kiosk.tap(f"subsidies.item-{index}")
-    for n, field in enumerate(fields):
-        kiosk.wait_screen("keypad")
-        _type(kiosk, body["form"][field["name"]])
-        if n < len(fields) - 1:
-            kiosk.tap("keypad.next")
-    return name
-
-
-def _confirm(kiosk: KioskClient) -> str:
-    """From the pre-check to the receipt; returns the receipt number shown."""
-    kiosk.tap("precheck.next")
-    kiosk.wait_screen("confirm")
-    kiosk.tap("confirm.confirm")
-    kiosk.wait_screen("receipt", timeout=30)
-    found = RECEIPT.search(_text(kiosk))
-    assert found is not None, kiosk.texts()
-    return found.group(1)
-
-
 def _recorded(stack: Stack, kind: str) -> int:
     return len(stack.central_client().submissions(kind=kind, limit=500))
 
@@ -104,12 +61,12 @@ def test_apply_while_central_is_up_and_while_it_is_down_then_follow_it(at_rest, 
     recorded_before = _recorded(stack, "subsidy-application")
 
     # Central up: the pre-check passes and the receipt says "sent".
-    _up_to_the_form(stack, first, first_body)
+    fill_application(stack, first, first_body)
     kiosk.tap("keypad.next")
     kiosk.wait_screen("precheck")
-    assert "预审通过" in _text(kiosk)
-    sent_no = _confirm(kiosk)
-    texts = _text(kiosk)
+    assert "预审通过" in screen_text(kiosk)
+    sent_no = confirm_to_receipt(kiosk)
+    texts = screen_text(kiosk)
     assert "申请已提交" in texts and "申请编号：SQ" in texts
     assert _recorded(stack, "subsidy-application") == recorded_before + 1
     kiosk.screenshot("e2e-receipt-sent")
@@ -119,14 +76,14 @@ def test_apply_while_central_is_up_and_while_it_is_down_then_follow_it(at_rest, 
     kiosk.wait_screen("attract")
 
     # Central down after the form is filled: "could not check now", then "queued".
-    name = _up_to_the_form(stack, second, second_body)
+    name = fill_application(stack, second, second_body)
     central.set_faults(outage=True)
     try:
         kiosk.tap("keypad.next")
         kiosk.wait_screen("precheck", timeout=30)
-        assert "现在无法预审" in _text(kiosk)
-        queued_no = _confirm(kiosk)
-        assert "申请已受理，等待发送" in _text(kiosk) and queued_no != sent_no
+        assert "现在无法预审" in screen_text(kiosk)
+        queued_no = confirm_to_receipt(kiosk)
+        assert "申请已受理，等待发送" in screen_text(kiosk) and queued_no != sent_no
         assert edge.get(f"/submissions/{queued_no}")["state"] == "queued"
         assert _recorded(stack, "subsidy-application") == recorded_before + 1
         kiosk.screenshot("e2e-receipt-queued")
@@ -141,11 +98,11 @@ def test_apply_while_central_is_up_and_while_it_is_down_then_follow_it(at_rest, 
     kiosk.wait_screen("home")
     kiosk.tap("home.applications")
     kiosk.wait_screen("applications", timeout=30)
-    texts = _text(kiosk)
+    texts = screen_text(kiosk)
     assert name in texts and "等待发送到社保中心的申请" not in texts
     kiosk.tap("applications.item-0")  # newest first: the one just sent
     kiosk.wait_screen("application")
-    history = _text(kiosk)
+    history = screen_text(kiosk)
     assert name in history and "已提交" in history
     kiosk.tap("application.back")
     kiosk.wait_screen("applications")
@@ -155,16 +112,16 @@ def _report_loss(kiosk: KioskClient, citizen_id: str, pin: str) -> str:
     kiosk.wait_screen("attract")
     kiosk.tap("attract.card-loss")
     kiosk.wait_screen("keypad")
-    _type(kiosk, citizen_id)
+    type_on_keypad(kiosk, citizen_id)
     kiosk.tap("keypad.next")
-    _type(kiosk, pin)
-    assert "●" * len(pin) in _text(kiosk) and pin not in _text(kiosk)
+    type_on_keypad(kiosk, pin)
+    assert "●" * len(pin) in screen_text(kiosk) and pin not in screen_text(kiosk)
     kiosk.tap("keypad.next")
     kiosk.wait_screen("confirm")
-    assert "将被停用" in _text(kiosk)
+    assert "将被停用" in screen_text(kiosk)
     kiosk.tap("confirm.confirm")
     kiosk.wait_screen("receipt", timeout=30)
-    return _text(kiosk)
+    return screen_text(kiosk)
 
 
 def test_a_lost_card_is_reported_without_it_opens_no_session_and_is_found_again(at_rest):
@@ -189,18 +146,18 @@ def test_a_lost_card_is_reported_without_it_opens_no_session_and_is_found_again(
 
     stack.card().insert(citizen_index=int(citizen["index"]))
     kiosk.wait_screen("message")
-    assert "这张社保卡已挂失" in _text(kiosk)
+    assert "这张社保卡已挂失" in screen_text(kiosk)
     assert kiosk.status()["session_active"] is False
 
     # Found again: the card in hand and its PIN reverse the report (解挂) ...
     kiosk.tap("message.card-loss-reversal")
     kiosk.wait_screen("keypad")
-    _type(kiosk, pin)
+    type_on_keypad(kiosk, pin)
     kiosk.tap("keypad.next")
     kiosk.wait_screen("confirm")
     kiosk.tap("confirm.confirm")
     kiosk.wait_screen("receipt", timeout=30)
-    assert "已解除挂失" in _text(kiosk), kiosk.texts()
+    assert "已解除挂失" in screen_text(kiosk), kiosk.texts()
     kiosk.tap("receipt.done")
     kiosk.wait_screen("ending")
     stack.card().remove()

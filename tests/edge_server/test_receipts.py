@@ -44,3 +44,21 @@ def test_unknown_receipts_are_404_and_malformed_ones_422(h):
 def test_a_receipt_needs_a_device_credential(h):
     r = h.edge.get("/api/v1/submissions/R20261122ABCDEFGHJK")
     assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
+
+
+def test_with_central_known_down_the_receipt_says_queued_without_waiting(tmp_path, monkeypatch):
+    from edge_server import outbox
+
+    waited: list[str] = []
+    monkeypatch.setattr(outbox, "await_delivery",
+                        lambda ctx, receipt_no, timeout_s: waited.append(receipt_no))
+    with hall(tmp_path, outbox_sync_wait_s=30) as h:
+        citizen = h.citizen(card_status="normal")
+        pin = h.detail(citizen["index"])["service_pin"]
+        h.link.down = True
+        h.edge.app.state.edge.central.probe()  # the probe finds it down
+        r = h.edge.post("/api/v1/card-loss/reports",
+                        json={"citizen_id": citizen["citizen_id"], "pin": pin},
+                        headers=headers("kiosk-01", new_key()))
+        assert r.status_code == 201 and r.json()["state"] == "queued"
+        assert waited == [], "no wait for a platform known to be down"

@@ -39,7 +39,12 @@ class PresenceState:
 
 def touch_devices(conn: Connection, device_ids: set[str], now: datetime) -> None:
     """Advance last_seen of every device in the batch; create the unknown ones."""
-    ids = sorted(device_ids)  # every manager locks rows in one order (no PostgreSQL deadlocks)
+    ids = sorted(device_ids)
+    # Every manager locks the batch's rows in one order, first: an UPDATE ... IN (...) locks
+    # them in whatever order its plan visits them (a bitmap scan: heap order), and two managers
+    # sharing a PostgreSQL database then deadlock. Later writes of the batch touch only rows of
+    # these devices, so they queue behind these locks. (SQLite: BEGIN IMMEDIATE already.)
+    conn.execute(select(DEV.c.id).where(DEV.c.id.in_(ids)).order_by(DEV.c.id).with_for_update())
     # One statement for the whole batch: it shares one `now`. Its row count says whether any
     # device is new (rows can disappear: the sweep expires devices that never became healthy).
     touched = conn.execute(update(DEV).where(DEV.c.id.in_(ids)).values(last_seen=now))

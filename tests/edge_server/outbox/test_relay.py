@@ -125,6 +125,26 @@ def test_central_down_queues_then_drains_in_order_with_growing_backoff(h, fake):
     assert fake.order == keys_in_seq_order(h)
 
 
+def test_when_central_answers_again_the_relay_stops_backing_off(h, fake):
+    cid = h.citizen(0)["citizen_id"]
+    put(h, cid)
+    fake.down = True
+    for _ in range(6):  # backing off further each time
+        delay = relay.step(ctx(h))
+        h.clock.advance(delay + 0.01)
+    delay = relay.step(ctx(h))
+    assert delay > 5
+    fake.down = False
+    assert relay.step(ctx(h)) > 0 and fake.order == [], "still waiting out the backoff"
+    # Any call that reaches central again (the probe, an identify) ends the wait.
+    reachability = ctx(h).central.reachability
+    reachability.mark(False)
+    reachability.mark(True)
+    assert runtime(ctx(h)).recovered.is_set()
+    relay.step(ctx(h))
+    assert len(fake.order) == 1 and outbox.stats(ctx(h)).depth == 0
+
+
 def test_a_refusal_is_a_dead_letter_and_a_corrected_retry_is_sent(h, fake):
     cid = h.citizen(0)["citizen_id"]
     fake.refuse = lambda item: item["payload"]["form"]["phone"] == "13900000000"

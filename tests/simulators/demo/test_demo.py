@@ -47,10 +47,11 @@ def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
     assert proc.returncode == 0, output
     listed = [line.strip() for line in output.splitlines() if line.strip().endswith(".png")
               and not line.strip().startswith("screenshot")]
-    assert len(listed) == 8, output
+    assert len(listed) == 11, output
     shots_dir = next(tmp_path.glob("*/screenshots"))
     assert all((shots_dir / name).is_file() for name in listed)
     assert "养老金发放记录" in read_chinese(shots_dir / "03-benefits.png")
+    assert "等待发送" in read_chinese(shots_dir / "11-receipt-queued.png")
     assert "online=True" in output
     # The application made while central was down: queued, then sent, recorded once.
     assert re.search(r"receipt R\d{8}[0-9A-Z]{10}: queued", output), output

@@ -116,15 +116,22 @@ def _pin_refusal(state: SimState, index: int, pin: str, now: dt.datetime) -> Ans
                    citizen_index=index)
 
 
+def _with_pin(state: SimState, citizen_id: str, pin: str,
+              now: dt.datetime) -> tuple[Any, Answer | None]:
+    """The citizen of a PIN-checked submission, or the refusal (unknown person, wrong PIN)."""
+    citizen = state.population.find(citizen_id)
+    if citizen is None:
+        return None, refused("person-not-found", "查无此人，请核对身份证号码。")
+    return citizen, _pin_refusal(state, citizen.index, pin, now)
+
+
 # -- card loss report and its reversal ---------------------------------------------------------
 def _report_loss(state: SimState, payload: LossReportPayload, now: dt.datetime,
                  _submitted_at: dt.datetime) -> Answer:
-    citizen = state.population.find(payload.citizen_id)
-    if citizen is None:
-        return refused("person-not-found", "查无此人，请核对身份证号码。")
-    wrong = _pin_refusal(state, citizen.index, payload.pin, now)
+    citizen, wrong = _with_pin(state, payload.citizen_id, payload.pin, now)
     if wrong is not None:
         return wrong
+    assert citizen is not None
     card = citizen.current_card
     status = benefits.card_status(state, citizen)
     if status not in ("normal", "reported-lost"):
@@ -140,12 +147,10 @@ def _report_loss(state: SimState, payload: LossReportPayload, now: dt.datetime,
 
 def _reverse_loss(state: SimState, payload: LossReversalPayload, now: dt.datetime,
                   _submitted_at: dt.datetime) -> Answer:
-    citizen = state.population.find(payload.citizen_id)
-    if citizen is None:
-        return refused("person-not-found", "查无此人，请核对身份证号码。")
-    wrong = _pin_refusal(state, citizen.index, payload.pin, now)
+    citizen, wrong = _with_pin(state, payload.citizen_id, payload.pin, now)
     if wrong is not None:
         return wrong
+    assert citizen is not None
     card = citizen.current_card
     if (payload.card_number.upper() != card.card_number
             or payload.card_id_code.upper() != card.card_id_code):

@@ -16,11 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect, ExceptionContext, make_url
+from sqlalchemy.pool import SingletonThreadPool
 from sqlalchemy.types import TypeDecorator
 
 from common.clock import Deadline
 
 BUSY_TIMEOUT_MS = 30_000
+# How long a read on an event loop may wait for SQLite (make_loop_reader).
+LOOP_READ_BUSY_MS = 20
 # Execution option: `False` on a connection makes its transaction a plain (deferred) BEGIN.
 WRITE_OPTION = "hrss_write"
 # Execution option for a connection that runs ONE read statement: no BEGIN at all (SQLite runs
@@ -59,7 +62,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _use_wal(cursor: Any) -> None:
+def _use_wal(cursor: Any, busy_timeout_ms: int) -> None:
     """Switch the file to WAL (persistent), unless it is already.
 
     The switch needs an exclusive lock and SQLite does not wait for that one (no busy handler:
@@ -67,7 +70,7 @@ def _use_wal(cursor: Any) -> None:
     (a second edge starting during the first one's migrations) would fail at once. Skip it when
     WAL is on already; otherwise retry within the busy timeout.
     """
-    deadline = Deadline(BUSY_TIMEOUT_MS / 1000)
+    deadline = Deadline(busy_timeout_ms / 1000)
     while True:
         try:
             if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
@@ -79,22 +82,25 @@ def _use_wal(cursor: Any) -> None:
             time.sleep(0.05)
 
 
-def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's "begin" event emit BEGIN itself instead of pysqlite's implicit, late,
-    # always-DEFERRED one: every transaction then really is one, reads included.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        # WAL: readers never block the writer.
-        _use_wal(cursor)
-        # Writers queue instead of failing at once with "database is locked".
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        # NORMAL is durable across process crashes in WAL mode (only power loss can lose the
-        # last commits), which is what a killed process needs.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-    finally:
-        cursor.close()
+def _connect_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself instead of pysqlite's implicit,
+        # late, always-DEFERRED one: every transaction then really is one, reads included.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            # WAL: readers never block the writer.
+            _use_wal(cursor, busy_timeout_ms)
+            # Writers queue instead of failing at once with "database is locked".
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+            # NORMAL is durable across process crashes in WAL mode (only power loss can lose
+            # the last commits), which is what a killed process needs.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    return on_connect
 
 
 def _primary_message_only(context: ExceptionContext) -> None:
@@ -113,9 +119,11 @@ def _primary_message_only(context: ExceptionContext) -> None:
         wrapper.args = (wrapper.args[0].replace(full, primary), *wrapper.args[1:])
 
 
-def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, writer: bool = True, busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+                **kwargs: Any) -> Engine:
     """An engine for `url`. On SQLite, `writer=False` makes every transaction a deferred BEGIN
-    (a read-only engine for REST reads that must never queue behind the writer).
+    (a read-only engine for REST reads that must never queue behind the writer), and
+    `busy_timeout_ms` bounds every wait for SQLite's locks, connecting included.
 
     `hide_parameters`: a database error's message then never carries row values.
     """
@@ -126,20 +134,21 @@ def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
         return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    file_backed = bool(parsed.database) and parsed.database != ":memory:"
     options: dict[str, Any] = {
         # As many pooled connections as a server has worker threads (anyio's default 40):
         # with SQLAlchemy's default of 5, every busier moment opened and closed overflow
         # connections, each paying the connect pragmas again.
         "pool_size": 40, "max_overflow": 10, **kwargs,
-    } if parsed.database and parsed.database != ":memory:" else kwargs
+    } if file_backed and "poolclass" not in kwargs else kwargs
     engine = create_engine(
         url,
         hide_parameters=True,
         # Worker threads share the pool; each connection is used by one thread at a time.
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
         **options,
     )
-    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "connect", _connect_pragmas(busy_timeout_ms))
     writers = _WriterTurns(engine.dialect)
 
     def _on_begin(connection: Connection) -> None:
@@ -158,6 +167,31 @@ def make_engine(url: str, *, writer: bool = True, **kwargs: Any) -> Engine:
             raise
 
     event.listen(engine, "begin", _on_begin)
+    return engine
+
+
+def make_loop_reader(url: str) -> Engine | None:
+    """A read-only engine for the few reads an event loop may run itself, without a hop to a
+    worker thread; None unless `url` is an SQLite file.
+
+    A local file read in WAL mode never waits for a writer; a network round trip (PostgreSQL)
+    does not belong on the loop at all. One connection per thread that uses it (the loop's),
+    so a checkout never waits either; `query_only`; and a busy timeout of a few milliseconds,
+    connecting included, for the rare moments SQLite makes a reader wait (WAL recovery, an
+    exclusive lock): the caller then takes its worker-thread path
+    (`sqlalchemy.exc.OperationalError`).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or (
+            parsed.database == ":memory:"):
+        return None
+    engine = make_engine(url, writer=False, busy_timeout_ms=LOOP_READ_BUSY_MS,
+                         poolclass=SingletonThreadPool, pool_size=4)
+
+    def _reader_only(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA query_only=ON")
+
+    event.listen(engine, "connect", _reader_only)  # after make_engine's own pragmas
     return engine
 
 

@@ -11,6 +11,7 @@ import logging
 
 from fastapi import Request
 from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from common.device_token import DeviceCredential, ExpiredToken, InvalidToken, verify_token
 from common.problem import Problem
@@ -68,20 +69,32 @@ class DeviceBearer(HTTPBearer):
 
     async def __call__(self, request: Request) -> DeviceCredential:  # type: ignore[override]
         credentials = await super().__call__(request)
-        ctx: EdgeContext = request.app.state.edge
-        try:
-            if credentials is None:
-                raise InvalidToken("no bearer credential")
-            return verify_device(ctx, credentials.credentials.strip())
-        except ExpiredToken as exc:
-            log.warning("rejected a device credential: %s", exc)
-            raise Problem(
-                401, TOKEN_EXPIRED,
-                "The device credential has expired; provision the device again",
-            ) from None
-        except InvalidToken as exc:
-            log.warning("rejected a device credential: %s", exc)
-            raise Problem(401, UNAUTHORIZED, "Missing or invalid device credential") from None
+        return credential_of(request.app.state.edge,
+                             None if credentials is None else credentials.credentials)
+
+
+def credential_of(ctx: EdgeContext, token: str | None) -> DeviceCredential:
+    """The credential of a bearer token, or the 401 problem that refuses it."""
+    try:
+        if token is None:
+            raise InvalidToken("no bearer credential")
+        return verify_device(ctx, token.strip())
+    except ExpiredToken as exc:
+        log.warning("rejected a device credential: %s", exc)
+        raise Problem(
+            401, TOKEN_EXPIRED, "The device credential has expired; provision the device again",
+        ) from None
+    except InvalidToken as exc:
+        log.warning("rejected a device credential: %s", exc)
+        raise Problem(401, UNAUTHORIZED, "Missing or invalid device credential") from None
+
+
+def request_device(request: Request) -> str:
+    """`require_device` for a route that takes no FastAPI dependencies (the hottest read):
+    the same header parsing (HTTPBearer's) and the same answers."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    bearer = token if scheme.lower() == "bearer" and token else None
+    return credential_of(request.app.state.edge, bearer).device_id
 
 
 class DeviceIdBearer(DeviceBearer):

@@ -112,6 +112,9 @@ class EdgeContext:
     # Device tokens whose signature verified (auth.verify_device): expiry and revocation are
     # still checked on every request.
     verified_tokens: OpenedMemo = field(default_factory=lambda: OpenedMemo(4096))
+    # The event loop's own read-only engine (common.sqlite.make_loop_reader): SQLite only,
+    # for the cached benefits read answered without a worker-thread hop.
+    loop_reader: Engine | None = None
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from common.clock import utc_now
 from common.logs import setup_logging
-from common.sqlite import make_engine
+from common.sqlite import make_engine, make_loop_reader
 from common.version import __version__
 from edge_server import migrate
 from edge_server.background import Background
@@ -53,7 +53,7 @@ def build_context(
     migrate.upgrade(engine)
     central = client_from_settings(settings, http=central_http, clock=clock)
     ctx = EdgeContext(settings=settings, engine=engine, cipher=cipher, central=central,
-                      clock=clock)
+                      clock=clock, loop_reader=make_loop_reader(settings.database_url))
     central.reachability.on_recovery(ctx.outbox.central_recovered)
     return ctx
 
@@ -81,6 +81,8 @@ def create_app(
                 await loops.stop()
             ctx.central.close()
             ctx.engine.dispose()
+            if ctx.loop_reader is not None:
+                ctx.loop_reader.dispose()
 
     app = FastAPI(
         title="HRSS kiosk edge server",

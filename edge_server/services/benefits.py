@@ -6,7 +6,8 @@ import datetime as dt
 import logging
 from collections.abc import Hashable
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import Engine, and_, bindparam, or_, select
+from sqlalchemy.exc import OperationalError
 
 from common.clock import CHINA_TZ, iso_utc
 from common.masking import mask_account, mask_citizen_id
@@ -54,25 +55,45 @@ def benefits_json(ctx: EdgeContext, device_id: str, session_id: str) -> bytes:
     One query decides, on every request, so an ended or expired session, a refreshed or
     forgotten entry, or an entry past its TTL is never answered from memory.
     """
-    key = _memo_key(ctx, device_id, session_id)
-    if key is not None:
-        found = ctx.opened.get(key)
-        if isinstance(found, bytes):
-            ctx.cache_stats.hit()
-            ctx.cache_stats.hit()
-            return found
+    key = _memo_key(ctx.engine, ctx, device_id, session_id)
+    found = _remembered(ctx, key)
+    if found is not None:
+        return found
     body = benefits(ctx, device_id, session_id).model_dump_json().encode()
     # Remembered only if nothing changed while it was built (a refresh by another request).
-    if key is not None and _memo_key(ctx, device_id, session_id) == key:
+    if key is not None and _memo_key(ctx.engine, ctx, device_id, session_id) == key:
         ctx.opened.put(key, body)
     return body
 
 
-def _memo_key(ctx: EdgeContext, device_id: str, session_id: str) -> Hashable | None:
+def remembered_json(ctx: EdgeContext, device_id: str, session_id: str) -> bytes | None:
+    """`benefits_json`'s answer if memory holds it, decided with the event loop's own reader
+    (no worker thread); None when there is no such reader, SQLite made it wait, or the answer
+    must be built (then `benefits_json` on a worker thread)."""
+    if ctx.loop_reader is None:
+        return None
+    try:
+        key = _memo_key(ctx.loop_reader, ctx, device_id, session_id)
+    except OperationalError:
+        return None  # busy for longer than a loop may wait: the worker thread queues instead
+    return _remembered(ctx, key)
+
+
+def _remembered(ctx: EdgeContext, key: Hashable | None) -> bytes | None:
+    found = ctx.opened.get(key) if key is not None else None
+    if not isinstance(found, bytes):
+        return None
+    ctx.cache_stats.hit()  # the person's entry and the payments'
+    ctx.cache_stats.hit()
+    return found
+
+
+def _memo_key(engine: Engine, ctx: EdgeContext, device_id: str,
+              session_id: str) -> Hashable | None:
     """What the answer depends on, if it may come from memory; None if it must be built."""
     if len(session_id) > 64:
         return None
-    with ctx.engine.connect().execution_options(**{SINGLE_READ_OPTION: True}) as conn:
+    with engine.connect().execution_options(**{SINGLE_READ_OPTION: True}) as conn:
         rows = conn.execute(_READ_STATE, {"id": session_id}).all()
     now = ctx.now()
     if not rows or rows[0].device_id != device_id or rows[0].ended_at is not None or (

@@ -1,12 +1,21 @@
 import datetime as dt
+import sqlite3
 import threading
+import time
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import OperationalError, StatementError
 
 from common.clock import CHINA_TZ
-from common.sqlite import WRITE_OPTION, UtcDateTime, is_sqlite, make_engine
+from common.sqlite import (
+    LOOP_READ_BUSY_MS,
+    WRITE_OPTION,
+    UtcDateTime,
+    is_sqlite,
+    make_engine,
+    make_loop_reader,
+)
 
 meta = MetaData()
 events = Table("events", meta, Column("id", Integer, primary_key=True), Column("at", UtcDateTime))
@@ -58,3 +67,44 @@ def test_two_read_then_write_transactions_queue_instead_of_failing(tmp_path):
     assert errors == []
     with engine.connect().execution_options(**{WRITE_OPTION: False}) as conn:
         assert conn.execute(text("SELECT v FROM n")).scalar_one() == 80
+
+
+def test_the_loop_reader_reads_only_and_exists_for_sqlite_files_only(tmp_path):
+    url = f"sqlite:///{tmp_path}/x.sqlite"
+    with make_engine(url).begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE n (v INTEGER)")
+        conn.exec_driver_sql("INSERT INTO n VALUES (7)")
+    reader = make_loop_reader(url)
+    assert reader is not None
+    with reader.connect() as conn:
+        assert conn.exec_driver_sql("SELECT v FROM n").scalar() == 7
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == LOOP_READ_BUSY_MS
+        with pytest.raises(OperationalError, match="readonly"):
+            conn.exec_driver_sql("INSERT INTO n VALUES (8)")
+    reader.dispose()
+    assert make_loop_reader("sqlite://") is None
+    assert make_loop_reader("postgresql://localhost/edge") is None
+
+
+def test_the_loop_reader_gives_up_within_its_busy_timeout(tmp_path):
+    # A connection in exclusive locking mode keeps every other reader out, as WAL recovery
+    # briefly does: the loop's read fails fast (its caller falls back to a worker thread).
+    url = f"sqlite:///{tmp_path}/x.sqlite"
+    writer = make_engine(url)
+    with writer.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE n (v INTEGER)")
+    writer.dispose()
+    holder = sqlite3.connect(tmp_path / "x.sqlite", isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO n VALUES (1)")
+    reader = make_loop_reader(url)
+    assert reader is not None
+    try:
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="locked"), reader.connect() as conn:
+            conn.exec_driver_sql("SELECT v FROM n").all()
+        assert time.monotonic() - started < 5  # not the writers' 30 s
+    finally:
+        holder.close()
+        reader.dispose()

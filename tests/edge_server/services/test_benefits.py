@@ -4,6 +4,7 @@ hot (three reads: build, remember, answer from memory) and checks that it was.""
 
 import pytest
 
+from edge_server.services import benefits as benefits_service
 from tests.edge_server.support import new_key
 
 
@@ -60,3 +61,27 @@ def test_the_view_is_audited_once_per_session_not_per_read(h, hot):
     assert h.benefits(other).status_code == 200
     rows = h.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'benefits.viewed'")
     assert rows[0][0] == 2
+
+
+def test_the_event_loop_answers_from_memory_on_sqlite_only(h, hot):
+    # On SQLite the remembered answer is found without a worker thread (the loop's own
+    # read-only connection); PostgreSQL is a network round trip, which never runs on the loop.
+    _, sid = hot
+    ctx = h.edge.app.state.edge
+    found = benefits_service.remembered_json(ctx, "kiosk-01", sid)
+    if h.backend == "sqlite":
+        assert found == h.benefits(sid).content
+        assert benefits_service.remembered_json(ctx, "kiosk-02", sid) is None
+        assert h.end(sid).status_code == 204
+        assert benefits_service.remembered_json(ctx, "kiosk-01", sid) is None
+    else:
+        assert ctx.loop_reader is None and found is None
+
+
+def test_a_bad_session_id_or_token_gets_the_same_answers_as_every_session_route(h):
+    for bad in ("x" * 65, "a.b", "%E4%BD%A0"):
+        r = h.benefits(bad)
+        assert (r.status_code, r.json()["code"]) == (422, "validation-error"), bad
+        assert r.json()["errors"][0]["loc"] == ["path", "session_id"]
+    r = h.edge.get("/api/v1/sessions/ses_x/benefits", headers={"Authorization": "Basic abc"})
+    assert (r.status_code, r.json()["code"]) == (401, "unauthorized")

@@ -100,6 +100,11 @@ KINDS: Mapping[PeripheralKind, KindSpec] = {spec.kind: spec for spec in (
 IMPLEMENTATIONS: Mapping[tuple[PeripheralKind, Impl], str] = {
     (PeripheralKind.CARD, Impl.REAL): "drivers.card.pcsc:PcscCardReader",
     (PeripheralKind.CARD, Impl.SIMULATED): "drivers.registry:simulated_card_reader",
+    (PeripheralKind.CAMERA, Impl.REAL): "drivers.camera.opencv:OpenCvCamera",
+    (PeripheralKind.CAMERA, Impl.SIMULATED): "drivers.camera.opencv:simulated_camera",
+    # A simulated terminal runs the real engine on the simulated camera's frames.
+    (PeripheralKind.FACE, Impl.REAL): "drivers.face.dlib_engine:DlibFaceEngine",
+    (PeripheralKind.FACE, Impl.SIMULATED): "drivers.face.dlib_engine:DlibFaceEngine",
 }
 
 

@@ -18,14 +18,16 @@ from common.version import __version__
 from edge_server import migrate
 from edge_server.background import Background
 from edge_server.central import client_from_settings
+from edge_server.certification.bodylimit import RouteBodySizeLimit
 from edge_server.context import EdgeContext
 from edge_server.crypto import DataCipher, load_or_create_key
-from edge_server.middleware import BodySizeLimit
 from edge_server.openapi import install_openapi
 from edge_server.routers import (
     applications,
     cards,
+    certification,
     device,
+    field,
     health,
     metrics,
     operator,
@@ -95,7 +97,7 @@ def create_app(
     )
     app.state.edge = ctx
     install_problem_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RouteBodySizeLimit, settings=settings)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(sessions.router, prefix=API_PREFIX)
     app.include_router(device.router, prefix=API_PREFIX)
@@ -104,6 +106,8 @@ def create_app(
     app.include_router(applications.router, prefix=API_PREFIX)
     app.include_router(cards.router, prefix=API_PREFIX)
     app.include_router(submissions.router, prefix=API_PREFIX)
+    app.include_router(certification.router, prefix=API_PREFIX)
+    app.include_router(field.router, prefix=API_PREFIX)
     install_openapi(app)
     return app
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import and_, col, delete, or_
 
+from edge_server.certification import evidence_store
 from edge_server.context import EdgeContext
 from edge_server.db import session_scope
 from edge_server.models import CitizenCacheEntry, IdempotencyRecord, RateBucket, ServiceSession
@@ -21,6 +22,7 @@ class Purged:
     sessions: int
     cache_entries: int
     rate_buckets: int = 0
+    certification_evidence: int = 0  # past certification_evidence_retention_days
 
 
 def purge(ctx: EdgeContext) -> Purged:
@@ -62,7 +64,8 @@ def purge(ctx: EdgeContext) -> Purged:
         buckets = db.exec(
             delete(RateBucket).where(col(RateBucket.updated_at) < bucket_cutoff)
         ).rowcount
-    result = Purged(records, sessions, cached, buckets)
+    evidence = evidence_store.purge(ctx)
+    result = Purged(records, sessions, cached, buckets, evidence)
     if records or sessions or cached or buckets:
         log.info(
             "purged %d idempotency records, %d sessions, %d cache entries, %d rate buckets",

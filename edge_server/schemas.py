@@ -282,3 +282,91 @@ def problems(*pairs: tuple[int, str]) -> dict[int | str, dict[str, object]]:
         entry = out.setdefault(status, {"model": ProblemView, "description": ""})
         entry["description"] = f"{entry['description']}, {code}".lstrip(", ")
     return out
+
+
+# -- pension qualification certification (issue 7) ----------------------------------------------
+def _aware_iso(text: str) -> str:
+    # Kept as the terminal wrote it (its signature covers the text); checked to be a time.
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise ValueError("a time without its UTC offset")
+    return text
+
+
+CertificationState = Literal["due", "done", "not-due", "not-pensioner", "deceased"]
+
+
+class CertificationStatusView(BaseModel):
+    """The session citizen's certification status. `template` is the enrolled face (128
+    values) for the kiosk's on-terminal 1:1 check: held in memory there, never stored."""
+
+    citizen_id: str = Field(repr=False, description="The session's citizen: the kiosk puts it "
+                            "in the record it signs (never shown or logged).")
+    status: CertificationState
+    reason_code: str | None = Field(description="Why a certification would be refused now "
+                                    "(null when due).")
+    due_date: str | None
+    opens_on: str | None
+    cycle_months: int
+    last_certified_at: str | None
+    explanation: str = Field(description="Plain Chinese, for the citizen.")
+    template: list[float] | None = Field(repr=False)
+    as_of: str
+    stale: bool
+    pending: bool = Field(description="A certification of this citizen is on its way to "
+                          "central from this edge.")
+
+
+class CertificationRecordIn(BaseModel):
+    """The record the terminal signed (Ed25519, common/signing.py): every key is required
+    (null where allowed), because the signature covers exactly these."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    citizen_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{17}[0-9Xx]$")] = Field(
+        repr=False)
+    certified_at: Annotated[str, StringConstraints(min_length=20, max_length=40),
+                            AfterValidator(_aware_iso)]
+    method: Literal["hall", "field"]
+    device_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    location: Annotated[str, StringConstraints(min_length=1, max_length=64),
+                        AfterValidator(_no_surrogates)]
+    staff_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")] | (
+        None)
+    evidence_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    result: Literal["passed"]
+    liveness_version: Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,40}$")]
+    signature: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{86}==$")]
+
+
+class CertificationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    evidence: dict[str, object] = Field(
+        repr=False, description="The kiosk's liveness evidence (drivers.face evidence_to_json): "
+        "at most 8 JPEG frames of 200 KB; its sha256 (common.signing.evidence_sha256) is the "
+        "record's evidence_sha256.")
+    record: CertificationRecordIn
+
+
+class CertificationReceiptView(BaseModel):
+    """The receipt of a certification: what the kiosk shows and prints. No personal data."""
+
+    certification_id: str = Field(description="The edge's id of this certification (its "
+                                  "receipt number).")
+    receipt_no: str
+    qr: str
+    kind: Literal["pension-certification"]
+    state: Literal["sent", "queued", "refused"]
+    submitted_at: str
+    sent_at: str | None
+    certified_at: str
+    certification_no: str | None = Field(description="Central's number, once recorded.")
+    next_due_date: str | None
+    refusal_code: str | None
+    refusal_message: str | None

@@ -78,6 +78,26 @@ class EdgeSettings(DeviceSettings):
     outbox_backoff_max_s: float = Field(15.0, gt=0)
     # Operators' outbox routes (Bearer); unset: those routes answer 404.
     operator_api_key: SecretStr | None = None
+    # -- pension qualification certification (issue 7)
+    # Evidence frames (sealed) are kept this long for disputes, then purged by maintenance.
+    certification_evidence_retention_days: int = Field(90, ge=1, le=3650)
+    # The one route that takes evidence (up to 8 JPEG frames of 200 KB, base64: 2.13 MB) may
+    # send this much; every other route keeps max_body_bytes.
+    certification_max_body_bytes: int = Field(2_359_296, ge=64 * 1024, le=16 * 1024 * 1024)
+    # Second judgements (dlib, CPU-bound) at once per process, and how long a request waits
+    # for its turn before 503 judge-busy.
+    certification_judge_concurrency: int = Field(1, ge=1, le=16)
+    certification_judge_wait_s: float = Field(20.0, gt=0, le=120)
+    # How old a terminal's certified_at may be when it reaches the edge (clock skew: 10 min
+    # ahead at most).
+    certification_record_max_age_s: int = Field(3600, ge=60)
+    # -- field mode (a field terminal's own edge, docs/field-mode.md)
+    # On: /api/v1/field routes exist, and sessions open from the trip roster offline.
+    field_mode: bool = False
+    # A prepared trip's roster (sealed templates) is refused and purged after this.
+    field_roster_ttl_s: int = Field(36 * 3600, ge=60, le=14 * 24 * 3600)
+    field_roster_max_entries: int = Field(2000, ge=1, le=20_000)
+    field_roster_page_size: int = Field(100, ge=1, le=200)
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Self:

@@ -117,12 +117,46 @@ class KioskSettings(DeviceSettings):
 
     log_level: str = "INFO"
 
+    # Voice prompts (kiosk.voice): espeak-ng's Mandarin voice where installed, else silence.
+    voice: Literal["espeak", "silent"] = "espeak"
+    voice_muted: bool = False
+    voice_executable: str = "espeak-ng"
+    voice_name: str = Field("cmn", pattern=r"^[a-z][a-z0-9_+-]{0,31}$")
+    voice_speed: int = Field(150, ge=80, le=300, description="words per minute")
+
+    # Pension certification (kiosk.flow.journeys.certify): the camera's source for OpenCV (a
+    # V4L2 index or path, a file, an MJPEG URL; unset: the driver's default) and the
+    # terminal's Ed25519 device key that signs each record (common/signing.py).
+    camera_source: str | None = None
+    device_key_file: Path | None = None  # unset: <device file's stem>.signing-key.pem beside it
+    location: str = Field("hall", min_length=1, max_length=64,
+                          description="where this terminal stands, in each signed record")
+    certify_step_timeout_s: float = Field(6.0, ge=2, le=30)
+    certify_challenges: int = Field(3, ge=2, le=5)
+
+    # -- field mode (kiosk/field, docs/field-mode.md): a staff member logs in and certifies
+    # villagers offline against a trip roster held by the terminal's own edge server.
+    mode: Literal["hall", "field"] = "hall"
+    field_staff_file: Path = Field(Path("/etc/hrss-kiosk/staff.json"),
+                                   description="written by `kioskctl provision staff add`")
+    # The staff lockout's state (no citizen data); unset: beside the staff file.
+    field_lockout_file: Path | None = None
+    field_staff_session_s: float = Field(10 * 3600.0, gt=0, le=24 * 3600.0)
+    field_staff_idle_s: float = Field(15 * 60.0, gt=0)
+
     def resolved_state_dir(self) -> Path | None:
         """`state_dir`, else the folder of the device file read; None without either."""
         if self.state_dir is not None:
             return self.state_dir
         config = type(self)._config_path
         return config.parent if config is not None else None
+
+    def resolved_device_key_file(self) -> Path | None:
+        """`device_key_file`, else provisioning's place for it beside the device file."""
+        if self.device_key_file is not None:
+            return self.device_key_file
+        config = type(self)._config_path
+        return config.with_name(f"{config.stem}.signing-key.pem") if config is not None else None
 
     @field_validator("device_id")
     @classmethod

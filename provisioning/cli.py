@@ -37,8 +37,12 @@ def device(
     token_ttl_days: int = typer.Option(
         90, min=1, max=3650, help="Days the edge credential is valid (the edge renews it)."
     ),
+    register_key_with: str | None = typer.Option(
+        None, help="Central (simulator) URL to register the signing key's public half with."
+    ),
 ) -> None:
-    """Write a terminal's device file: identity, edge credential, broker address."""
+    """Write a terminal's device file (identity, edge credential, broker address) and its
+    signing key beside it (kept if it exists)."""
     import datetime as dt
 
     from provisioning.device_credentials import InvalidDeviceId
@@ -52,3 +56,62 @@ def device(
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"wrote {out}")
+    _signing_key(out, device_id, register_key_with)
+
+
+def _signing_key(device_file: Path, device_id: str, central_url: str | None) -> None:
+    from provisioning.device_keys import RegistrationFailed, ensure_key, key_path, register_key
+
+    public = ensure_key(device_file)
+    typer.echo(f"signing key {key_path(device_file)} (public {public})")
+    if central_url:
+        try:
+            register_key(central_url, device_id, public)
+        except RegistrationFailed as exc:
+            typer.echo(f"could not register the signing key: {exc}", err=True)
+            raise typer.Exit(3) from exc
+        typer.echo(f"registered the signing key with {central_url}")
+
+
+# -- field staff (kiosk field mode: provisioning/staff.py) ---------------------------------------
+staff_app = typer.Typer(help="Field staff credentials on a terminal (checked offline).",
+                        no_args_is_help=True)
+provision_app.add_typer(staff_app, name="staff")
+
+
+@staff_app.command("add")
+def staff_add(
+    staff_id: str = typer.Option(..., help="The staff member's ID."),
+    file: Path = typer.Option(..., help="The terminal's staff file (kiosk.field_staff_file)."),
+    valid_days: int = typer.Option(30, min=1, max=366, help="Days until the credential expires."),
+    pin: str = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,
+                            help="6-12 digits; asked when not given."),
+) -> None:
+    """Add (or replace) a staff member's PIN and expiry; the PIN is stored only as a hash."""
+    from provisioning.staff import StaffFileError, add
+
+    try:
+        cred = add(file, staff_id, pin, valid_days=valid_days)
+    except StaffFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"{cred.staff_id} valid until {cred.expires_at:%Y-%m-%d %H:%M}Z in {file}")
+
+
+@staff_app.command("list")
+def staff_list(
+    file: Path = typer.Option(..., help="The terminal's staff file."),
+) -> None:
+    """The staff IDs on the terminal and their expiry (never a hash)."""
+    from common.clock import utc_now
+    from provisioning.staff import StaffFileError, load
+
+    try:
+        creds = load(file)
+    except StaffFileError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    now = utc_now()
+    for cred in sorted(creds.values(), key=lambda c: c.staff_id):
+        state = "expired" if cred.expired(now) else "valid"
+        typer.echo(f"{cred.staff_id}\t{cred.expires_at:%Y-%m-%d %H:%M}Z\t{state}")

@@ -17,7 +17,9 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "webapi": ("common",),
     "drivers": ("common",),
     "kiosk": ("drivers", "common"),
-    "edge_server": ("webapi", "common"),
+    # drivers.face: the second judgement of a certification's evidence (GB/T 38671) runs the
+    # kiosk's own face engine again, away from the terminal; no other driver.
+    "edge_server": ("webapi", "common", "drivers.face"),
     "fleet": ("webapi", "common"),
     "provisioning": ("fleet.protocol", "common"),
     # Simulators speak device-side protocols; they may use the fleet's wire protocol, never the

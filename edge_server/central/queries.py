@@ -262,3 +262,100 @@ def query_blacklist(
         BLACKLIST, {"since": since, "limit": limit}, BlacklistPage,
         lambda a: check_blacklist(a, now),
     )
+
+
+# -- 1.6 / 1.7 pension qualification certification (issue 7) -------------------------------------
+CERTIFICATION = "/central/v1/certification/query"
+DUE_ROSTER = "/central/v1/certification/due"
+TEMPLATE_SIZE = 128
+MAX_DUE_PAGE = 200
+CertificationStatus = Literal["due", "done", "not-due", "not-pensioner", "deceased"]
+TemplateValue = Annotated[float, Field(ge=-4.0, le=4.0, allow_inf_nan=False)]
+# A face template is biometric data: never in a repr (logs, tracebacks).
+Template = Annotated[tuple[TemplateValue, ...],
+                     Field(min_length=TEMPLATE_SIZE, max_length=TEMPLATE_SIZE)]
+VillageCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3})?$")]
+DueCursor = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
+
+
+class _CertificationStatus(_Answer):
+    status: CertificationStatus
+    reason_code: Slug | None = None
+    due_date: dt.date | None = None
+    opens_on: dt.date | None = None
+    cycle_months: int = Field(ge=1, le=120)
+    last_certified_at: AwareDatetime | None = None
+    explanation: Message
+
+
+class CertificationAnswer(_CertificationStatus):
+    as_of: AwareDatetime
+    citizen_id: CitizenIdText = Field(repr=False)
+    template: Template | None = Field(None, repr=False)
+
+
+class DueEntry(_CertificationStatus):
+    citizen_id: CitizenIdText = Field(repr=False)
+    name: Text64 = Field(repr=False)
+    village: Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")]
+    template: Template | None = Field(None, repr=False)
+
+
+class DueRoster(_Answer):
+    as_of: AwareDatetime
+    village: VillageCode
+    items: list[DueEntry] = Field(max_length=MAX_DUE_PAGE)
+    next: DueCursor | None = None
+
+
+def _check_status(answer: _CertificationStatus) -> None:
+    if (answer.status == "due") != (answer.reason_code is None):
+        raise BadAnswer("reason_code: set on a due status, or missing on another")
+
+
+def check_certification(answer: CertificationAnswer, asked: str,
+                        now: dt.datetime) -> CertificationAnswer:
+    _check_as_of(answer.as_of, now)
+    _same_citizen(answer.citizen_id, asked)
+    _check_status(answer)
+    return answer
+
+
+def check_due_roster(answer: DueRoster, village: str, limit: int, now: dt.datetime) -> DueRoster:
+    _check_as_of(answer.as_of, now)
+    if answer.village != village:
+        raise BadAnswer("village: not the village asked for")
+    if len(answer.items) > limit:
+        raise BadAnswer("items: more than asked for")
+    ids = [citizen_ids.normalize(item.citizen_id) for item in answer.items]
+    if len(set(ids)) != len(ids):
+        raise BadAnswer("items.citizen_id: repeated")
+    for item in answer.items:
+        if item.status != "due" or not item.village.startswith(village):
+            raise BadAnswer("items: not due, or of another village")
+        _check_status(item)
+    return answer
+
+
+def query_certification(
+    client: CentralClient, citizen_id: str, now: dt.datetime
+) -> CertificationAnswer:
+    """The citizen's certification status and enrolled template (1.6)."""
+    return client.call(
+        CERTIFICATION, {"citizen_id": citizen_id}, CertificationAnswer,
+        lambda a: check_certification(a, citizen_id, now),
+    )
+
+
+def query_due_roster(
+    client: CentralClient, village: str, limit: int, now: dt.datetime, after: str | None = None
+) -> DueRoster:
+    """One page (<= 200) of the pensioners due in the villages starting with `village`, with
+    their templates (1.7); the next page starts at `after=answer.next`."""
+    if not 1 <= limit <= MAX_DUE_PAGE:
+        raise ValueError(f"a roster page holds 1..{MAX_DUE_PAGE} entries")
+    body: dict[str, Any] = {"village": village, "limit": limit}
+    if after is not None:
+        body["after"] = after
+    return client.call(DUE_ROSTER, body, DueRoster,
+                       lambda a: check_due_roster(a, village, limit, now))

@@ -64,15 +64,24 @@ class LossReversalRecord(_Answer):
     reversed_at: AwareDatetime
 
 
+class CertificationRecord(_Answer):
+    certification_no: Annotated[str, StringConstraints(pattern=r"^RZ[0-9]{16}$")]
+    status: Literal["done"]
+    certified_at: AwareDatetime
+    next_due_date: dt.date
+    cycle_months: int = Field(ge=1, le=120)
+
+
 # kind -> the record central answers for it. A new kind (issue 7: pension-certification) adds
 # one line here and its payload in the caller.
 RECORDS: dict[str, type[_Answer]] = {
     "subsidy-application": ApplicationRecord,
     "card-loss-report": LossReportRecord,
     "card-loss-reversal": LossReversalRecord,
+    "pension-certification": CertificationRecord,
 }
 KINDS = tuple(RECORDS)
-_RECORD_TIMES = ("submitted_at", "reported_at", "reversed_at")
+_RECORD_TIMES = ("submitted_at", "reported_at", "reversed_at", "certified_at")
 
 
 class Refusal(_Answer):
@@ -174,7 +183,19 @@ def _check_record(item: Submission, raw: dict[str, Any], now: dt.datetime) -> di
             "period")
     ):
         raise BadAnswer("results.record: not the application we sent")
+    if isinstance(record, CertificationRecord) and not _same_moment(
+            record.certified_at, item.payload.get("certified_at")):
+        raise BadAnswer("results.record: not the certification we sent")
     return record.model_dump(mode="json")
+
+
+def _same_moment(answered: dt.datetime, sent: object) -> bool:
+    # Central answers to the second; the terminal may have sent fractions.
+    try:
+        moment = dt.datetime.fromisoformat(sent) if isinstance(sent, str) else None
+    except ValueError:
+        return False
+    return moment is not None and abs((answered - moment).total_seconds()) < 1
 
 
 def _check_envelope(answer: SubmissionsAnswer, now: dt.datetime) -> SubmissionsAnswer:

@@ -23,6 +23,7 @@ from common.masking import mask_citizen_id, mask_name
 from common.problem import Problem
 from common.sqlite import WRITE_OPTION
 from edge_server import audit, rate_limit
+from edge_server.central import CentralPerson
 from edge_server.context import EdgeContext
 from edge_server.crypto import Sealed, SealError
 from edge_server.db import run_in_transaction, session_scope
@@ -74,12 +75,14 @@ def _open_session(
         # The reason never holds digits of the ID (common.citizen_id guarantees it).
         raise Problem(422, "invalid-citizen-id", "The citizen ID is not valid", str(exc)) from None
     masked = mask_citizen_id(cid.value)
-    try:
-        fresh = citizens.person(ctx, cid.value, refresh=True)
-    except Problem as problem:
-        if problem.code == "citizen-not-found":
-            _audit_refusal(ctx, device_id, masked, problem.code)
-        raise
+    fresh = _from_roster(ctx, cid.value)
+    if fresh is None:
+        try:
+            fresh = citizens.person(ctx, cid.value, refresh=True)
+        except Problem as problem:
+            if problem.code == "citizen-not-found":
+                _audit_refusal(ctx, device_id, masked, problem.code)
+            raise
     card_status = card_loss.card_status(ctx, cid.value, request.card.card_number, fresh)
     if card_status != "normal":
         _audit_refusal(ctx, device_id, masked, f"card-{card_status}")
@@ -88,6 +91,56 @@ def _open_session(
             403, "card-not-valid", "This card is not valid", card_status=card_status
         )
 
+    # The card's fields go with the citizen ID: an application names the card it was made
+    # with (central checks it against the card on record).
+    card = request.card
+    return _store(ctx, device_id, cid.value, fresh, card_status, commit, {
+        "card_number": card.card_number.strip().upper(), "card_id_code": card.card_id_code,
+        "name": card.name})
+
+
+def open_session_by_id_number(
+    ctx: EdgeContext, device_id: str, citizen_id: str, commit: Commit
+) -> SessionView:
+    """Field mode, staff-assisted, the card at home: the ID number typed by staff, for a
+    citizen on this edge's trip roster only (the face match against the roster's template is
+    the proof that follows). Rate-limited like a card identify."""
+    buckets = rate_limit.identify_buckets(ctx, device_id)
+    rate_limit.take(ctx, buckets)
+    try:
+        try:
+            cid = citizen_ids.parse(citizen_id)
+        except citizen_ids.InvalidCitizenId as exc:
+            raise Problem(422, "invalid-citizen-id", "The citizen ID is not valid",
+                          str(exc)) from None
+        fresh = _from_roster(ctx, cid.value)
+        if fresh is None:
+            _audit_refusal(ctx, device_id, mask_citizen_id(cid.value), "not-on-roster")
+            raise Problem(404, "citizen-not-found", "This person is not on the trip's roster")
+        return _store(ctx, device_id, cid.value, fresh, "not-presented", commit,
+                      {"card_number": "", "card_id_code": None, "name": None},
+                      outcome="id-number")
+    except Problem as problem:
+        if problem.code in _REFUSALS:
+            rate_limit.charge(ctx, buckets, ctx.settings.identify_failure_cost - 1)
+        raise
+
+
+def _from_roster(ctx: EdgeContext, citizen_id: str) -> citizens.Fresh[CentralPerson] | None:
+    """Field mode: the trip roster's person record answers, offline (docs/field-mode.md)."""
+    if not ctx.settings.field_mode:
+        return None
+    from edge_server.services import field_trips  # field mode only
+
+    found = field_trips.roster_person(ctx, citizen_id)
+    return None if found is None else citizens.Fresh(found.person, found.as_of, stale=True)
+
+
+def _store(
+    ctx: EdgeContext, device_id: str, citizen_id: str, fresh: citizens.Fresh[CentralPerson],
+    card_status: str, commit: Commit, card: dict[str, Any], *, outcome: str | None = None,
+) -> SessionView:
+    masked = mask_citizen_id(citizen_id)
     now = ctx.now()
     person = fresh.value
     view = CitizenView(
@@ -103,27 +156,22 @@ def _open_session(
         session_id=session_id, expires_at=iso_utc(expires_at), citizen=view,
         as_of=iso_utc(fresh.as_of), stale=fresh.stale,
     )
-    # The card's fields go with the citizen ID: an application names the card it was made
-    # with (central checks it against the card on record).
-    card = request.card
     sealed = ctx.cipher.seal_json(
-        {"citizen_id": cid.value, "answer": answer.model_dump(mode="json"),
-         "card": {"card_number": card.card_number.strip().upper(),
-                  "card_id_code": card.card_id_code, "name": card.name}},
+        {"citizen_id": citizen_id, "answer": answer.model_dump(mode="json"), "card": card},
         _aad(session_id),
     )
 
     def write(db: Session) -> SessionView:
         db.add(
             ServiceSession(
-                id=session_id, device_id=device_id, citizen_key=ctx.cipher.citizen_key(cid.value),
+                id=session_id, device_id=device_id, citizen_key=ctx.cipher.citizen_key(citizen_id),
                 key_id=sealed.key_id, nonce=sealed.nonce, payload=sealed.ciphertext,
                 created_at=now, expires_at=expires_at,
             )
         )
         audit.append(
             db, at=now, device_id=device_id, action="session.opened", session_id=session_id,
-            masked_id=masked, outcome="stale" if fresh.stale else "ok",
+            masked_id=masked, outcome=outcome or ("stale" if fresh.stale else "ok"),
         )
         return answer
 

@@ -29,6 +29,7 @@ from common.clock import Deadline
 from common.http import AnswerTooLarge, DeadlinePassed, deadline_transport, read_bounded, within
 from common.problem import PROBLEM_JSON
 from common.version import __version__
+from kiosk.edge.certification import CertificationReceipt, CertificationStatus
 from kiosk.edge.errors import INVALID_RESPONSE, EdgeProblem, EdgeUnreachable
 from kiosk.edge.keys import new_idempotency_key
 from kiosk.edge.models import (
@@ -46,6 +47,7 @@ from kiosk.edge.models import (
     Subsidies,
 )
 from kiosk.edge.problems import problem_from
+from kiosk.field.edge_calls import FieldQueue, TripPrepared
 
 log = logging.getLogger(__name__)
 # httpx logs every request's full URL at INFO, and session URLs carry the session id (which,
@@ -178,6 +180,39 @@ class EdgeClient:
             raise EdgeProblem(INVALID_RESPONSE, 200,
                               title="GET /submissions/{no} answered about another receipt")
         return receipt
+
+    # Pension certification (issue 7) --------------------------------------------------------
+
+    def get_certification(self, session_id: str) -> CertificationStatus:
+        """Whether this citizen's certification is due, in plain words, with the enrolment
+        photo's template for the on-terminal check (kept in memory only)."""
+        return self._call("GET", f"/sessions/{session_id}/certification", CertificationStatus,
+                          label="/sessions/{id}/certification")
+
+    def submit_certification(self, session_id: str, body: dict[str, Any], *,
+                             idempotency_key: str) -> CertificationReceipt:
+        """POST the evidence and the signed record: 201 with its receipt; 422 with the edge's
+        reason when its second judgement (or the record) refuses it."""
+        return self._call("POST", f"/sessions/{session_id}/certifications",
+                          CertificationReceipt, json=body, key=idempotency_key,
+                          label="/sessions/{id}/certifications")
+
+    # Field mode (issue 7: a field terminal's own edge, docs/field-mode.md) ------------------
+
+    def prepare_trip(self, village: str) -> TripPrepared:
+        """POST /field/trips: download the village's roster of pensioners due (encrypted)."""
+        return self._call("POST", "/field/trips", TripPrepared, json={"village": village},
+                          label="/field/trips")
+
+    def field_queue(self) -> FieldQueue:
+        """GET /field/queue: records waiting to sync and when the last sync happened."""
+        return self._call("GET", "/field/queue", FieldQueue, label="/field/queue")
+
+    def open_by_id_number(self, citizen_id: str, *, idempotency_key: str) -> SessionOpened:
+        """POST /field/sessions by ID number (the card is at home), from the trip's roster."""
+        return self._call("POST", "/field/sessions", SessionOpened,
+                          json={"method": "id-number", "citizen_id": citizen_id},
+                          key=idempotency_key, label="/field/sessions")
 
     def renew_token(self, *, idempotency_key: str) -> DeviceTokenIssued:
         """POST /device/token (no body): a fresh token; the same one again for the same key."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from kiosk.edge.certification import CertificationReceipt, CertificationStatus
 from kiosk.edge.models import (
     ApplicationDraft,
     Applications,
@@ -80,3 +81,8 @@ class EdgePort(Protocol):
 
     def reverse_card_loss(self, card: Credential, pin: str, *,
                           idempotency_key: str) -> Receipt: ...
+
+    def get_certification(self, session_id: str) -> CertificationStatus: ...
+
+    def submit_certification(self, session_id: str, body: dict[str, Any], *,
+                             idempotency_key: str) -> CertificationReceipt: ...

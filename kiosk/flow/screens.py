@@ -22,6 +22,8 @@ class ScreenName(StrEnum):
     APPLICATION = "application"  # one application's history, to the bank transfer
     MESSAGE = "message"  # something to tell the citizen (failure, retrying, advice)
     ENDING = "ending"  # the session is over: please take your card
+    CERTIFY = "certify"  # certification status in plain words; a failed capture's reason
+    CAPTURE = "capture"  # guided face capture: live preview, challenge, progress
 
 
 class Action(StrEnum):

@@ -20,11 +20,19 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivy.uix.widget import Widget
 
 from common.backoff import Backoff
+from common.clock import utc_now
 from common.version import __version__
 from drivers.base import HealthChanged
 from drivers.card.interface import CardReader
+from kiosk.certify_kit import kit_from
 from kiosk.edge.credentials import DeviceCredentials
+from kiosk.field import kit as field
+from kiosk.field.credentials import StaffCredentials
+from kiosk.field.edge_calls import FieldQueue, field_port
+from kiosk.field.queue_poll import QueuePoller
+from kiosk.field.session import StaffSessions
 from kiosk.flow import Activity, FlowConfig, KioskFlow, RetryPolicy, Tap
+from kiosk.flow.certify_kit import capabilities_of, install_kit, installed_kit
 from kiosk.flow.ports import EdgePort, Scheduler
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
@@ -39,9 +47,10 @@ from kiosk.ui.bridge import HardwareBridge
 from kiosk.ui.chrome import Footer, Header, IdleOverlay
 from kiosk.ui.frames import after_frames, capture, unique_path
 from kiosk.ui.screens import SCREENS, KioskScreen, UiContext
+from kiosk.ui.screens.field_banner import make_banner
 from kiosk.ui.tap_guard import TapGuard
 from kiosk.ui.theme import rgba, theme_named
-from kiosk.voice import SilentVoice, Voice
+from kiosk.voice import Voice, make_voice
 from kiosk.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -92,11 +101,20 @@ class KioskApp(App):
         self.credentials = credentials  # its state is on /status
         self.peripherals = as_peripherals(peripherals)
         self.edge = edge
-        self.voice = voice or SilentVoice()
+        self.voice = voice or make_voice(settings)
         self.watch = ScreenWatch()
         self.workers = WorkerPool(post_to_ui)
         self.theme = theme_named(settings.theme)
         self.t = Translator(settings.language)
+        # The certify journey's camera, face engine and device key (None: not offered here).
+        kit = kit_from(settings, self.peripherals, self.voice, self.t)
+        self.field_kit = _field_kit(settings) if settings.mode == "field" else None
+        if self.field_kit is not None and kit is not None:
+            kit = field.staff_kit(kit, self.field_kit.sessions)  # method "field", staff ID
+        install_kit(kit)
+        field.install_field(self.field_kit)
+        self.queue_poller: QueuePoller | None = None
+        self.field_banner: Any = None
         self.flow = KioskFlow(
             edge, self.workers, scheduler or ClockScheduler(),
             flow_config or FlowConfig(
@@ -107,6 +125,7 @@ class KioskApp(App):
                 retry=RetryPolicy(backoff=Backoff(initial_s=settings.retry_initial_s,
                                                   max_s=settings.retry_max_s, jitter=0.2)),
             ),
+            capabilities=capabilities_of(kit) | field.capabilities_of(self.field_kit),
         )
         self.status = status
         self.tap_guard = TapGuard()
@@ -132,6 +151,9 @@ class KioskApp(App):
         column = BoxLayout(orientation="vertical")
         column.add_widget(Header(ctx))
         column.add_widget(self.manager)
+        if self.field_kit is not None:  # field mode: records waiting and the last sync, always
+            self.field_banner = make_banner(self.theme, self.t)
+            column.add_widget(self.field_banner)
         column.add_widget(Footer(ctx, self.settings.device_id))
         self.overlay = IdleOverlay(ctx)
         root = FloatLayout()
@@ -146,12 +168,21 @@ class KioskApp(App):
         bridge = HardwareBridge(post_to_ui, self.flow.handle)
         self._unsubscribe = self.peripherals.subscribe(bridge)
         self.peripherals.start()  # never raises, whatever the drivers do
+        if self.field_kit is not None:
+            self.queue_poller = QueuePoller(field_port(self.edge), self._queue_polled)
+            self.queue_poller.start()
         for peripheral, health in self.peripherals.health():
             self.flow.handle(HealthChanged(kind=peripheral.name, health=health))
         self._start_status_server()
         log.info("kiosk %s started as %s (theme %s, %s, %dx%d)", __version__,
                  self.settings.device_id, self.theme.name, self.t.language,
                  Window.width, Window.height)
+
+    def _queue_polled(self, queue: FieldQueue | None) -> None:
+        """On the poller's thread: show it on the UI thread."""
+        banner = self.field_banner
+        if banner is not None:
+            post_to_ui(lambda: banner.show(queue, utc_now()))
 
     def _start_status_server(self) -> None:
         s = self.settings
@@ -277,9 +308,26 @@ class KioskApp(App):
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.peripherals.stop()  # bounded: a wedged driver is abandoned, not waited for
+        if self.queue_poller is not None:
+            self.queue_poller.stop()
         self.flow.close()  # ends any session at the edge (queued on the workers)
+        install_kit(None)
+        field.install_field(None)
         self.voice.stop()
+        close_voice = getattr(self.voice, "close", None)
+        if callable(close_voice):
+            close_voice()  # espeak-ng's speaker thread
         if not self.workers.close(timeout_s=3.0):
             log.warning("an edge call was still running at exit")
         if self.status is not None:
             self.status.stop()
+
+
+def _field_kit(settings: KioskSettings) -> field.FieldKit:
+    """Field mode: staff sessions over the credentials provisioned on this terminal."""
+    lockout = settings.field_lockout_file or settings.field_staff_file.with_name(
+        "staff-lockout.json")
+    sessions = StaffSessions(StaffCredentials(settings.field_staff_file, lockout),
+                             max_s=settings.field_staff_session_s,
+                             idle_s=settings.field_staff_idle_s)
+    return field.FieldKit(sessions, installed_kit)

@@ -21,9 +21,10 @@ from pydantic import BaseModel, ValidationError
 
 from common.clock import CHINA_TZ, iso_utc
 from common.masking import mask_card_number
-from simulators.central import benefits, profiles
+from simulators.central import benefits, certification, profiles
 from simulators.central.applications import Application, live_application_no
 from simulators.central.deps import SimState
+from simulators.central.schemas_certification import CertificationPayload
 from simulators.central.schemas_services import (
     ApplicationPayload,
     LossReportPayload,
@@ -170,6 +171,7 @@ KINDS: dict[str, Kind] = {
     "subsidy-application": Kind(ApplicationPayload, _apply),
     "card-loss-report": Kind(LossReportPayload, _report_loss),
     "card-loss-reversal": Kind(LossReversalPayload, _reverse_loss),
+    certification.KIND: Kind(CertificationPayload, certification.handle),
 }
 
 

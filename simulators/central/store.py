@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +76,37 @@ CREATE TABLE IF NOT EXISTS pin_failures (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+# Pension qualification certification (issue 7; queried by certification.py): terminals'
+# public keys, bound face templates, testers' "due now" overrides, and the records.
+_CERTIFICATION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS device_keys (
+    device_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, registered_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS face_templates (
+    citizen_index INTEGER PRIMARY KEY, identity TEXT NOT NULL, template TEXT NOT NULL,
+    bound_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certification_due (
+    citizen_index INTEGER PRIMARY KEY, due_on TEXT NOT NULL, set_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS certifications (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    certification_no TEXT NOT NULL UNIQUE,
+    citizen_index INTEGER NOT NULL,
+    certified_at TEXT NOT NULL,
+    method TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    location TEXT NOT NULL,
+    staff_id TEXT,
+    evidence_sha256 TEXT NOT NULL,
+    liveness_version TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    signed TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS certifications_by_citizen
+    ON certifications (citizen_index, certified_at);
+"""
 
 
 _SELECT_SUBMISSIONS = (
@@ -127,7 +158,7 @@ class Store:
                                    timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # durable across a process kill in WAL
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(_SCHEMA + _CERTIFICATION_SCHEMA)
         with self.atomic():
             self._check_meta({"seed": str(seed), "population": str(population)})
         self._cards = {
@@ -328,3 +359,10 @@ class Store:
             "INSERT INTO pin_failures VALUES (?, ?, ?) ON CONFLICT (citizen_index) DO UPDATE "
             "SET failures = excluded.failures, locked_until = excluded.locked_until",
             (citizen_index, failures, _t(locked_until) if locked_until else None))
+
+
+    # -- issue 7: certification.py's tables (_CERTIFICATION_SCHEMA), its own queries --------
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement with bound parameters; a write belongs inside `atomic`."""
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulators.demo.kiosk_steps import confirm_to_receipt, fill_application
+from simulators.demo.kiosk_steps import confirm_to_receipt, fill_application, follow_challenges
 from simulators.stack.clients import CentralSimClient, ControlError, EdgeClient
 from simulators.stack.services import CENTRAL_API_KEY
 from simulators.stack.stack import Stack
@@ -151,7 +151,44 @@ class Journey:
         kiosk.wait_screen("attract", timeout=30)
 
         self.apply_while_central_is_down(cast)
+        if self.stack.options.with_camera:
+            self.certify_in_the_hall(cast)
         return self.shots
+
+    def certify_in_the_hall(self, cast: Cast) -> None:
+        """The pensioner's yearly qualification certification: face and action liveness on
+        the kiosk, the record signed by the terminal, judged again by the edge and recorded
+        once by the province."""
+        central, kiosk, camera = (self.stack.central_client(), self.stack.kiosk_client(),
+                                  self.stack.camera_client())
+        citizen = central.citizen(cast.pensioner)
+        central.bind_faces("a", [citizen["citizen_id"]], make_due=True)
+        before = _certified(central, cast.pensioner)
+        self._step(f"the pensioner (citizen #{cast.pensioner}) comes back for the yearly "
+                   "certification")
+        camera.scene("empty")
+        self.stack.card().insert(citizen_index=cast.pensioner)
+        kiosk.wait_screen("home")
+        kiosk.tap("home.certify")
+        kiosk.wait_screen("certify", timeout=30)
+        self._shot("12-certification-due")
+        self._step("they step in front of the camera and do what the screen and the voice ask")
+        camera.scene("live", identity="a", seed=7)
+        kiosk.tap("certify.start")
+        kiosk.wait_screen("capture", timeout=60)
+        self._shot("13-guided-capture")
+        ended = follow_challenges(kiosk, camera, until=("receipt", "certify", "message"))
+        self._shot("14-certification-receipt")
+        if ended != "receipt":
+            raise ControlError(f"the certification ended on {ended!r}: {kiosk.texts()}")
+        recorded = _until(lambda: _certified(central, cast.pensioner) - before,
+                          "the province to record the certification", timeout=60)
+        if recorded != 1:
+            raise ControlError(f"the province recorded the certification {recorded} times")
+        self.say("  the province recorded the certification once, its signature checked")
+        camera.scene("empty")
+        self.stack.card().remove()
+        kiosk.wait_screen("attract", timeout=40)
 
     def apply_while_central_is_down(self, cast: Cast) -> None:
         """An application made on the kiosk's screens during an outage gets a receipt that
@@ -198,6 +235,12 @@ class Journey:
 def _sent(edge: EdgeClient, receipt_no: str) -> dict[str, Any] | None:
     receipt = edge.get(f"/submissions/{receipt_no}")
     return dict(receipt) if receipt["state"] == "sent" else None
+
+
+def _certified(central: CentralSimClient, citizen_index: int) -> int:
+    """How many certifications of the citizen the province recorded."""
+    return sum(1 for s in central.submissions(kind="pension-certification")
+               if s.get("citizen_index") == citizen_index)
 
 
 def _recorded(central: CentralSimClient, citizen_index: int) -> int:

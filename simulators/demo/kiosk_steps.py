@@ -5,9 +5,11 @@ drive the kiosk with these."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from typing import Any
 
-from simulators.stack.clients import KioskClient
+from simulators.stack.clients import CameraSimClient, KioskClient
 from simulators.stack.services import CENTRAL_API_KEY
 from simulators.stack.stack import Stack
 
@@ -57,3 +59,38 @@ def confirm_to_receipt(kiosk: KioskClient) -> str:
     if found is None:
         raise LookupError(f"no receipt number on the receipt screen: {kiosk.texts()}")
     return found.group(1)
+
+
+# What the simulated citizen understands of the capture screen's instruction: a few words of
+# Chinese, as a person would, not the kiosk's message keys.
+_INSTRUCTIONS = (("向左", "turn-left"), ("向右", "turn-right"), ("点一下头", "nod"),
+                 ("张开嘴", "open-mouth"), ("眨", "blink"))
+
+
+def heard_challenge(text: str) -> str | None:
+    """The challenge the capture screen asks for now, read from its text; None if none."""
+    for words, action in _INSTRUCTIONS:
+        if words in text:
+            return action
+    return None
+
+
+def follow_challenges(kiosk: KioskClient, camera: CameraSimClient, *, until: tuple[str, ...],
+                      timeout: float = 90.0) -> str:
+    """Play the person in front of the camera: whenever the capture screen shows a new
+    instruction, tell the camera simulator's persona (which performs it if it is a live one).
+    Returns the first screen of `until` reached."""
+    deadline = time.monotonic() + timeout
+    told: str | None = None
+    pace = threading.Event()  # never set: paces the poll
+    while time.monotonic() < deadline:
+        screen = str(kiosk.status().get("screen", ""))
+        if screen in until:
+            return screen
+        if screen == "capture":
+            asked = heard_challenge(screen_text(kiosk))
+            if asked is not None and asked != told:
+                camera.act(asked)
+                told = asked
+        pace.wait(0.1)
+    raise TimeoutError(f"the capture did not end within {timeout:.0f}s (screen {screen!r})")

@@ -129,6 +129,28 @@ class CentralSimClient(_Client):
         return dict(self._call("GET", "/sim/v1/ingest"))
 
 
+    def bind_faces(self, identity: str, citizen_ids: list[str], *, make_due: bool = True
+                   ) -> dict[str, int]:
+        """Enrol the photo of a camera persona's identity as these pensioners' templates (and,
+        with `make_due`, make their certification due today)."""
+        return dict(self._call("POST", "/sim/v1/faces", json={
+            "identity": identity, "citizen_ids": citizen_ids, "make_due": make_due}))
+
+
+class CameraSimClient(_Client):
+    """The simulated camera's control API: who stands in front of it, and what they were told."""
+
+    def scene(self, persona: str, *, identity: str = "a", seed: int = 0) -> dict[str, Any]:
+        return self._call("PUT", "/sim/v1/scene",
+                          json={"persona": persona, "identity": identity, "seed": seed})
+
+    def act(self, action: str | None) -> dict[str, Any]:
+        return self._call("POST", "/sim/v1/act", json={"action": action})
+
+    def status(self) -> dict[str, Any]:
+        return self._call("GET", "/sim/v1/scene")
+
+
 class EdgeClient(_Client):
     """The edge API as one terminal (its device token): what the demo scripts when the kiosk's
     screens are not the point."""

@@ -319,3 +319,29 @@ def kiosk(
         ready_timeout=60,
     )
     return HttpService(spec=spec, host="127.0.0.1", port=status_port)
+
+
+def camera_sim(
+    port: int | None = None,
+    *,
+    fps: float = 15.0,
+    persona: str | None = None,
+    identity: str = "a",
+    seed: int = 0,
+    name: str = "camera-sim",
+    ready_timeout: float = 60.0,
+) -> HttpService:
+    """`kioskctl sim camera serve`: scripted personas as an MJPEG camera; the stream is at
+    f"{service.url}/stream.mjpg", the control API under /sim/v1. It answers health once its
+    first scene is built (a face persona finds the landmarks of its photos: seconds)."""
+    port = port or free_port()
+    argv = kioskctl(
+        "sim", "camera", "serve", "--host", "127.0.0.1", "--port", str(port), "--fps", str(fps),
+        "--identity", identity, "--seed", str(seed),
+    )
+    if persona is not None:
+        argv += ["--persona", persona]
+    url = f"http://127.0.0.1:{port}"
+    spec = ProcessSpec(name=name, argv=argv, ready=lambda: http_ok(f"{url}/sim/v1/health"),
+                       ready_timeout=ready_timeout)
+    return HttpService(spec=spec, host="127.0.0.1", port=port)

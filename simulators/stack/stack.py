@@ -11,6 +11,7 @@ from pathlib import Path
 
 from simulators.stack import services
 from simulators.stack.clients import (
+    CameraSimClient,
     CardSimClient,
     CentralSimClient,
     EdgeClient,
@@ -34,6 +35,8 @@ class StackOptions:
     health_interval_s: float = 5.0
     with_fleet: bool = True
     with_kiosk: bool = True
+    # The simulated camera and the real face engine: the kiosk offers pension certification.
+    with_camera: bool = True
     kiosk_env: dict[str, str] = field(default_factory=dict)
     edge_env: dict[str, str] = field(default_factory=dict)
 
@@ -48,7 +51,7 @@ class Stack:
         self.device_file = options.workdir / "device" / "device.toml"
 
     # -- provisioning, through the real CLI ---------------------------------------------------
-    def _provision(self, edge_url: str, broker_url: str) -> str:
+    def _provision(self, edge_url: str, broker_url: str, central_url: str) -> str:
         secret_file = self.options.workdir / "hall" / "hall-secret"
         secret_file.parent.mkdir(parents=True, exist_ok=True)
         if not secret_file.exists():
@@ -62,6 +65,9 @@ class Stack:
                 "--site", self.options.site, "--hall-secret-file", str(secret_file),
                 "--edge-url", edge_url, "--broker-url", broker_url,
                 "--out", str(self.device_file),
+                # Its signing key's public half goes to the province, which checks every
+                # certification record against it.
+                "--register-key-with", central_url,
             ),
             check=True, capture_output=True,
         )
@@ -77,17 +83,18 @@ class Stack:
         self.central = services.central_sim(seed=o.seed, population=o.population,
                                             data_dir=w / "central")
         self.broker = services.mosquitto(w / "mosquitto") if o.with_fleet else None
+        self._run("central", self.central.spec)
         # The terminal's device file names the edge's address, so choose its port first.
         edge_port = free_port()
         hall_secret = self._provision(
             f"http://127.0.0.1:{edge_port}",
             self.broker.url if self.broker else "mqtt://127.0.0.1:1883",
+            self.central.url,
         )
         self.edge = services.edge(
             w / "edge", central_url=self.central.url, hall_secret=hall_secret, port=edge_port,
             extra_env=o.edge_env,
         )
-        self._run("central", self.central.spec)
         self._run("edge", self.edge.spec)
         if self.broker is not None:
             self._run("mosquitto", self.broker.spec)
@@ -98,11 +105,19 @@ class Stack:
         self.card_sim = services.card_sim(self.pcscd.vpcd_port, seed=o.seed,
                                           population=o.population)
         self._run("card-sim", self.card_sim.spec)
+        kiosk_env = dict(o.kiosk_env)
+        if o.with_camera:
+            self.camera = services.camera_sim(persona="empty")
+            self._run("camera-sim", self.camera.spec)
+            # The production driver reads the simulator's MJPEG stream, as it would an IP camera.
+            kiosk_env = {"KIOSK_PERIPHERALS__CAMERA": "simulated",
+                         "KIOSK_PERIPHERALS__FACE": "simulated",
+                         "KIOSK_CAMERA_SOURCE": f"{self.camera.url}/stream.mjpg", **kiosk_env}
         if o.with_kiosk:
             self.kiosk = services.kiosk(
                 w / "kiosk", pcscd_env=self.pcscd.client_env, config=self.device_file,
                 screenshots=o.screenshots, offscreen=o.offscreen, automation=o.automation,
-                extra_env=o.kiosk_env,
+                extra_env=kiosk_env,
             )
             self._run("kiosk", self.kiosk.spec)
             if self.broker is not None:
@@ -122,6 +137,10 @@ class Stack:
     @cached_property
     def _kiosk(self) -> KioskClient:
         return KioskClient(self.kiosk.url)
+
+    @cached_property
+    def _camera(self) -> CameraSimClient:
+        return CameraSimClient(self.camera.url, timeout=120)  # a face scene builds in seconds
 
     @cached_property
     def _central(self) -> CentralSimClient:
@@ -146,6 +165,9 @@ class Stack:
 
     def central_client(self) -> CentralSimClient:
         return self._central
+
+    def camera_client(self) -> CameraSimClient:
+        return self._camera
 
     def edge_client(self) -> EdgeClient:
         return self._edge

@@ -16,10 +16,14 @@ from tests.harness.stack import fail_on_missing
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("e2e")
     options = StackOptions(
         workdir=workdir,
+        # The camera simulator and the face engine only for a module that certifies
+        # (`WITH_CAMERA = True`): the kiosk decodes its stream all the time.
+        with_camera=getattr(request.module, "WITH_CAMERA", False),
         screenshots=workdir / "screenshots",
         health_interval_s=1.0,
         # Always ask the central platform, so that an outage shows the cache's "as of" path.

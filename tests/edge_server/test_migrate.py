@@ -100,14 +100,18 @@ def test_going_down_gives_the_previous_release_its_schema_and_data(tmp_path):
     data = {t: rows(path, t) for t in released}
     engine = make_engine(f"sqlite:///{path}")
     try:
-        migrate.upgrade(engine, "0002")
-        at_0002 = schema(path)
-        migrate.upgrade(engine)
-        assert "outbox_item" in schema(path) and "outbox_item" not in at_0002
-        # One step down from head is the schema of the revision before it, exactly.
-        migrate.downgrade(engine, "-1")
-        assert schema(path) == at_0002
-        migrate.downgrade(engine, migrate.RELEASE_0_1_0)
+        # Every step up, then every step down: each one down gives the schema of the revision
+        # below it, exactly.
+        steps = [migrate.RELEASE_0_1_0]
+        snapshots = [released]
+        while steps[-1] != migrate.head():
+            migrate.upgrade(engine, "+1")
+            steps.append(version(path))
+            snapshots.append(schema(path))
+        assert "outbox_item" in snapshots[-1] and "outbox_item" not in snapshots[1]
+        for expected in reversed(snapshots[:-1]):
+            migrate.downgrade(engine, "-1")
+            assert schema(path) == expected
     finally:
         engine.dispose()
     assert version(path) == migrate.RELEASE_0_1_0
@@ -133,7 +137,8 @@ def test_the_models_and_head_agree(tmp_path):
             set(migrate.target_metadata().tables) & {
                 "citizen_cache", "service_session", "idempotency_record", "audit_log",
                 "audit_head", "rate_bucket", "outbox_item", "claim_guard", "card_block",
-                "sync_cursor"} | {"alembic_version"})
+                "sync_cursor", "certification_evidence", "certification_record", "field_trip",
+                "field_roster"} | {"alembic_version"})
     finally:
         engine.dispose()
 
@@ -203,7 +208,7 @@ def test_postgresql_release_0_1_0_times_survive_the_upgrade_and_the_rollback(pg_
         assert connection.execute(text(
             "SELECT at AT TIME ZONE 'UTC' FROM audit_log")).scalar_one().isoformat(" ") == at
     assert stored()[1] == "timestamp with time zone"
-    migrate.downgrade(pg_engine, "-1")
+    migrate.downgrade(pg_engine, "0002")
     assert not inspect(pg_engine).has_table("outbox_item")
     migrate.downgrade(pg_engine, "-1")
     assert stored() == (at, "timestamp without time zone")

@@ -12,6 +12,10 @@ from kiosk.flow.journeys.base import Capabilities, Journey
 from kiosk.flow.journeys.benefits import BENEFITS
 from kiosk.flow.journeys.card_loss import CARD_LOSS
 from kiosk.flow.journeys.card_loss_reversal import CARD_LOSS_REVERSAL
+from kiosk.flow.journeys.certify import CERTIFY
+from kiosk.flow.journeys.field_certify import FIELD_CERTIFY
+from kiosk.flow.journeys.field_login import FIELD_LOGIN
+from kiosk.flow.journeys.field_trip import FIELD_TRIP
 
 # In the order of the services menu (walk-up ones appear on the attract screen instead).
 JOURNEYS: tuple[Journey, ...] = (
@@ -20,6 +24,11 @@ JOURNEYS: tuple[Journey, ...] = (
     APPLICATIONS,
     CARD_LOSS,
     CARD_LOSS_REVERSAL,
+    CERTIFY,  # offered where the terminal has a camera and a face engine
+    # Field mode only (capability "field"): on the attract screen, for the staff member.
+    FIELD_LOGIN,
+    FIELD_TRIP,
+    FIELD_CERTIFY,
 )
 
 __all__ = ["JOURNEYS", "Capabilities", "Journey"]

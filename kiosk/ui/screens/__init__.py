@@ -10,6 +10,8 @@ from kiosk.ui.screens.applications import ApplicationScreen, ApplicationsScreen
 from kiosk.ui.screens.attract import AttractScreen
 from kiosk.ui.screens.base import KioskScreen, UiContext
 from kiosk.ui.screens.benefits import BenefitsScreen
+from kiosk.ui.screens.capture import CaptureScreen
+from kiosk.ui.screens.certify_due import CertifyScreen
 from kiosk.ui.screens.confirm import ConfirmScreen
 from kiosk.ui.screens.ending import EndingScreen
 from kiosk.ui.screens.home import HomeScreen
@@ -42,6 +44,8 @@ SCREENS: tuple[type[KioskScreen], ...] = (
     ApplicationScreen,
     MessageScreen,
     EndingScreen,
+    CertifyScreen,
+    CaptureScreen,
 )
 
 __all__ = ["SCREENS", "KioskScreen", "UiContext"]

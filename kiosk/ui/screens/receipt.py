@@ -9,6 +9,7 @@ from __future__ import annotations
 from kivy.metrics import dp
 from kivy.uix.anchorlayout import AnchorLayout
 
+from kiosk.edge.certification import CertificationReceipt
 from kiosk.edge.models import Receipt, ReceiptState
 from kiosk.flow.journeys.steps import Receipted
 from kiosk.flow.screens import Action, ScreenName
@@ -100,9 +101,15 @@ class ReceiptScreen(KioskScreen):
             for words in refusal_words(t, receipt):
                 self.reasons.add_widget(Text(th, "heading", bold=True, text=words))
         self.number.text = t("receipt.number", receipt_no=receipt.receipt_no)
-        self.application_no.text = (
-            t("receipt.application_no", application_no=receipt.application_no)
-            if receipt.application_no else "")
+        lines = ([t("receipt.application_no", application_no=receipt.application_no)]
+                 if receipt.application_no else [])
+        if isinstance(receipt, CertificationReceipt):  # what a certification adds
+            if receipt.certification_no:
+                lines.append(t("certify.receipt.certification_no",
+                               certification_no=receipt.certification_no))
+            if receipt.next_due_date is not None and state is not ReceiptState.REFUSED:
+                lines.append(t("certify.receipt.next_due", date=t.date(receipt.next_due_date)))
+        self.application_no.text = "\n".join(lines)
         self.qr.text = receipt.qr
 
     def clear(self) -> None:

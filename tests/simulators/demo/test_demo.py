@@ -1,5 +1,6 @@
 """`kioskctl demo`, the README's demo command, as a user runs it: offscreen it plays the scripted
-journey (including an application made while central is down, sent when it is back), names its
+journey (including an application made while central is down, sent when it is back, and a
+pension certification by face in the hall), names its
 screenshots, and leaves nothing running, also when stopped with Ctrl-C."""
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ def _demo(workdir: Path, *args: str) -> subprocess.Popen[str]:
 
 def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
     proc = _demo(tmp_path)
-    output, _ = proc.communicate(timeout=240)
+    output, _ = proc.communicate(timeout=360)
     assert proc.returncode == 0, output
     listed = [line.strip() for line in output.splitlines() if line.strip().endswith(".png")
               and not line.strip().startswith("screenshot")]
-    assert len(listed) == 11, output
+    assert len(listed) == 14, output
     shots_dir = next(tmp_path.glob("*/screenshots"))
     assert all((shots_dir / name).is_file() for name in listed)
     assert "养老金发放记录" in read_chinese(shots_dir / "03-benefits.png")
@@ -57,6 +58,9 @@ def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
     assert re.search(r"receipt R\d{8}[0-9A-Z]{10}: queued", output), output
     assert re.search(r"receipt R\d{8}[0-9A-Z]{10}: sent, application SQ\d{16}", output), output
     assert "the simulator recorded it exactly once" in output
+    # The pensioner's certification in the hall: face, liveness, a signed record, once.
+    assert "资格认证已完成" in read_chinese(shots_dir / "14-certification-receipt.png")
+    assert "the province recorded the certification once, its signature checked" in output
     assert "everything it started has stopped" in output
     assert _processes_mentioning(str(tmp_path)) == []
 

@@ -1,0 +1,109 @@
+"""`kioskctl sim camera ...`: run the camera simulator and drive it.
+
+Only typer is imported at module level, so `kioskctl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+DEFAULT_URL = "http://127.0.0.1:8710"
+
+camera_app = typer.Typer(
+    help=(
+        "A simulated camera: scripted personas (a live person, photo and replay spoofs, an "
+        "impostor, an empty scene, two people, darkness) served as an MJPEG camera.\n\n"
+        "`serve` runs it; `scene`, `act` and `status` drive a running one. The kiosk reads "
+        "http://HOST:PORT/stream.mjpg with its camera driver. See docs/simulators/camera.md."
+    ),
+    no_args_is_help=True,
+)
+
+_URL_HELP = "URL of a running `kioskctl sim camera serve`."
+
+
+@camera_app.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8710, min=1, max=65535, help="Port of the stream and control API."),
+    fps: float = typer.Option(15.0, min=1, max=60, help="Frames per second of the stream."),
+    persona: str = typer.Option("empty", help="The scene it starts with."),
+    identity: str = typer.Option("a", help="Who the persona is: a or b."),
+    seed: int = typer.Option(0, min=0, help="Seed of the persona's motion."),
+    log_level: str = typer.Option("INFO", help="Logging level."),
+) -> None:
+    """Serve GET /stream.mjpg and the control API under /sim/v1."""
+    from pydantic import ValidationError
+
+    from common.logs import setup_logging
+    from common.problem import Problem
+    from simulators.camera.service import SceneRequest
+    from simulators.camera.service import serve as run
+
+    setup_logging(log_level.upper())
+    try:
+        initial = SceneRequest(persona=persona, identity=identity, seed=seed)  # type: ignore[arg-type]
+        run(host=host, port=port, fps=fps, initial=initial)
+    except (ValidationError, Problem) as exc:
+        typer.echo(f"bad scene: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@camera_app.command("scene")
+def scene(
+    persona: str = typer.Argument(..., help="live, photo-still, photo-moved, replay, impostor, "
+                                  "empty, two-people, dark or swap."),
+    identity: str = typer.Option("a", help="Who the persona is: a or b."),
+    seed: int = typer.Option(0, min=0, help="Seed of the persona's motion."),
+    url: str = typer.Option(DEFAULT_URL, help=_URL_HELP),
+) -> None:
+    """Put a new scene in front of the camera (its clock starts at 0; nothing is asked)."""
+    _print(_call("PUT", url, "/sim/v1/scene",
+                 {"persona": persona, "identity": identity, "seed": seed}))
+
+
+@camera_app.command("act")
+def act(
+    action: str = typer.Argument(..., help="turn-left, turn-right, nod, open-mouth, blink, "
+                                 "or none."),
+    url: str = typer.Option(DEFAULT_URL, help=_URL_HELP),
+) -> None:
+    """Tell the person what the kiosk just asked (only the live-like personas obey)."""
+    _print(_call("POST", url, "/sim/v1/act", {"action": None if action == "none" else action}))
+
+
+@camera_app.command("status")
+def status(url: str = typer.Option(DEFAULT_URL, help=_URL_HELP)) -> None:
+    """Print the scene (persona, action, seconds since it was set, frames) and the health."""
+    _print({"scene": _call("GET", url, "/sim/v1/scene"),
+            "health": _call("GET", url, "/sim/v1/health")})
+
+
+def _call(method: str, base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    import httpx
+
+    try:
+        # A new scene may take a while: a face persona finds the landmarks of its photos.
+        response = httpx.request(method, base_url.rstrip("/") + path, json=body, timeout=120)
+    except httpx.HTTPError as exc:
+        typer.echo(f"camera simulator not reachable at {base_url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {"status": response.status_code, "title": response.text[:200]}
+    if response.is_error:
+        title = payload.get("title", "error") if isinstance(payload, dict) else "error"
+        detail = payload.get("detail") if isinstance(payload, dict) else None
+        typer.echo(f"{response.status_code} {title}" + (f": {detail}" if detail else ""), err=True)
+        for error in payload.get("errors", []) if isinstance(payload, dict) else []:
+            typer.echo(f"  {'.'.join(error.get('loc', []))}: {error.get('msg', '')}", err=True)
+        raise typer.Exit(1)
+    return payload
+
+
+def _print(payload: Any) -> None:
+    typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))

@@ -242,6 +242,7 @@ class FieldDay:
         self.rng = random.Random(seed)
         self.population = population
         self.cuts: list[int] = []
+        self._cut_thread: threading.Thread | None = None
         self.cut_at: list[int] = sorted(self.rng.sample(range(max(2, certifications // 10),
                                                               certifications), 2))
         self.lock = threading.Lock()
@@ -293,6 +294,7 @@ class FieldDay:
                 if n in self.cut_at:
                     self._power_cut_during(n)
                 self._serve(villager, evidence, evidence_sha, liveness_version)
+            self._wait_for_cut()
             day_s = time.monotonic() - day_began
             queued = self._queue()
 
@@ -411,7 +413,18 @@ class FieldDay:
             except BaseException as exc:  # surfaced by the driver's next request
                 self.terminal.broken = exc
 
-        threading.Thread(target=cut, daemon=True).start()
+        # One power cut at a time: a villager served before the cut's random moment would
+        # otherwise let the next cut restart the same processes as this one.
+        self._wait_for_cut()
+        self._cut_thread = threading.Thread(target=cut, daemon=True)
+        self._cut_thread.start()
+
+    def _wait_for_cut(self) -> None:
+        if self._cut_thread is not None:
+            self._cut_thread.join(timeout=ANSWER_DEADLINE_S)
+            if self._cut_thread.is_alive():
+                raise RuntimeError("a power cut's restart did not finish")
+            self._cut_thread = None
 
     def _restart(self, proc: ManagedProcess) -> ManagedProcess:
         return self.sup.restart(proc)

@@ -13,8 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from simulators.demo.kiosk_steps import confirm_to_receipt, fill_application, follow_challenges
-from simulators.stack.clients import CentralSimClient, ControlError, EdgeClient
+from simulators.demo.kiosk_steps import (
+    confirm_to_receipt,
+    fill_application,
+    follow_challenges,
+    type_on_keypad,
+)
+from simulators.stack.clients import CentralSimClient, ControlError, EdgeClient, KioskClient
 from simulators.stack.services import CENTRAL_API_KEY
 from simulators.stack.stack import Stack
 
@@ -90,8 +95,8 @@ class Journey:
     say: Say
     shots: list[Path] = field(default_factory=list)
 
-    def _shot(self, name: str) -> None:
-        path = self.stack.kiosk_client().screenshot(name)
+    def _shot(self, name: str, kiosk: KioskClient | None = None) -> None:
+        path = (kiosk or self.stack.kiosk_client()).screenshot(name)
         self.shots.append(path)
         self.say(f"  screenshot {path}")
 
@@ -153,7 +158,73 @@ class Journey:
         self.apply_while_central_is_down(cast)
         if self.stack.options.with_camera:
             self.certify_in_the_hall(cast)
+            self.field_trip(cast)
         return self.shots
+
+    def _prepare_trip(self, kiosk: KioskClient, county: str) -> None:
+        staff_id, pin = self.stack.FIELD_STAFF
+        self._step(f"staff member {staff_id} logs in with their PIN, checked offline")
+        kiosk.tap("attract.field-login")
+        kiosk.wait_screen("keypad")
+        type_on_keypad(kiosk, staff_id)
+        kiosk.tap("keypad.next")
+        type_on_keypad(kiosk, pin)
+        kiosk.tap("keypad.next")
+        kiosk.wait_screen("attract")
+        self._step(f"they download the roster of county {county} before leaving")
+        kiosk.tap("attract.field-trip")
+        kiosk.wait_screen("keypad")
+        type_on_keypad(kiosk, county)
+        kiosk.tap("keypad.next")
+        kiosk.wait_screen("confirm", timeout=60)
+        self._shot("15-field-trip-roster", kiosk)
+        kiosk.tap("confirm.confirm")
+        kiosk.wait_screen("attract")
+
+    def field_trip(self, cast: Cast) -> None:
+        """A short field trip: a staff member logs in on a field terminal (offline-valid
+        credentials), downloads a village's roster while online, certifies a villager by ID
+        number and face with no network, and the record syncs, signed, once the link is back."""
+        central, camera = self.stack.central_client(), self.stack.camera_client()
+        self._step("a field terminal (its own edge on the device) goes to a village")
+        self.stack.start_field()
+        kiosk = self.stack.field_kiosk_client()
+        kiosk.wait_screen("attract", timeout=60)
+        villager = next(c for c in central.citizens(limit=50, card_status="normal",
+                                                    receiving_pension="true")
+                        if int(c["index"]) != cast.pensioner)
+        central.bind_faces("a", [villager["citizen_id"]], make_due=True)
+        self._prepare_trip(kiosk, villager["region"])
+        before = _certified(central, int(villager["index"]))
+        self._step("in the village there is no network; a villager left their card at home")
+        central.set_faults(outage=True)
+        try:
+            camera.scene("empty")
+            kiosk.tap("attract.field-certify")
+            kiosk.wait_screen("keypad")
+            type_on_keypad(kiosk, villager["citizen_id"])
+            kiosk.tap("keypad.next")
+            kiosk.wait_screen("certify", timeout=30)
+            camera.scene("live", identity="a", seed=11)
+            kiosk.tap("certify.start")
+            kiosk.wait_screen("capture", timeout=60)
+            ended = follow_challenges(kiosk, camera, until=("receipt", "certify", "message"))
+            self._shot("16-field-receipt-queued", kiosk)
+            if ended != "receipt":
+                raise ControlError(f"the field certification ended on {ended!r}: "
+                                   f"{kiosk.texts()}")
+        finally:
+            central.set_faults(outage=False)
+        self._step("back in range: the terminal syncs its queue")
+        recorded = _until(lambda: _certified(central, int(villager["index"])) - before,
+                          "the province to record the field certification", timeout=90)
+        if recorded != 1:
+            raise ControlError(f"the province recorded the field certification {recorded} "
+                               "times")
+        self.say("  the province recorded the field certification once, signed by the "
+                 "field terminal")
+        camera.scene("empty")
+        kiosk.tap("receipt.done")
 
     def certify_in_the_hall(self, cast: Cast) -> None:
         """The pensioner's yearly qualification certification: face and action liveness on

@@ -3,6 +3,7 @@ end-to-end tests run. Every process is real; only the hardware and the province 
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import tomllib
 from dataclasses import dataclass, field
@@ -128,6 +129,59 @@ class Stack:
                 )
                 self._run("fleet-agent", agent)
         return self
+
+    # -- a field terminal: its own edge on the device, staff, no card reader ------------------
+    FIELD_DEVICE = "T-FIELD-0001"
+    FIELD_STAFF = ("1001", "246810")  # staff ID and PIN, provisioned on the terminal
+
+    def start_field(self) -> Stack:
+        """A field terminal beside the hall: the same kiosk app in field mode, with its own
+        edge server (the same code, SQLite, field mode) on the device, both real processes,
+        provisioned like any terminal (device key registered with the province) and with one
+        staff member. The villagers it certifies identify by ID number (cards left at home)."""
+        o, w = self.options, self.options.workdir / "field"
+        secret_file = self.options.workdir / "hall" / "hall-secret"
+        device_file = w / "device" / "device.toml"
+        edge_port = free_port()
+        subprocess.run(services.kioskctl(
+            "provision", "device", "--device-id", self.FIELD_DEVICE, "--site", "field-trip",
+            "--hall-secret-file", str(secret_file), "--edge-url",
+            f"http://127.0.0.1:{edge_port}", "--broker-url", "mqtt://127.0.0.1:1883",
+            "--out", str(device_file), "--register-key-with", self.central.url,
+        ), check=True, capture_output=True)
+        staff_file = w / "staff.json"
+        subprocess.run(services.kioskctl(
+            "provision", "staff", "add", "--staff-id", self.FIELD_STAFF[0],
+            "--pin", self.FIELD_STAFF[1], "--file", str(staff_file),
+        ), check=True, capture_output=True)
+        self.field_edge = services.edge(
+            w / "edge", central_url=self.central.url,
+            hall_secret=secret_file.read_text().strip(), port=edge_port,
+            extra_env={"EDGE_FIELD_MODE": "true"},
+        )
+        self._run("field-edge", self.field_edge.spec)
+        env = {"KIOSK_MODE": "field", "KIOSK_FIELD_STAFF_FILE": str(staff_file),
+               "KIOSK_PERIPHERALS__CARD": "absent", "KIOSK_LOCATION": "field-trip"}
+        if o.with_camera:
+            env |= {"KIOSK_PERIPHERALS__CAMERA": "simulated",
+                    "KIOSK_PERIPHERALS__FACE": "simulated",
+                    "KIOSK_CAMERA_SOURCE": f"{self.camera.url}/stream.mjpg"}
+        self.field_kiosk = services.kiosk(
+            w / "kiosk", pcscd_env={}, config=device_file, screenshots=o.screenshots,
+            offscreen=o.offscreen, automation=o.automation, extra_env={**env, **o.kiosk_env},
+        )
+        self.field_kiosk = services.HttpService(
+            spec=dataclasses.replace(self.field_kiosk.spec, name="field-kiosk"),
+            host=self.field_kiosk.host, port=self.field_kiosk.port)
+        self._run("field-kiosk", self.field_kiosk.spec)
+        return self
+
+    def field_kiosk_client(self) -> KioskClient:
+        return self._field_kiosk
+
+    @cached_property
+    def _field_kiosk(self) -> KioskClient:
+        return KioskClient(self.field_kiosk.url)
 
     # -- clients (one each, reused: they hold connection pools) ---------------------------------
     @cached_property

@@ -48,7 +48,7 @@ def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
     assert proc.returncode == 0, output
     listed = [line.strip() for line in output.splitlines() if line.strip().endswith(".png")
               and not line.strip().startswith("screenshot")]
-    assert len(listed) == 14, output
+    assert len(listed) == 16, output
     shots_dir = next(tmp_path.glob("*/screenshots"))
     assert all((shots_dir / name).is_file() for name in listed)
     assert "养老金发放记录" in read_chinese(shots_dir / "03-benefits.png")
@@ -61,6 +61,9 @@ def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
     # The pensioner's certification in the hall: face, liveness, a signed record, once.
     assert "资格认证已完成" in read_chinese(shots_dir / "14-certification-receipt.png")
     assert "the province recorded the certification once, its signature checked" in output
+    # A short field trip: offline in the village, synced once back in range.
+    assert "待发送" in read_chinese(shots_dir / "16-field-receipt-queued.png")
+    assert "the province recorded the field certification once" in output
     assert "everything it started has stopped" in output
     assert _processes_mentioning(str(tmp_path)) == []
 

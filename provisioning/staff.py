@@ -12,64 +12,33 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import hmac
 import json
-import re
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from common.clock import iso_utc, utc_now
 from common.files import write_atomically
+from common.staff_file import (
+    DEFAULT_N,
+    FORMAT,
+    MAX_FILE_BYTES,
+    MAX_N,
+    MAX_STAFF,
+    MIN_N,
+    PIN,
+    STAFF_ID,
+    StaffCredential,
+    StaffFileError,
+    hash_pin,
+    load,
+)
 
-FORMAT = "hrss-staff-credentials/1"
-STAFF_ID = re.compile(r"^[A-Za-z0-9-]{3,32}$")
-PIN = re.compile(r"^[0-9]{6,12}$")
-# scrypt cost: n=2**14, r=8 is ~16 MiB and ~50 ms a guess on the terminal's CPU.
-DEFAULT_N = 2**14
-MIN_N = 2**10  # tests provision cheaper hashes; below this a hash is refused as too weak
-MAX_N = 2**20
-MAX_FILE_BYTES = 256 * 1024
-MAX_STAFF = 500
+# The format's definitions, re-exported for the writer's callers.
+__all__ = ["DEFAULT_N", "FORMAT", "MAX_FILE_BYTES", "MIN_N", "StaffCredential",
+           "StaffFileError", "add", "hash_pin", "load", "new_credential", "remove", "save"]
+
 DEFAULT_VALID_DAYS = 30
-
-
-class StaffFileError(ValueError):
-    """The staff file is missing, malformed or holds an invalid entry."""
-
-
-@dataclass(frozen=True)
-class StaffCredential:
-    staff_id: str
-    salt: bytes
-    digest: bytes
-    n: int
-    r: int
-    p: int
-    expires_at: dt.datetime
-
-    def __repr__(self) -> str:  # the hash stays out of logs and tracebacks
-        return f"StaffCredential({self.staff_id!r}, expires_at={iso_utc(self.expires_at)})"
-
-    def expired(self, now: dt.datetime) -> bool:
-        return now >= self.expires_at
-
-    def matches(self, pin: str) -> bool:
-        """Constant-time comparison of the PIN's hash with the stored one."""
-        if not PIN.fullmatch(pin):
-            return False
-        return hmac.compare_digest(_scrypt(pin, self.salt, self.n, self.r, self.p), self.digest)
-
-
-def _scrypt(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(pin.encode("ascii"), salt=salt, n=n, r=r, p=p,
-                          maxmem=256 * 1024 * 1024, dklen=32)
-
-
-def hash_pin(pin: str, salt: bytes, n: int, r: int = 8, p: int = 1) -> bytes:
-    return _scrypt(pin, salt, n, r, p)
 
 
 def check_staff_id(staff_id: str) -> str:
@@ -88,7 +57,7 @@ def new_credential(staff_id: str, pin: str, expires_at: dt.datetime, *,
     if expires_at.tzinfo is None:
         raise StaffFileError("expires_at must be timezone-aware")
     salt = secrets.token_bytes(16)
-    return StaffCredential(staff_id, salt, _scrypt(pin, salt, n, 8, 1), n, 8, 1, expires_at)
+    return StaffCredential(staff_id, salt, hash_pin(pin, salt, n, 8, 1), n, 8, 1, expires_at)
 
 
 def _b64(raw: bytes) -> str:
@@ -98,50 +67,6 @@ def _b64(raw: bytes) -> str:
 def _entry(cred: StaffCredential) -> dict[str, Any]:
     return {"staff_id": cred.staff_id, "salt": _b64(cred.salt), "hash": _b64(cred.digest),
             "n": cred.n, "r": cred.r, "p": cred.p, "expires_at": iso_utc(cred.expires_at)}
-
-
-def _parse_entry(raw: Any) -> StaffCredential:
-    if not isinstance(raw, dict):
-        raise StaffFileError("an entry is an object")
-    try:
-        staff_id = check_staff_id(str(raw["staff_id"]))
-        salt = base64.b64decode(str(raw["salt"]), validate=True)
-        digest = base64.b64decode(str(raw["hash"]), validate=True)
-        n, r, p = int(raw["n"]), int(raw["r"]), int(raw["p"])
-        expires_at = dt.datetime.fromisoformat(str(raw["expires_at"]).replace("Z", "+00:00"))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise StaffFileError(f"malformed entry: {type(exc).__name__}") from None
-    if expires_at.tzinfo is None:
-        raise StaffFileError("expires_at without a timezone")
-    if not (16 <= len(salt) <= 64 and len(digest) == 32 and MIN_N <= n <= MAX_N
-            and not n & (n - 1) and 1 <= r <= 16 and 1 <= p <= 4):
-        raise StaffFileError("entry parameters out of range")
-    return StaffCredential(staff_id, salt, digest, n, r, p, expires_at.astimezone(dt.UTC))
-
-
-def load(path: Path) -> dict[str, StaffCredential]:
-    """The credentials by staff ID; StaffFileError when the file is unusable."""
-    try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise StaffFileError(f"cannot read the staff file: {type(exc).__name__}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise StaffFileError("staff file too large")
-    try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise StaffFileError("staff file is not JSON") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise StaffFileError("not a staff credentials file")
-    entries = doc.get("staff")
-    if not isinstance(entries, list) or len(entries) > MAX_STAFF:
-        raise StaffFileError("staff: a list of at most 500 entries")
-    found: dict[str, StaffCredential] = {}
-    for entry in entries:
-        cred = _parse_entry(entry)
-        found[cred.staff_id] = cred
-    return found
 
 
 def save(path: Path, creds: dict[str, StaffCredential]) -> None:

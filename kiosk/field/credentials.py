@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from common import staff_file
 from common.clock import iso_utc, utc_now
 from common.files import write_atomically
-from kiosk.field import staff_file
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from kiosk.field import staff_file
+from common import staff_file
 from kiosk.field.credentials import StaffCredentials
 from kiosk.field.session import StaffSessions
 from provisioning import staff

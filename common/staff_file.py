@@ -1,6 +1,5 @@
-"""Reading the terminal's staff file offline: the format `kioskctl provision staff add`
-writes (provisioning/staff.py; the kiosk may not import provisioning, so the reader lives
-here and tests/kiosk/field keep the two in agreement).
+"""The terminal's staff file: its format and the reader the kiosk checks PINs with offline
+(kiosk/field); provisioning/staff.py writes it with the same definitions.
 
 Per staff member: a salted scrypt hash of the PIN and an expiry. Everything in the file is
 hostile input: bounded size, checked shapes, parameters in range.

@@ -5,10 +5,11 @@ Only typer is imported at module level, so `kioskctl --help` stays fast.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
+
+from simulators.control_cli import call, print_json
 
 DEFAULT_URL = "http://127.0.0.1:8710"
 
@@ -83,27 +84,9 @@ def status(url: str = typer.Option(DEFAULT_URL, help=_URL_HELP)) -> None:
 
 
 def _call(method: str, base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    import httpx
-
-    try:
-        # A new scene may take a while: a face persona finds the landmarks of its photos.
-        response = httpx.request(method, base_url.rstrip("/") + path, json=body, timeout=120)
-    except httpx.HTTPError as exc:
-        typer.echo(f"camera simulator not reachable at {base_url}: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {"status": response.status_code, "title": response.text[:200]}
-    if response.is_error:
-        title = payload.get("title", "error") if isinstance(payload, dict) else "error"
-        detail = payload.get("detail") if isinstance(payload, dict) else None
-        typer.echo(f"{response.status_code} {title}" + (f": {detail}" if detail else ""), err=True)
-        for error in payload.get("errors", []) if isinstance(payload, dict) else []:
-            typer.echo(f"  {'.'.join(error.get('loc', []))}: {error.get('msg', '')}", err=True)
-        raise typer.Exit(1)
-    return payload
+    # A new scene may take a while: a face persona finds the landmarks of its photos.
+    return call("camera simulator", method, base_url, path, body, timeout=120)
 
 
 def _print(payload: Any) -> None:
-    typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    print_json(payload)

@@ -6,10 +6,11 @@ what it needs.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import typer
+
+from simulators.control_cli import call, print_json
 
 DEFAULT_CONTROL_URL = "http://127.0.0.1:8700"
 
@@ -128,26 +129,8 @@ def status(
 
 
 def _call(method: str, base_url: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    import httpx
-
-    try:
-        response = httpx.request(method, base_url.rstrip("/") + path, json=body, timeout=10)
-    except httpx.HTTPError as exc:
-        typer.echo(f"card simulator not reachable at {base_url}: {exc}", err=True)
-        raise typer.Exit(1) from exc
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = {"status": response.status_code, "title": response.text[:200]}
-    if response.is_error:
-        title = payload.get("title", "error") if isinstance(payload, dict) else "error"
-        detail = payload.get("detail") if isinstance(payload, dict) else None
-        typer.echo(f"{response.status_code} {title}" + (f": {detail}" if detail else ""), err=True)
-        for error in payload.get("errors", []) if isinstance(payload, dict) else []:
-            typer.echo(f"  {'.'.join(error.get('loc', []))}: {error.get('msg', '')}", err=True)
-        raise typer.Exit(1)
-    return payload
+    return call("card simulator", method, base_url, path, body, timeout=10)
 
 
 def _print(payload: Any) -> None:
-    typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    print_json(payload)

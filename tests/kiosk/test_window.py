@@ -40,6 +40,22 @@ def ocr(png: Path) -> str:
     return re.sub(r"\s+", "", out.stdout)
 
 
+def reads(phrase: str, text: str) -> bool:
+    """Whether OCR read `phrase` in `text`, allowing one misread glyph in a phrase of five or more.
+
+    tesseract sometimes takes one real glyph for a look-alike (社 as 性, 芯 as 必), and which one
+    changes with the clock on screen. Boxes instead of glyphs misread every character, so one
+    allowance in a long phrase still proves the font renders.
+    """
+    if phrase in text:
+        return True
+    if len(phrase) < 5:
+        return False
+    n = len(phrase)
+    return any(sum(a != b for a, b in zip(phrase, text[i:i + n], strict=True)) <= 1
+               for i in range(len(text) - n + 1))
+
+
 def kivy_env(home: Path) -> dict[str, str]:
     return {
         **os.environ,
@@ -103,8 +119,8 @@ def test_the_attract_screen_renders_chinese(kiosk: RunningKiosk) -> None:
     path = Path(shot.json()["path"])
     assert path == kiosk.shots / "attract.png" and path.stat().st_size > 10_000
     read = ocr(path)
-    assert "请插入社会保障卡" in read, read
-    assert "社会保障自助服务" in read, read
+    assert reads("请插入社会保障卡", read), read
+    assert reads("社会保障自助服务", read), read
 
     # --screenshots: the first screen change was captured by itself, named by sequence. It is
     # encoded on a background thread, so on a loaded machine it may land after ours.
@@ -169,11 +185,11 @@ def test_every_screen_renders_in_the_elder_theme(tmp_path: Path) -> None:
     assert "张*" not in texts["10-ending"] and "¥" not in texts["11-message-card-pulled"]
 
     home = ocr(Path(shots["04-home"]["path"]))
-    assert "养老金发放记录" in home and "您好" in home, home
+    assert reads("养老金发放记录", home) and "您好" in home, home
     benefits = ocr(Path(shots["06-benefits"]["path"]))
     assert "已发放" in benefits and "参保情况" in benefits, benefits
     message = ocr(Path(shots["11-message-card-pulled"]["path"]))
-    assert "读卡未完成" in message, message
+    assert reads("读卡未完成", message), message
     # The automatic per-screen shots (--screenshots) are there too, in order.
     automatic = sorted(p.name for p in tmp_path.glob("[0-9][0-9][0-9]-*.png"))
     assert automatic[0] == "001-attract.png" and any(n.endswith("-benefits.png")

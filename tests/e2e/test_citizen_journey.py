@@ -13,7 +13,7 @@ from simulators.demo.journey import choose_cast
 from simulators.stack.services import CENTRAL_API_KEY
 from simulators.stack.stack import Stack
 from tests.e2e.conftest import edge_sessions
-from tests.harness.ocr import read_chinese
+from tests.harness.ocr import read_chinese, reads
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,7 @@ def test_card_to_benefits_then_removal_ends_and_wipes_the_session(at_rest, pensi
     shot = kiosk.screenshot("e2e-benefits")
     ocr = read_chinese(shot)
     # Rendered Chinese, not tofu boxes: OCR reads the title and the column heads back.
-    assert "养老金发放记录" in ocr
+    assert reads("养老金发放记录", ocr), ocr
     assert "金额" in ocr
 
     card.remove()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from simulators.stack import services
 from simulators.stack.ports import free_port
 from simulators.stack.requirements import MissingSystemPackage, require
 from simulators.stack.supervisor import ManagedProcess, ProcessFailed
+from tests.harness.ocr import read_chinese, reads
 from tests.harness.stack import fail_on_missing, supervised
 from tests.harness.waiting import wait_for
 
@@ -32,28 +32,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def ocr(png: Path) -> str:
     """The Chinese text tesseract reads in a screenshot, whitespace removed."""
     try:
-        require("tesseract", "tesseract-chi-sim")
+        return read_chinese(png)
     except MissingSystemPackage as exc:
         fail_on_missing(exc)
-    out = subprocess.run(["tesseract", str(png), "-", "-l", "chi_sim"], capture_output=True,
-                         text=True, timeout=60, check=True)
-    return re.sub(r"\s+", "", out.stdout)
-
-
-def reads(phrase: str, text: str) -> bool:
-    """Whether OCR read `phrase` in `text`, allowing one misread glyph in a phrase of five or more.
-
-    tesseract sometimes takes one real glyph for a look-alike (社 as 性, 芯 as 必), and which one
-    changes with the clock on screen. Boxes instead of glyphs misread every character, so one
-    allowance in a long phrase still proves the font renders.
-    """
-    if phrase in text:
-        return True
-    if len(phrase) < 5:
-        return False
-    n = len(phrase)
-    return any(sum(a != b for a, b in zip(phrase, text[i:i + n], strict=True)) <= 1
-               for i in range(len(text) - n + 1))
+        raise
 
 
 def kivy_env(home: Path) -> dict[str, str]:

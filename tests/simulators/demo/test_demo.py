@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.ocr import read_chinese
+from tests.harness.ocr import read_chinese, reads
 
 pytestmark = pytest.mark.e2e
 
@@ -51,7 +51,7 @@ def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
     assert len(listed) == 16, output
     shots_dir = next(tmp_path.glob("*/screenshots"))
     assert all((shots_dir / name).is_file() for name in listed)
-    assert "养老金发放记录" in read_chinese(shots_dir / "03-benefits.png")
+    assert reads("养老金发放记录", read_chinese(shots_dir / "03-benefits.png"))
     assert "等待发送" in read_chinese(shots_dir / "11-receipt-queued.png")
     assert "online=True" in output
     # The application made while central was down: queued, then sent, recorded once.
@@ -59,7 +59,7 @@ def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
     assert re.search(r"receipt R\d{8}[0-9A-Z]{10}: sent, application SQ\d{16}", output), output
     assert "the simulator recorded it exactly once" in output
     # The pensioner's certification in the hall: face, liveness, a signed record, once.
-    assert "资格认证已完成" in read_chinese(shots_dir / "14-certification-receipt.png")
+    assert reads("资格认证已完成", read_chinese(shots_dir / "14-certification-receipt.png"))
     assert "the province recorded the certification once, its signature checked" in output
     # A short field trip: offline in the village, synced once back in range.
     assert "待发送" in read_chinese(shots_dir / "16-field-receipt-queued.png")

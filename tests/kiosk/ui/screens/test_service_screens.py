@@ -11,8 +11,9 @@ import pytest
 import segno
 from PIL import Image
 
+from tests.harness.ocr import reads
 from tests.kiosk.fakes import RECEIPT_NO
-from tests.kiosk.test_window import ocr, reads, run_gallery
+from tests.kiosk.test_window import ocr, run_gallery
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from typing import Annotated, Protocol, TypeVar
 from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, update
 
@@ -259,6 +260,24 @@ class IdempotentRequest:
         response = Response(body, status_code=record.status_code, media_type=record.content_type)
         response.headers[REPLAYED_HEADER] = "true"
         return response
+
+
+def release_claims_of_a_dead_server(engine: Engine) -> int:
+    """Release every in-flight claim: called as the edge server starts on SQLite.
+
+    On SQLite one server process owns the database file (the CLI's commands open it too, but
+    never claim keys), so an in-flight claim at start-up was left by a request that died with
+    the previous process, a power cut most often. Released now, the kiosk's retry with the same
+    key runs at once instead of waiting ABANDONED_AFTER; the claim's work was never committed
+    (the work and its stored answer share one transaction), so running it again doubles nothing.
+    """
+    with session_scope(engine) as db:
+        released = db.exec(
+            delete(IdempotencyRecord).where(col(IdempotencyRecord.state) == IN_FLIGHT)
+        ).rowcount
+    if released:
+        log.warning("released %d idempotency claims left by a stopped edge process", released)
+    return int(released or 0)
 
 
 def _final(status: int) -> bool:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from common.clock import utc_now
 from common.logs import setup_logging
-from common.sqlite import make_engine, make_loop_reader
+from common.sqlite import is_sqlite, make_engine, make_loop_reader
 from common.version import __version__
 from edge_server import migrate
 from edge_server.background import Background
@@ -21,6 +21,7 @@ from edge_server.central import client_from_settings
 from edge_server.certification.bodylimit import RouteBodySizeLimit
 from edge_server.context import EdgeContext
 from edge_server.crypto import DataCipher, load_or_create_key
+from edge_server.idempotency import release_claims_of_a_dead_server
 from edge_server.openapi import install_openapi
 from edge_server.routers import (
     applications,
@@ -73,6 +74,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if is_sqlite(settings.database_url):
+            release_claims_of_a_dead_server(ctx.engine)
         loops = Background(ctx) if background else None
         if loops is not None:
             loops.start()

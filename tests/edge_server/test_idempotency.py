@@ -11,7 +11,7 @@ from edge_server.db import session_scope
 from edge_server.idempotency import IdempotentRequest, fingerprint
 from edge_server.models import IdempotencyRecord, ServiceSession
 from edge_server.schemas import CitizenView, SessionView
-from tests.edge_server.support import card_body, headers, new_key
+from tests.edge_server.support import card_body, hall, headers, new_key
 
 
 def session_count(h) -> int:
@@ -191,6 +191,26 @@ def test_abandoned_claim_is_taken_over(h):
     h.clock.advance(31)
     assert post().status_code == 201
     assert post().headers["idempotent-replayed"] == "true"
+
+
+def test_a_restarted_sqlite_edge_releases_the_dead_processes_claims_at_once(tmp_path):
+    """After a power cut, the kiosk's retry runs as soon as the edge is back on SQLite (one
+    server owns the file), not ABANDONED_AFTER later; it runs once and is then replayed."""
+    key = new_key()
+    with hall(tmp_path) as first:
+        raw = json.dumps(card_body(first.citizen())).encode()
+        dead = IdempotentRequest(first.edge.app.state.edge, "kiosk-01", key,
+                                 fingerprint("POST", "/api/v1/sessions", raw), "/api/v1/sessions")
+        assert dead._claim() is None  # claimed; then the power goes
+    with hall(tmp_path) as restarted:  # the same data directory: the same database file
+        def post():
+            return restarted.edge.post(
+                "/api/v1/sessions", content=raw,
+                headers={**headers(key=key), "Content-Type": "application/json"})
+
+        assert post().status_code == 201  # no clock advance: released at start-up
+        assert post().headers["idempotent-replayed"] == "true"
+        assert restarted.count("service_session") == 1
 
 
 def test_the_stored_answer_is_encrypted(h):

@@ -10,7 +10,17 @@ generation 2 card, then measures:
 - `baseline`: bare pyscard (`smartcard.scard.SCardTransmit`) sending the very APDU sequence
   that read() sent, on one connection opened beforehand;
 - both again with the card's TCP_QUICKACK fix switched off, to show the 44 ms/APDU stall of
-  Debian's vpcd (fewer repetitions: each read then takes over a second).
+  Debian's vpcd (fewer repetitions: each read then takes over a second);
+- `gen3`: a generation 3 card read with the virtual PSAM in the SAM slot ("Virtual PCD 00 01"):
+  read() with card authentication (GET CHALLENGE, INTERNAL/EXTERNAL AUTHENTICATE on both),
+  against bare pyscard sending the same card and PSAM APDUs, in the same order, on two
+  connections opened beforehand (`gen3_overhead_ratio`).
+
+Read and baseline run alternately, one of each per round. `overhead_ratio` and
+`gen3_overhead_ratio` are the median over rounds of read time / baseline time: on a shared,
+loaded machine a burst of load slows both halves of a round alike, where a ratio of two
+medians taken over different moments swings with it. The ratio of the medians is reported too
+(`*_ratio_of_medians`), and so are both medians.
 
 Progress goes to stderr; the last line on stdout is one JSON object with the figures.
 """
@@ -30,12 +40,14 @@ from typing import Any
 
 from common.clock import Deadline
 from simulators.card.applet import SscCard
+from simulators.card.psam import PsamCard
 from simulators.card.vpcd_link import VpcdLink
 from simulators.central.population import Population
 from simulators.stack import services
 from simulators.stack.supervisor import Supervisor
 
 READER = "Virtual PCD 00 00"
+SAM_READER = "Virtual PCD 00 01"
 
 
 def _ms(samples: list[float]) -> dict[str, float]:
@@ -53,7 +65,25 @@ def _timed(action: Callable[[], object], repeat: int) -> list[float]:
     return samples
 
 
-def _wait_reader(present: bool, timeout: float = 10.0) -> None:
+def _paired(
+    first: Callable[[], object], second: Callable[[], object], repeat: int
+) -> tuple[list[float], list[float]]:
+    """Both actions, alternately: on a shared, loaded machine a burst of load then hits both
+    sides of a ratio alike instead of whichever happened to run at the time."""
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(repeat):
+        a += _timed(first, 1)
+        b += _timed(second, 1)
+    return a, b
+
+
+def _paired_ratio(read: list[float], baseline: list[float]) -> float:
+    """The median over rounds of read / baseline (see the module docstring)."""
+    return round(statistics.median(r / b for r, b in zip(read, baseline, strict=True)), 2)
+
+
+def _wait_reader(present: bool, timeout: float = 10.0, reader: str = READER) -> None:
     from smartcard import scard
 
     _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
@@ -62,13 +92,13 @@ def _wait_reader(present: bool, timeout: float = 10.0) -> None:
         current = scard.SCARD_STATE_UNAWARE
         while not deadline.expired:
             wait_ms = 0 if current == scard.SCARD_STATE_UNAWARE else 500
-            hresult, states = scard.SCardGetStatusChange(context, wait_ms, [(READER, current)])
+            hresult, states = scard.SCardGetStatusChange(context, wait_ms, [(reader, current)])
             if hresult == scard.SCARD_S_SUCCESS:
                 event = states[0][1]
                 if bool(event & scard.SCARD_STATE_PRESENT) == present:
                     return
                 current = event & ~scard.SCARD_STATE_CHANGED
-        raise RuntimeError(f"{READER} did not become {'present' if present else 'empty'}")
+        raise RuntimeError(f"{reader} did not become {'present' if present else 'empty'}")
     finally:
         scard.SCardReleaseContext(context)
 
@@ -76,13 +106,13 @@ def _wait_reader(present: bool, timeout: float = 10.0) -> None:
 class _BareConnection:
     """The baseline: raw pyscard on one connection, no driver code."""
 
-    def __init__(self) -> None:
+    def __init__(self, reader: str = READER) -> None:
         from smartcard import scard
 
         self.scard = scard
         _, self.context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
         hresult, self.card, protocol = scard.SCardConnect(
-            self.context, READER, scard.SCARD_SHARE_SHARED,
+            self.context, reader, scard.SCARD_SHARE_SHARED,
             scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
         )
         if hresult != scard.SCARD_S_SUCCESS:
@@ -112,16 +142,80 @@ def _measure(card: SscCard, port: int, *, quickack: bool, reads: int) -> dict[st
         card.commands.clear()
         reader.read()
         sequence = [list(c) for c in card.commands]
-        read_samples = _timed(reader.read, reads)
         bare = _BareConnection()
         try:
-            baseline_samples = _timed(lambda: bare.replay(sequence), reads)
+            read_samples, baseline_samples = _paired(
+                reader.read, lambda: bare.replay(sequence), reads
+            )
         finally:
             bare.close()
     finally:
         link.close()
         _wait_reader(present=False)
-    return {"read": _ms(read_samples), "baseline": _ms(baseline_samples), "apdus": len(sequence)}
+    return {
+        "read": _ms(read_samples), "baseline": _ms(baseline_samples), "apdus": len(sequence),
+        "ratio": _paired_ratio(read_samples, baseline_samples),
+    }
+
+
+class _Recorder:
+    """Notes every APDU a virtual card or PSAM receives, in arrival order across both."""
+
+    def __init__(self) -> None:
+        self.sequence: list[tuple[str, list[int]]] = []
+        self.on = False
+
+    def wrap(self, name: str, card: SscCard | PsamCard) -> None:
+        process = card.process
+
+        def recorded(raw: bytes) -> bytes:
+            if self.on:
+                self.sequence.append((name, list(raw)))
+            return process(raw)
+
+        card.process = recorded  # type: ignore[method-assign]
+
+
+def _measure_gen3(card: SscCard, psam: PsamCard, port: int, *, reads: int) -> dict[str, Any]:
+    from drivers.card.pcsc import PcscCardReader
+
+    recorder = _Recorder()
+    recorder.wrap("card", card)
+    recorder.wrap("psam", psam)
+    sam_link = VpcdLink(psam, "127.0.0.1", port + 1)
+    sam_link.start()
+    link = VpcdLink(card, "127.0.0.1", port)
+    link.start()
+    try:
+        _wait_reader(present=True, reader=SAM_READER)
+        _wait_reader(present=True)
+        reader = PcscCardReader(READER, sam_reader=SAM_READER)
+        if not reader.read().psam_authenticated:  # warm-up, and proof the PSAM path is taken
+            raise RuntimeError("the generation 3 read did not authenticate with the PSAM")
+        recorder.on = True
+        reader.read()
+        recorder.on = False
+        sequence = list(recorder.sequence)
+        bare_card, bare_sam = _BareConnection(READER), _BareConnection(SAM_READER)
+        try:
+            def replay() -> None:
+                for target, command in sequence:
+                    (bare_card if target == "card" else bare_sam).replay([command])
+
+            read_samples, baseline_samples = _paired(reader.read, replay, reads)
+        finally:
+            bare_card.close()
+            bare_sam.close()
+    finally:
+        link.close()
+        sam_link.close()
+        _wait_reader(present=False)
+        _wait_reader(present=False, reader=SAM_READER)
+    return {
+        "read": _ms(read_samples), "baseline": _ms(baseline_samples),
+        "apdus": len(sequence), "psam_apdus": sum(1 for t, _ in sequence if t == "psam"),
+        "ratio": _paired_ratio(read_samples, baseline_samples),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -154,8 +248,19 @@ def main(argv: list[str] | None = None) -> None:
             print(f"measuring {name} ({reads} reads)...", file=sys.stderr, flush=True)
             results[name] = _measure(card, pcscd.vpcd_port, quickack=quickack, reads=reads)
             print(f"  {results[name]}", file=sys.stderr, flush=True)
+        gen3_citizen = next(
+            population.citizen(i) for i in range(population.size)
+            if population.citizen(i).current_card.generation == 3
+        )
+        print(f"measuring gen3 with PSAM ({args.reads} reads)...", file=sys.stderr, flush=True)
+        results["gen3"] = _measure_gen3(
+            SscCard.from_citizen(gen3_citizen, protocol="T=0"), PsamCard(protocol="T=0"),
+            pcscd.vpcd_port, reads=args.reads,
+        )
+        print(f"  {results['gen3']}", file=sys.stderr, flush=True)
 
     t0, t1, slow = results["t0"], results["t1"], results["t0_no_quickack"]
+    gen3 = results["gen3"]
     summary = {
         "benchmark": "card_read",
         "reads": args.reads,
@@ -165,7 +270,8 @@ def main(argv: list[str] | None = None) -> None:
         "read_ms_p95": t0["read"]["p95"],
         "baseline_ms_median": t0["baseline"]["median"],
         "baseline_ms_p95": t0["baseline"]["p95"],
-        "overhead_ratio": round(t0["read"]["median"] / t0["baseline"]["median"], 2),
+        "overhead_ratio": t0["ratio"],
+        "overhead_ratio_of_medians": round(t0["read"]["median"] / t0["baseline"]["median"], 2),
         "t1_apdus_per_read": t1["apdus"],
         "t1_read_ms_median": t1["read"]["median"],
         "t1_baseline_ms_median": t1["baseline"]["median"],
@@ -173,6 +279,16 @@ def main(argv: list[str] | None = None) -> None:
         "no_quickack_read_ms_median": slow["read"]["median"],
         "no_quickack_baseline_ms_median": slow["baseline"]["median"],
         "quickack_speedup": round(slow["read"]["median"] / t0["read"]["median"], 1),
+        "gen3_protocol": "T=0",
+        "gen3_apdus_per_read": gen3["apdus"],
+        "gen3_psam_apdus_per_read": gen3["psam_apdus"],
+        "gen3_read_ms_median": gen3["read"]["median"],
+        "gen3_read_ms_p95": gen3["read"]["p95"],
+        "gen3_baseline_ms_median": gen3["baseline"]["median"],
+        "gen3_overhead_ratio": gen3["ratio"],
+        "gen3_overhead_ratio_of_medians": round(
+            gen3["read"]["median"] / gen3["baseline"]["median"], 2
+        ),
     }
     print(json.dumps(summary))
 

@@ -20,6 +20,7 @@ from enum import StrEnum
 from drivers.base import EventHub, Health, HealthState, Observer, Unsubscribe
 from drivers.camera.interface import Frame
 from drivers.card.interface import CardData, CardFailure, CardReadError
+from drivers.docprinter.interface import DocPrintFailure, DocumentPrinterUnavailable
 from drivers.face.interface import (
     DEFAULT_TOLERANCE,
     FaceBox,
@@ -28,7 +29,12 @@ from drivers.face.interface import (
     FaceTemplate,
 )
 from drivers.pinpad.interface import PinPadHealthCode, PinPadUnavailable
-from drivers.printer.interface import PrinterUnavailable, PrintFailure, ReceiptDocument
+from drivers.printer.interface import (
+    HeldJob,
+    PrinterUnavailable,
+    PrintFailure,
+    ReceiptDocument,
+)
 
 
 class AbsenceCode(StrEnum):
@@ -98,6 +104,25 @@ class AbsentFaceEngine(Absent):
 class AbsentPrinter(Absent):
     def submit(self, document: ReceiptDocument) -> str:
         raise PrinterUnavailable(PrintFailure.OFFLINE, self._health.reason)
+
+    def held_job(self) -> HeldJob | None:
+        return None
+
+    def reprint(self, job_id: str) -> str:
+        raise KeyError(job_id)
+
+    def discard(self, job_id: str) -> None:
+        pass
+
+
+class AbsentDocumentPrinter(Absent):
+    def submit_pdf(self, pdf: bytes, title: str) -> str:
+        raise DocumentPrinterUnavailable(DocPrintFailure.OFFLINE, self._health.reason)
+
+
+class AbsentIdCardReader(Absent):
+    def rejections(self) -> dict[str, int]:
+        return {}  # an ID card reader only publishes; an absent one never does
 
 
 class AbsentPinPad(Absent):

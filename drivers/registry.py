@@ -29,7 +29,9 @@ from drivers.absent import (
     Absent,
     AbsentCamera,
     AbsentCardReader,
+    AbsentDocumentPrinter,
     AbsentFaceEngine,
+    AbsentIdCardReader,
     AbsentPinPad,
     AbsentPrinter,
     AbsentQrScanner,
@@ -38,8 +40,12 @@ from drivers.base import Device
 from drivers.camera.interface import KIND as CAMERA_KIND
 from drivers.camera.interface import Camera
 from drivers.card.interface import CardReader
+from drivers.docprinter.interface import KIND as DOCPRINTER_KIND
+from drivers.docprinter.interface import DocumentPrinter
 from drivers.face.interface import KIND as FACE_KIND
 from drivers.face.interface import FaceEngine
+from drivers.idcard.interface import KIND as IDCARD_KIND
+from drivers.idcard.interface import IdCardReader
 from drivers.pinpad.interface import KIND as PINPAD_KIND
 from drivers.pinpad.interface import PinPad
 from drivers.printer.interface import KIND as PRINTER_KIND
@@ -60,6 +66,8 @@ class PeripheralKind(StrEnum):
     FACE = "face"
     PRINTER = "printer"
     PINPAD = "pinpad"
+    IDCARD = "idcard"
+    DOCPRINTER = "docprinter"
 
 
 class Impl(StrEnum):
@@ -91,6 +99,10 @@ KINDS: Mapping[PeripheralKind, KindSpec] = {spec.kind: spec for spec in (
              absent=AbsentPrinter, title="printer"),
     KindSpec(kind=PeripheralKind.PINPAD, device_kind=PINPAD_KIND, protocol=PinPad,
              absent=AbsentPinPad, title="PIN pad"),
+    KindSpec(kind=PeripheralKind.IDCARD, device_kind=IDCARD_KIND, protocol=IdCardReader,
+             absent=AbsentIdCardReader, title="resident ID card reader"),
+    KindSpec(kind=PeripheralKind.DOCPRINTER, device_kind=DOCPRINTER_KIND,
+             protocol=DocumentPrinter, absent=AbsentDocumentPrinter, title="document printer"),
 )}
 
 # (kind, impl) -> "module:factory". The factory is called with the kind's options as keywords
@@ -100,11 +112,21 @@ KINDS: Mapping[PeripheralKind, KindSpec] = {spec.kind: spec for spec in (
 IMPLEMENTATIONS: Mapping[tuple[PeripheralKind, Impl], str] = {
     (PeripheralKind.CARD, Impl.REAL): "drivers.card.pcsc:PcscCardReader",
     (PeripheralKind.CARD, Impl.SIMULATED): "drivers.registry:simulated_card_reader",
+    (PeripheralKind.IDCARD, Impl.REAL): "drivers.idcard.serial:SerialIdCardReader",
+    (PeripheralKind.IDCARD, Impl.SIMULATED): "drivers.idcard.serial:simulated_idcard_reader",
+    (PeripheralKind.QR, Impl.REAL): "drivers.qr.serial:SerialQrScanner",
+    (PeripheralKind.QR, Impl.SIMULATED): "drivers.qr.serial:simulated_scanner",
     (PeripheralKind.CAMERA, Impl.REAL): "drivers.camera.opencv:OpenCvCamera",
     (PeripheralKind.CAMERA, Impl.SIMULATED): "drivers.camera.opencv:simulated_camera",
     # A simulated terminal runs the real engine on the simulated camera's frames.
     (PeripheralKind.FACE, Impl.REAL): "drivers.face.dlib_engine:DlibFaceEngine",
     (PeripheralKind.FACE, Impl.SIMULATED): "drivers.face.dlib_engine:DlibFaceEngine",
+    (PeripheralKind.PRINTER, Impl.REAL): "drivers.printer.escpos:EscPosPrinter",
+    (PeripheralKind.PRINTER, Impl.SIMULATED): "drivers.printer.escpos:simulated_printer",
+    (PeripheralKind.DOCPRINTER, Impl.REAL): "drivers.docprinter.cups:CupsDocumentPrinter",
+    # The same IPP client on the Stack's private cupsd (simulators/printer/cupsd.py).
+    (PeripheralKind.DOCPRINTER, Impl.SIMULATED):
+        "drivers.docprinter.cups:simulated_document_printer",
 }
 
 
@@ -115,6 +137,8 @@ def simulated_card_reader(reader_name: str | None = None, **options: Any) -> Dev
     """
     from drivers.card.pcsc import PcscCardReader
 
+    # vpcd's second reader is the terminal's SAM slot, where simulators/card puts its PSAM.
+    options.setdefault("sam_reader", f"{VIRTUAL_READER} 00 01")
     reader: Device = PcscCardReader(reader_name=reader_name or VIRTUAL_READER, **options)
     return reader
 

@@ -26,6 +26,7 @@ from edge_server.openapi import install_openapi
 from edge_server.routers import (
     applications,
     cards,
+    certificates,
     certification,
     device,
     field,
@@ -111,6 +112,8 @@ def create_app(
     app.include_router(submissions.router, prefix=API_PREFIX)
     app.include_router(certification.router, prefix=API_PREFIX)
     app.include_router(field.router, prefix=API_PREFIX)
+    app.include_router(certificates.router, prefix=API_PREFIX)
+    app.include_router(certificates.public)
     install_openapi(app)
     return app
 

@@ -12,6 +12,7 @@ from edge_server.certification import evidence_store
 from edge_server.context import EdgeContext
 from edge_server.db import session_scope
 from edge_server.models import CitizenCacheEntry, IdempotencyRecord, RateBucket, ServiceSession
+from edge_server.services import certificates
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ class Purged:
     cache_entries: int
     rate_buckets: int = 0
     certification_evidence: int = 0  # past certification_evidence_retention_days
+    certificates: int = 0  # issued certificates past certificate_retention_days
 
 
 def purge(ctx: EdgeContext) -> Purged:
@@ -65,7 +67,7 @@ def purge(ctx: EdgeContext) -> Purged:
             delete(RateBucket).where(col(RateBucket.updated_at) < bucket_cutoff)
         ).rowcount
     evidence = evidence_store.purge(ctx)
-    result = Purged(records, sessions, cached, buckets, evidence)
+    result = Purged(records, sessions, cached, buckets, evidence, certificates.purge(ctx))
     if records or sessions or cached or buckets:
         log.info(
             "purged %d idempotency records, %d sessions, %d cache entries, %d rate buckets",

@@ -188,6 +188,7 @@ class SyncCursor(SQLModel, table=True):
 # The edge's own tables: migrations and their autogenerate compare only these (the SQLModel
 # metadata is shared with other parts' tables when they are imported in one process).
 # Tables kept beside the feature they serve (one module each), registered here with the rest.
+from edge_server.certificates.tables import IssuedCertificate  # noqa: E402
 from edge_server.certification.tables import (  # noqa: E402
     CertificationEvidence,
     CertificationRecord,
@@ -198,5 +199,6 @@ EDGE_TABLES = frozenset(
     model.__tablename__  # type: ignore[attr-defined]
     for model in (CitizenCacheEntry, ServiceSession, IdempotencyRecord, AuditEntry, AuditHead,
                   RateBucket, OutboxItem, ClaimGuard, CardBlock, SyncCursor,
-                  CertificationEvidence, CertificationRecord, FieldTrip, FieldRosterEntry)
+                  CertificationEvidence, CertificationRecord, FieldTrip, FieldRosterEntry,
+                  IssuedCertificate)
 )

@@ -8,9 +8,17 @@ the OpenAPI document says exactly what is accepted.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from common.clock import iso_utc
 
@@ -56,11 +64,67 @@ class CardIdentity(BaseModel):
     spec_version: AsciiText16 | None = None
 
 
-class OpenSessionRequest(BaseModel):
+# What a QR scanner read: loose on purpose (any printable ASCII, bounded); the service answers
+# anything that is not an e-SSC token's shape ([A-Za-z0-9_-]) with `token-invalid`, like a
+# forged one, without asking central.
+TokenText = Annotated[str, StringConstraints(min_length=1, max_length=512, pattern=_ASCII)]
+# A resident ID card's name field is at most 15 Han characters; 30 leaves room for
+# minority names in their script.
+IdCardName = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=30, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"),
+    AfterValidator(_no_surrogates),
+]
+LONG_TERM = "长期"  # 有效期限 of a card valid for life (holders 46 and older)
+
+
+def _validity(value: str) -> str:
+    if value != LONG_TERM:
+        dt.date.fromisoformat(value)  # ValueError: 422 validation-error
+    return value
+
+
+ValidUntil = Annotated[
+    str, StringConstraints(pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|长期)$"),
+    AfterValidator(_validity),
+]
+
+
+class QrCredential(BaseModel):
+    """What the kiosk scanned from an electronic social security card (电子社保卡)."""
+
     model_config = ConfigDict(extra="ignore")
 
-    method: Literal["card"] = Field(description="`qr` and `face` come later.")
-    card: CardIdentity
+    # A credential: out of repr() like the card's personal fields.
+    token: TokenText = Field(repr=False, description="Opaque; ≤ 512 chars of [A-Za-z0-9_-].")
+
+
+class IdCardIdentity(BaseModel):
+    """What the kiosk read from a resident ID card (二代身份证)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    citizen_id: AsciiText32 = Field(repr=False)
+    name: IdCardName = Field(repr=False)
+    valid_until: ValidUntil = Field(description="YYYY-MM-DD, or 长期 (no end).")
+
+
+class OpenSessionRequest(BaseModel):
+    """One of three ways to identify: `card` (social security card), `qr` (electronic card
+    code) or `idcard` (resident ID card); the object named by `method` is required."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    method: Literal["card", "qr", "idcard"] = Field(description="`face` comes later.")
+    card: CardIdentity | None = None
+    qr: QrCredential | None = None
+    idcard: IdCardIdentity | None = None
+
+    @model_validator(mode="after")
+    def _named_credential(self) -> OpenSessionRequest:
+        if getattr(self, self.method) is None:
+            raise ValueError(f"method {self.method!r} needs its {self.method!r} object")
+        return self
 
 
 # A subsidy code, its claim period, and a form field as the catalogue names them

@@ -98,6 +98,24 @@ class EdgeSettings(DeviceSettings):
     field_roster_ttl_s: int = Field(36 * 3600, ge=60, le=14 * 24 * 3600)
     field_roster_max_entries: int = Field(2000, ge=1, le=20_000)
     field_roster_page_size: int = Field(100, ge=1, le=200)
+    # -- certificates (参保证明, 个人权益记录: docs/certificates.md)
+    # The office's signing key and certificate and the province root (provisioning's CA:
+    # `kioskctl provision ca issue-office`). All unset: a development CA is made once in
+    # `<dir of data_key_file>/certificates/`; any one set: all must exist.
+    certificate_office_key_file: Path | None = None
+    certificate_office_cert_file: Path | None = None
+    certificate_root_file: Path | None = None
+    # The public base of verify URLs (QR codes); default http://host:port.
+    certificate_verify_base_url: str = Field("", max_length=200)
+    certificate_font_file: Path = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+    # POST /verify/pdf takes a PDF of at most this many bytes.
+    certificate_verify_max_pdf_bytes: int = Field(5 * 1024 * 1024, ge=64 * 1024,
+                                                  le=32 * 1024 * 1024)
+    # The download link behind the kiosk's on-screen QR code works this long after issue.
+    certificate_download_ttl_s: int = Field(24 * 3600, ge=60, le=30 * 24 * 3600)
+    # Issued certificates (sealed content and PDF) are kept this long for verification by code,
+    # then purged (services/certificates.purge); the PDF still verifies by its signature.
+    certificate_retention_days: int = Field(400, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Self:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -22,6 +22,11 @@ CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 MIN_IDLE_WARNING_S = 20.0
 
 
+# A driver option from the environment arrives as text: "9600" and "0.5" are read as the
+# numbers they spell (left to right: int, float, bool, else the text), as TOML would give them.
+PeripheralOption = Annotated[int | float | bool | str, Field(union_mode="left_to_right")]
+
+
 class PeripheralSettings(BaseModel):
     """`[peripherals]` of the device file: which implementation of each kind this terminal runs
     (drivers/registry.py). `KIOSK_PERIPHERALS__QR=simulated` overrides one."""
@@ -36,6 +41,8 @@ class PeripheralSettings(BaseModel):
     face: Impl = Impl.ABSENT
     printer: Impl = Impl.ABSENT
     pinpad: Impl = Impl.ABSENT
+    idcard: Impl = Impl.ABSENT
+    docprinter: Impl = Impl.ABSENT  # A4 through CUPS (drivers/docprinter)
 
     @model_validator(mode="before")
     @classmethod
@@ -59,7 +66,7 @@ class KioskSettings(DeviceSettings):
     """
 
     toml_tables = ("device", "kiosk")
-    toml_nested = ("peripherals",)
+    toml_nested = ("peripherals", "peripheral_options")
     model_config = SettingsConfigDict(
         env_prefix="KIOSK_", env_nested_delimiter="__", extra="ignore"
     )
@@ -84,6 +91,11 @@ class KioskSettings(DeviceSettings):
     # Peripherals: one implementation per kind (real, simulated, absent).
     peripherals: PeripheralSettings = Field(default_factory=PeripheralSettings)
     card_reader: str | None = Field(None, description="substring of the PC/SC reader name")
+    # `[peripheral_options.<kind>]` of the device file: keywords for that kind's driver (a
+    # serial port and its baud rate, a printer's connection), e.g.
+    # `KIOSK_PERIPHERAL_OPTIONS__QR__PORT=/dev/ttyACM0`. Not validated here: each driver
+    # validates its own, and one it refuses leaves the kind `driver-unavailable` with the reason.
+    peripheral_options: dict[str, dict[str, PeripheralOption]] = Field(default_factory=dict)
     peripheral_stop_timeout_s: float = Field(2.0, gt=0, le=10,
                                              description="how long stopping all may take")
     # Deprecated alias of peripherals.card from before the registry: "pcsc" is "real", "none"

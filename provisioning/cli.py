@@ -115,3 +115,45 @@ def staff_list(
     for cred in sorted(creds.values(), key=lambda c: c.staff_id):
         state = "expired" if cred.expired(now) else "valid"
         typer.echo(f"{cred.staff_id}\t{cred.expires_at:%Y-%m-%d %H:%M}Z\t{state}")
+
+
+# -- the document-signing CA (certificates the edge issues: provisioning/ca.py) ------------------
+ca_app = typer.Typer(help="The province's document-signing CA and its offices' certificates.",
+                     no_args_is_help=True)
+provision_app.add_typer(ca_app, name="ca")
+
+
+@ca_app.command("init")
+def ca_init(
+    directory: Path = typer.Option(..., "--dir", help="The CA's directory (root key 0600)."),
+    name: str = typer.Option(..., help="The province authority, e.g. XX省人力资源和社会保障厅."),
+) -> None:
+    """Create the root; refuses to replace one that exists."""
+    from provisioning.ca import CaError, init_ca
+
+    try:
+        cert = init_ca(directory, name)
+    except CaError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"wrote {cert} (and its key, 0600)")
+
+
+@ca_app.command("issue-office")
+def ca_issue_office(
+    directory: Path = typer.Option(..., "--dir", help="The CA's directory."),
+    office_id: str = typer.Option(..., help="The office's id, e.g. 110100."),
+    name: str = typer.Option(..., help="The office, e.g. XX市社会保险事业管理中心."),
+    out_dir: Path = typer.Option(..., help="Where the office's key, certificate and root go."),
+) -> None:
+    """An office's document-signing key and certificate for its edge server."""
+    from provisioning.ca import CaError, issue_office
+
+    try:
+        files = issue_office(directory, out_dir, office_id, name)
+    except CaError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"wrote {files.key} (0600), {files.cert}, {files.root}")
+    typer.echo(f"edge: certificate_office_key_file={files.key} "
+               f"certificate_office_cert_file={files.cert} certificate_root_file={files.root}")

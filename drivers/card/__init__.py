@@ -1,4 +1,5 @@
-"""Social security card (社会保障卡) reading over PC/SC."""
+"""Social security card (社会保障卡) reading over PC/SC, the card's PIN, and PSAM
+authentication of generation 3 cards."""
 
 from drivers.card.interface import (
     CardData,
@@ -10,6 +11,15 @@ from drivers.card.interface import (
     CardReadError,
     CardReadFailed,
     CardRemoved,
+    PartialCardData,
+    Pin,
+    PinCapableReader,
+    PinOutcome,
+    PinResult,
+    ReloadAuthoriser,
+    ReloadRefused,
+    ReloadRequest,
+    StaffCredential,
 )
 
 __all__ = [
@@ -22,4 +32,13 @@ __all__ = [
     "CardReadFailed",
     "CardReader",
     "CardRemoved",
+    "PartialCardData",
+    "Pin",
+    "PinCapableReader",
+    "PinOutcome",
+    "PinResult",
+    "ReloadAuthoriser",
+    "ReloadRefused",
+    "ReloadRequest",
+    "StaffCredential",
 ]

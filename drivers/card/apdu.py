@@ -214,6 +214,8 @@ class ErrorCheckingChain:
         self.ignore = ignore
 
     def __call__(self, response: Response) -> None:
+        if response.sw == SW_OK:  # what nearly every answer is: no checker raises for it
+            return
         try:
             for checker in self.checkers:
                 checker(response)

@@ -21,6 +21,10 @@ behind them go to DEBUG, so that an error repeated at every retry does not fill 
 
 Only the low-level API is used: every call returns a PC/SC result code, which maps directly to
 a CardFailure, and no pyscard observer threads run behind our back.
+
+Generation 3 cards are authenticated with the PSAM in `sam_reader` (the terminal's SAM slot,
+never watched for card events) on the read's worker, inside the same deadline. PIN operations
+(drivers/card/pin.py) run on workers of their own with `pin_timeout_s`, on the card last read.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from smartcard import scard
 
@@ -44,8 +50,9 @@ from drivers.base import (
     Observer,
     Unsubscribe,
 )
-from drivers.card import apdu, ssc
+from drivers.card import apdu, pin, psam, ssc
 from drivers.card.interface import (
+    DEFAULT_SLOT,
     CardData,
     CardFailure,
     CardHealthCode,
@@ -54,8 +61,14 @@ from drivers.card.interface import (
     CardReadError,
     CardReadFailed,
     CardRemoved,
+    PartialCardData,
+    Pin,
+    PinOutcome,
+    PinResult,
+    ReloadAuthoriser,
+    StaffCredential,
 )
-from drivers.card.worker import Abandoned, CallTimedOut, Worker, call_within
+from drivers.card.worker import Abandoned, CallTimedOut, Worker, WorkerThread, call_within
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +120,15 @@ STOP_CANCEL_INTERVAL_S = 0.05
 SERVICE_BACKOFF = Backoff(initial_s=0.25, max_s=3.0, factor=2.0, jitter=0.2)
 BUSY_BACKOFF = Backoff(initial_s=0.1, max_s=1.0, factor=2.0, jitter=0.2)
 READER_ERROR_RETRY_S = 1.0
+# A PIN operation (connect, SELECT, identity check, one or two commands; for a reload the
+# authoriser's round trip to the edge as well) within this, whatever the card does.
+PIN_TIMEOUT_S = 10.0
+_PIN_FAILURES = {
+    CardFailure.REMOVED: PinOutcome.REMOVED,
+    CardFailure.UNRESPONSIVE: PinOutcome.UNRESPONSIVE,
+    CardFailure.READER_UNAVAILABLE: PinOutcome.READER_UNAVAILABLE,
+    CardFailure.NOT_SSC: PinOutcome.NOT_SSC,
+}
 
 
 class PcscError(Exception):
@@ -207,7 +229,10 @@ class _Connection:
     "connect" or "transaction") from a card that stopped answering ("apdu").
     """
 
-    def __init__(self, context: int, reader: str, worker: Worker[CardData]) -> None:
+    def __init__(
+        self, context: int, reader: str, worker: Worker[Any], atr: str | None = None
+    ) -> None:
+        """`atr`: the ATR pcscd already reported for this card (saves an SCardStatus)."""
         self._worker = worker
         worker.phase = "connect"
         worker.check()
@@ -221,9 +246,11 @@ class _Connection:
         self._pci = scard.SCARD_PCI_T0 if self.t0 else scard.SCARD_PCI_T1
         self._in_transaction = False
         try:
-            hresult, _, _, _, atr = scard.SCardStatus(self._card)
-            _check("SCardStatus", hresult)
-            self.atr = bytes(atr).hex().upper()
+            if atr is None:
+                hresult, _, _, _, raw_atr = scard.SCardStatus(self._card)
+                _check("SCardStatus", hresult)
+                atr = bytes(raw_atr).hex().upper()
+            self.atr = atr
             # Keeps other applications from interleaving APDUs with our read sequence. pcsc-lite
             # retries a transaction another program holds without end: the worker's deadline
             # bounds it.
@@ -254,6 +281,10 @@ class _Connection:
 class PcscCardReader:
     """CardReader on a PC/SC reader whose name contains `reader_name` (None: the first one).
 
+    `slot` names the slot in events ("contact", "contactless"); `sam_reader` is the SAM
+    slot's reader, where the PSAM for generation 3 cards sits (never watched for cards, even
+    when `reader_name` is None and it comes first).
+
     Health codes are CardHealthCode: `ok`, `pcsc-unavailable` (no pcscd, or it does not
     answer), `reader-missing` (no matching reader), `reader-error` (PC/SC answered something
     unexpected; retried with backoff), `reader-busy` (degraded: another program holds the
@@ -272,10 +303,18 @@ class PcscCardReader:
         *,
         read_timeout_s: float = READ_TIMEOUT_S,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
+        slot: str = DEFAULT_SLOT,
+        sam_reader: str | None = None,
+        pin_timeout_s: float = PIN_TIMEOUT_S,
     ) -> None:
-        if read_timeout_s <= 0 or busy_timeout_s < 0 or poll_timeout_s <= 0:
+        if read_timeout_s <= 0 or busy_timeout_s < 0 or poll_timeout_s <= 0 or pin_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
+        if sam_reader is not None and not sam_reader:
+            raise ValueError("sam_reader names a reader (a substring of its name) or is None")
         self.reader_name = reader_name
+        self.slot = slot
+        self.sam_reader = sam_reader
+        self.pin_timeout_s = pin_timeout_s
         self.poll_timeout_s = poll_timeout_s
         self.read_timeout_s = read_timeout_s
         self.busy_timeout_s = busy_timeout_s
@@ -295,7 +334,16 @@ class PcscCardReader:
         self._context: int | None = None  # the monitor's, so that stop() can cancel it
         self._worker: Worker[CardData] | None = None  # the monitor's read in progress
         self._reader: str | None = None  # the reader being watched, for events
+        self._read_reader: str | None = None  # the reader read() found last
+        self._spare_lock = threading.Lock()
+        self._spare_context: int | None = None  # read()'s context, kept between reads
+        self._read_thread = WorkerThread("card-read-worker-caller")  # read()'s, reused
         self._card: _ReaderState | None = None  # the card the events are about, if any
+        # The identification code of the card last read (CardRead or NEEDS_PSAM): PIN
+        # operations act on that card only. Not citizen data.
+        self._card_id: str | None = None
+        self._pin_workers: set[Worker[PinResult]] = set()  # under _pin_lock
+        self._pin_lock = threading.Lock()
 
     # -- Device contract --------------------------------------------------------------------------
     def start(self) -> None:
@@ -321,6 +369,10 @@ class PcscCardReader:
         worker = self._worker
         if worker is not None:
             worker.interrupt()
+        with self._pin_lock:
+            pin_workers = list(self._pin_workers)
+        for pin_worker in pin_workers:
+            pin_worker.interrupt()
         thread = self._thread
         if thread is None or thread is threading.current_thread():
             return  # an observer calling stop() cannot join its own thread; it ends by itself
@@ -350,7 +402,7 @@ class PcscCardReader:
         """Read the card present now, on the caller's thread, within `read_timeout_s`, with a
         PC/SC context of its own (the monitor's context is busy in SCardGetStatusChange)."""
         deadline = Deadline(self.read_timeout_s)
-        worker: Worker[CardData] = Worker(self._read_present, "card-read-worker-caller")
+        worker = self._read_thread.submit(self._read_present)
         try:
             return worker.wait(deadline)
         except CallTimedOut as exc:
@@ -450,7 +502,7 @@ class PcscCardReader:
     ) -> None:
         self._card = state
         log.info("card inserted in %s (ATR %s)", reader, state.atr)
-        self._publish(CardInserted(reader=reader, atr=state.atr))
+        self._publish(CardInserted(reader=reader, atr=state.atr, slot=self.slot))
         if state.mute:
             self._publish_failure(reader, CardFailure.UNRESPONSIVE, "the card gives no ATR")
             return
@@ -459,7 +511,9 @@ class PcscCardReader:
         except CardReadError as exc:
             if stop.is_set():
                 raise _Stopped from exc
-            self._publish_failure(reader, exc.failure, exc.detail)
+            if exc.partial is not None:
+                self._card_id = exc.partial.card_id_code or None
+            self._publish_failure(reader, exc.failure, exc.detail, exc.partial)
             return
         if stop.is_set():
             raise _Stopped
@@ -468,7 +522,8 @@ class PcscCardReader:
             data.generation, data.protocol, len(data.warnings),
             ", name may be truncated" if data.name_truncated else "",
         )
-        self._publish(CardRead(reader=reader, data=data))
+        self._card_id = data.card_id_code or None
+        self._publish(CardRead(reader=reader, data=data, slot=self.slot))
 
     def _read_inserted(
         self, context: int, reader: str, state: _ReaderState, stop: threading.Event
@@ -560,9 +615,14 @@ class PcscCardReader:
         if self._health.current.code == CardHealthCode.READER_BUSY:
             self._health.set(HealthState.OK, CardHealthCode.OK)
 
-    def _publish_failure(self, reader: str, failure: CardFailure, detail: str) -> None:
+    def _publish_failure(
+        self, reader: str, failure: CardFailure, detail: str,
+        partial: PartialCardData | None = None,
+    ) -> None:
         log.info("card read failed: %s (%s)", failure, detail)
-        self._publish(CardReadFailed(reader=reader, failure=failure, detail=detail))
+        self._publish(CardReadFailed(
+            reader=reader, failure=failure, detail=detail, slot=self.slot, partial=partial,
+        ))
 
     def _end_card(self) -> None:
         """CardRemoved for the card the events are about, exactly once."""
@@ -570,9 +630,10 @@ class PcscCardReader:
             return  # a run that stop() abandoned: the card state is a newer run's
         if self._card is not None:
             self._card = None
+            self._card_id = None
             reader = self._reader or ""
             log.info("card removed from %s", reader)
-            self._publish(CardRemoved(reader=reader))
+            self._publish(CardRemoved(reader=reader, slot=self.slot))
             # The program that held the card exclusively lost it with the card.
             self._not_busy()
 
@@ -595,16 +656,27 @@ class PcscCardReader:
             call_within(cancel, max(deadline.remaining(), 0.0), "pcsc-cancel")
 
     # -- PC/SC helpers ----------------------------------------------------------------------------
-    def _find_reader(self, context: int) -> str | None:
-        hresult, readers = call_within(
-            lambda: scard.SCardListReaders(context, []), CALL_TIMEOUT_S, "pcsc-list-readers"
-        )
+    def _find_reader(
+        self, context: int, *, sam: bool = False, bounded: bool = True
+    ) -> str | None:
+        """The card reader to watch (never the SAM slot's), or with `sam` the SAM reader.
+        `bounded=False` on a worker, whose own deadline bounds the call (a thread less)."""
+        if bounded:
+            hresult, readers = call_within(
+                lambda: scard.SCardListReaders(context, []), CALL_TIMEOUT_S, "pcsc-list-readers"
+            )
+        else:
+            hresult, readers = scard.SCardListReaders(context, [])
         code = hresult & _MASK
         if code in (scard.SCARD_E_NO_READERS_AVAILABLE, scard.SCARD_E_READER_UNAVAILABLE):
             return None
         _check("SCardListReaders", hresult)
         for name in readers:
-            if self.reader_name is None or self.reader_name in name:
+            is_sam = self.sam_reader is not None and self.sam_reader in name
+            if sam:
+                if is_sam:
+                    return str(name)
+            elif not is_sam and (self.reader_name is None or self.reader_name in name):
                 return str(name)
         return None
 
@@ -623,24 +695,74 @@ class PcscCardReader:
 
     # -- read workers -----------------------------------------------------------------------------
     def _read_present(self, worker: Worker[CardData]) -> CardData:
-        """read(): find the reader and the card in it, then read it."""
+        """read(): find the reader and the card in it, then read it.
+
+        The context of the last read that ended cleanly is used again (establishing one is
+        the dearest PC/SC call of a read). One from a pcscd that has restarted since fails
+        as READER_UNAVAILABLE: then the read, which changes nothing on the card, is tried
+        once more on a fresh context. An abandoned worker never hands its context back.
+        """
         worker.phase = "service"
-        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-        if hresult & _MASK != scard.SCARD_S_SUCCESS:
-            raise CardReadError(CardFailure.READER_UNAVAILABLE, "the PC/SC service is not running")
-        try:
+        for attempt in range(2):
+            with self._spare_lock:
+                context = self._spare_context if attempt == 0 else None
+                self._spare_context = None
+            reused = context is not None
+            if context is None:
+                hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+                if hresult & _MASK != scard.SCARD_S_SUCCESS:
+                    raise CardReadError(
+                        CardFailure.READER_UNAVAILABLE, "the PC/SC service is not running"
+                    )
+            keep = False
             try:
-                reader = self._find_reader(context)
-                if reader is None:
-                    raise CardReadError(CardFailure.READER_UNAVAILABLE, "no matching card reader")
-                state = self._status(context, reader, scard.SCARD_STATE_UNAWARE, 0)
-            except (PcscError, CallTimedOut) as exc:
-                raise CardReadError(CardFailure.READER_UNAVAILABLE, str(exc)) from exc
-            if state is None or not state.present:
-                raise CardReadError(CardFailure.REMOVED, "no card present")
-            return self._read_card(worker, context, reader, state)
-        finally:
-            scard.SCardReleaseContext(context)
+                data = self._read_present_on(worker, context)
+                keep = True
+                return data
+            except CardReadError as exc:
+                stale = exc.failure is CardFailure.READER_UNAVAILABLE and not isinstance(
+                    exc, ReaderBusy
+                )
+                keep = not stale
+                if not (stale and reused):
+                    raise
+                log.debug("read(): the kept PC/SC context failed (%s); once more afresh", exc)
+            finally:
+                self._release_or_keep(context, keep and not worker.cancelled.is_set())
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def _release_or_keep(self, context: int, keep: bool) -> None:
+        with self._spare_lock:
+            if keep and self._spare_context is None:
+                self._spare_context = context
+                return
+        scard.SCardReleaseContext(context)
+
+    def _read_present_on(self, worker: Worker[CardData], context: int) -> CardData:
+        try:
+            reader, state = self._present_reader(context)
+        except (PcscError, CallTimedOut) as exc:
+            raise CardReadError(CardFailure.READER_UNAVAILABLE, str(exc)) from exc
+        if state is None or not state.present:
+            raise CardReadError(CardFailure.REMOVED, "no card present")
+        return self._read_card(worker, context, reader, state)
+
+    def _present_reader(self, context: int) -> tuple[str, _ReaderState | None]:
+        """The reader read() reads, and its state. The name found last time is tried first
+        (one PC/SC call less a read); a reader that has gone since is looked up again."""
+        reader = self._read_reader
+        if reader is not None:
+            try:
+                return reader, self._status(context, reader, scard.SCARD_STATE_UNAWARE, 0)
+            except PcscError as exc:
+                if exc.code not in _READER_GONE:
+                    raise
+        reader = self._find_reader(context, bounded=False)
+        if reader is None:
+            self._read_reader = None
+            raise CardReadError(CardFailure.READER_UNAVAILABLE, "no matching card reader")
+        self._read_reader = reader
+        return reader, self._status(context, reader, scard.SCARD_STATE_UNAWARE, 0)
 
     def _read_with_own_context(
         self, worker: Worker[CardData], reader: str, state: _ReaderState
@@ -662,14 +784,21 @@ class PcscCardReader:
         """Connect, read, disconnect; every failure becomes a CardReadError."""
         started = time.perf_counter()
         try:
-            connection = _Connection(context, reader, worker)
+            connection = _Connection(context, reader, worker, atr=state.atr or None)
         except PcscError as exc:
             if exc.code == _SHARING_VIOLATION:
                 raise ReaderBusy("another program holds the reader exclusively") from exc
             raise self._classify(worker, context, reader, state, exc) from exc
         try:
             try:
-                data = ssc.read_card(connection, atr=connection.atr, protocol=connection.protocol)
+                authenticate = None
+                if self.sam_reader is not None:
+                    def authenticate(card_id: bytes) -> None:
+                        self._authenticate(worker, context, connection, card_id)
+                data = ssc.read_card(
+                    connection, atr=connection.atr, protocol=connection.protocol,
+                    authenticate=authenticate,
+                )
             finally:
                 connection.close()  # before _classify waits: no card handle held meanwhile
         except (PcscError, apdu.MalformedResponse) as exc:
@@ -678,7 +807,7 @@ class PcscCardReader:
         return data
 
     def _classify(
-        self, worker: Worker[CardData], context: int, reader: str, state: _ReaderState,
+        self, worker: Worker[Any], context: int, reader: str, state: _ReaderState,
         exc: Exception,
     ) -> CardReadError:
         """Why a transport failure happened. Most codes say it outright; an empty response or
@@ -696,7 +825,7 @@ class PcscCardReader:
         return CardReadError(CardFailure.UNREADABLE, f"the card stopped answering: {exc}")
 
     def _after_failure(
-        self, worker: Worker[CardData], context: int, reader: str, state: _ReaderState
+        self, worker: Worker[Any], context: int, reader: str, state: _ReaderState
     ) -> CardFailure | None:
         """Watch the reader briefly: REMOVED if the card goes (or another replaces it),
         READER_UNAVAILABLE if the reader or pcscd does, None if the card stays."""
@@ -716,3 +845,172 @@ class PcscCardReader:
                 return CardFailure.REMOVED
             current = now.current
         return None
+
+    # -- PSAM (generation 3) ----------------------------------------------------------------------
+    def _authenticate(
+        self, worker: Worker[CardData], context: int, card: _Connection, card_id: bytes
+    ) -> None:
+        """Card authentication with the PSAM in the SAM slot, on the read's worker and context
+        (drivers/card/psam.py). Raises PsamUnavailable when the slot gives no working PSAM."""
+        try:
+            reader = self._find_reader(context, sam=True, bounded=False)
+        except (PcscError, CallTimedOut) as exc:
+            raise psam.PsamUnavailable(f"listing the readers failed ({exc})") from exc
+        if reader is None:
+            raise psam.PsamUnavailable("no SAM reader")
+        try:
+            sam = _Connection(context, reader, worker, atr="")  # its ATR is of no use
+        except PcscError as exc:
+            raise psam.PsamUnavailable(f"no PSAM in the SAM slot (0x{exc.code:08X})") from exc
+        try:
+            transport = _PsamTransport(sam)
+            psam.select_psam(transport, t0=sam.t0)
+            psam.authenticate(card, transport, card_id, card_t0=card.t0, psam_t0=sam.t0)
+        finally:
+            sam.close()
+            worker.phase = "apdu"
+
+    # -- PIN --------------------------------------------------------------------------------------
+    def pin_tries_left(self) -> PinResult:
+        """VERIFY with no data: the tries left, without using one."""
+        return self._pin_operation("tries-left", lambda t, t0, _: pin.tries_left(t, t0=t0))
+
+    def verify_pin(self, pin_: Pin) -> PinResult:
+        return self._pin_operation("verify", lambda t, t0, _: pin.verify(t, pin_, t0=t0))
+
+    def change_pin(self, old: Pin, new: Pin) -> PinResult:
+        return self._pin_operation("change", lambda t, t0, _: pin.change(t, old, new, t0=t0))
+
+    def reload_pin(
+        self, new: Pin, staff: StaffCredential, authorise: ReloadAuthoriser
+    ) -> PinResult:
+        """A new PIN and a fresh tries counter, with the MAC `authorise` gets from whoever
+        holds the card's reload key (within pin_timeout_s, the authoriser's call included)."""
+        return self._pin_operation("reload", lambda t, t0, card_id: pin.staff_command(
+            t, pin.RELOAD, new, t0=t0, card_id_code=card_id, staff=staff, authorise=authorise,
+        ))
+
+    def unblock_pin(self, staff: StaffCredential, authorise: ReloadAuthoriser) -> PinResult:
+        """A fresh tries counter for the PIN the card has, with the authoriser's MAC."""
+        return self._pin_operation("unblock", lambda t, t0, card_id: pin.staff_command(
+            t, pin.UNBLOCK, None, t0=t0, card_id_code=card_id, staff=staff, authorise=authorise,
+        ))
+
+    def _pin_operation(self, name: str, operation: _PinOperation) -> PinResult:
+        card_id, reader = self._card_id, self._reader
+        if card_id is None or reader is None:
+            return PinResult(PinOutcome.REMOVED, None, "no card has been read in this reader")
+        watch = _TryWatch()
+        worker: Worker[PinResult] = Worker(
+            lambda w: self._pin_on_worker(w, reader, card_id, operation, watch),
+            f"card-pin-{name}",
+        )
+        with self._pin_lock:
+            self._pin_workers.add(worker)
+        try:
+            if self._stop.is_set() or self._thread is None:
+                worker.interrupt()
+            return worker.wait(Deadline(self.pin_timeout_s))
+        except CallTimedOut as exc:
+            busy = exc.phase in ("service", "connect", "transaction")
+            outcome = PinOutcome.READER_UNAVAILABLE if busy else PinOutcome.UNRESPONSIVE
+            return PinResult(
+                outcome, None,
+                f"the PIN {name} did not finish within {self.pin_timeout_s:g} s"
+                f" (stuck in {exc.phase})" + (_TRY_MAY_BE_USED if watch.sent else ""),
+                try_may_be_used=watch.sent,
+            )
+        finally:
+            with self._pin_lock:
+                self._pin_workers.discard(worker)
+
+    def _pin_on_worker(  # noqa: PLR0911 (one return per way it can end)
+        self, worker: Worker[PinResult], reader: str, card_id: str,
+        operation: _PinOperation, watch: _TryWatch,
+    ) -> PinResult:
+        worker.phase = "service"
+        hresult, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+        if hresult & _MASK != scard.SCARD_S_SUCCESS:
+            return PinResult(
+                PinOutcome.READER_UNAVAILABLE, None, "the PC/SC service is not running"
+            )
+        try:
+            try:
+                state = self._status(context, reader, scard.SCARD_STATE_UNAWARE, 0)
+            except PcscError as exc:
+                return PinResult(PinOutcome.READER_UNAVAILABLE, None, str(exc))
+            if state is None or not state.present:
+                return PinResult(PinOutcome.REMOVED, None, "no card in the reader")
+            try:
+                connection = _Connection(context, reader, worker)
+            except PcscError as exc:
+                return self._pin_failure(worker, context, reader, state, exc, watch)
+            watch.transport = connection
+            try:
+                try:
+                    pin.ensure_card(watch, t0=connection.t0, card_id_code=card_id)
+                    return operation(watch, connection.t0, card_id)
+                finally:
+                    connection.close()
+            except pin.CardChanged as exc:
+                return PinResult(exc.outcome, None, exc.detail)
+            except (PcscError, apdu.MalformedResponse) as exc:
+                return self._pin_failure(worker, context, reader, state, exc, watch)
+        finally:
+            scard.SCardReleaseContext(context)
+
+    def _pin_failure(
+        self, worker: Worker[PinResult], context: int, reader: str, state: _ReaderState,
+        exc: Exception, watch: _TryWatch,
+    ) -> PinResult:
+        if isinstance(exc, PcscError) and exc.code == _SHARING_VIOLATION:
+            return PinResult(
+                PinOutcome.READER_UNAVAILABLE, None, "another program holds the reader"
+            )
+        error = self._classify(worker, context, reader, state, exc)
+        outcome = _PIN_FAILURES.get(error.failure, PinOutcome.FAILED)
+        detail = (
+            "the card was removed during the PIN operation"
+            if outcome is PinOutcome.REMOVED else error.detail
+        ) + (_TRY_MAY_BE_USED if watch.sent else "")
+        return PinResult(outcome, None, detail, try_may_be_used=watch.sent)
+
+
+_TRY_MAY_BE_USED = (
+    "; the PIN went to the card but no answer came back, so a try may have been used:"
+    " ask the tries left when the card is back"
+)
+# (transport, t0, card id code) -> result
+_PinOperation = Callable[[apdu.Transport, bool, str], PinResult]
+
+
+class _TryWatch:
+    """The card connection for a PIN operation, noting whether a command that costs a try
+    went out, so that a failure after it is never reported as if no try could be gone."""
+
+    def __init__(self) -> None:
+        self.transport: apdu.Transport | None = None
+        self.sent = False
+
+    def transmit(self, command: bytes) -> bytes:
+        if self.transport is None:
+            raise RuntimeError("no connection")
+        if pin.uses_a_try(command):
+            self.sent = True
+        return self.transport.transmit(command)
+
+
+class _PsamTransport:
+    """The PSAM's connection: its failures are the PSAM's, never the card's."""
+
+    def __init__(self, connection: _Connection) -> None:
+        self._connection = connection
+
+    def transmit(self, command: bytes) -> bytes:
+        try:
+            response = self._connection.transmit(command)
+        except PcscError as exc:
+            raise psam.PsamUnavailable(f"the PSAM stopped answering (0x{exc.code:08X})") from exc
+        if len(response) < 2:
+            raise psam.PsamUnavailable("the PSAM gave an empty answer")
+        return response

@@ -21,7 +21,8 @@ from typing import TypeVar
 from common import citizen_id as cid
 from drivers.card import apdu
 from drivers.card.atr import historical_bytes
-from drivers.card.interface import CardData, CardFailure, CardReadError
+from drivers.card.interface import CardData, CardFailure, CardReadError, PartialCardData
+from drivers.card.psam import CardAuthenticationFailed, PsamUnavailable
 
 NAME_ENCODING = "gb18030"
 # sx1.sh. + GBK 社会保障: the social security application (SSSE).
@@ -212,7 +213,40 @@ def cross_check(citizen_id: str, birth_date: dt.date | None, gender: str | None)
 
 
 # -- decoding a whole read ------------------------------------------------------------------------
-def decode_card(atr: str, protocol: str, values: Mapping[int, bytes]) -> CardData:
+def decode_partial(atr: str, protocol: str, values: Mapping[int, bytes]) -> PartialCardData:
+    """The unprotected EF05 items, decoded leniently (a bad one is left empty)."""
+
+    def field(tag: int, decode: Callable[[bytes], T]) -> T | None:
+        raw = values.get(tag)
+        if raw is None:
+            return None
+        try:
+            return decode(raw)
+        except ValueError:
+            return None
+
+    return PartialCardData(
+        atr=atr,
+        protocol=protocol,
+        card_id_code=field(TAG_CARD_ID_CODE, hex_code) or "",
+        card_type=field(TAG_CARD_TYPE, an_text) or "",
+        spec_version=field(TAG_SPEC_VERSION, an_text) or "",
+        issue_date=field(TAG_ISSUE_DATE, bcd_date),
+        expiry_date=field(TAG_EXPIRY_DATE, bcd_date),
+        card_number=field(TAG_CARD_NUMBER, an_text) or "",
+    )
+
+
+def _generation(values: Mapping[int, bytes]) -> int:
+    try:
+        return int(float(an_text(values.get(TAG_SPEC_VERSION, b""))))
+    except (ValueError, OverflowError):
+        return 0
+
+
+def decode_card(
+    atr: str, protocol: str, values: Mapping[int, bytes], *, psam_authenticated: bool = False,
+) -> CardData:
     """CardData from TLV values by tag (absent tags are simply missing from `values`)."""
     warnings: list[str] = []
 
@@ -264,6 +298,7 @@ def decode_card(atr: str, protocol: str, values: Mapping[int, bytes]) -> CardDat
         birth_date=birth_date,
         warnings=tuple(warnings),
         name_truncated=name_may_be_truncated(raw_name, raw_extension),
+        psam_authenticated=psam_authenticated,
     )
 
 
@@ -304,13 +339,24 @@ _DATA_SWS = frozenset({apdu.SW_OK, 0x6282})
 # -- the read sequence ----------------------------------------------------------------------------
 
 
-def read_card(transport: apdu.Transport, *, atr: str, protocol: str) -> CardData:
+# Called with the card identification code (16 bytes) of a generation 3 card, before its
+# protected items are read: authenticates card and terminal with the PSAM (drivers.card.psam),
+# or raises PsamUnavailable / CardAuthenticationFailed.
+Authenticator = Callable[[bytes], None]
+
+
+def read_card(  # noqa: PLR0912 (one branch per status word class)
+    transport: apdu.Transport, *, atr: str, protocol: str,
+    authenticate: Authenticator | None = None,
+) -> CardData:
     """SELECT SSSE, READ RECORD by tag for EF05 and EF06, decode. Never sends VERIFY.
 
-    Raises CardReadError: LOCKED when the application or holder data is blocked, NOT_SSC when
-    the application is absent, NEEDS_PSAM when EF06 is behind authentication (generation 3
-    without a PSAM), UNREADABLE for other refusals or malformed records. Transport exceptions
-    pass through for the caller to classify.
+    A generation 3 card (spec version 3.x in EF05 tag 03) is authenticated with `authenticate`
+    right after tag 03, before the protected items. Raises CardReadError: LOCKED when the
+    application or holder data is blocked, NOT_SSC when the application is absent, NEEDS_PSAM
+    (with the EF05 items read as `partial`) when EF06 is behind authentication and no PSAM
+    could open it, UNREADABLE when the card fails authentication, for other refusals or
+    malformed records. Transport exceptions pass through for the caller to classify.
     """
     t0 = protocol == "T=0"
     try:
@@ -325,7 +371,26 @@ def read_card(transport: apdu.Transport, *, atr: str, protocol: str) -> CardData
         ) from exc
 
     values: dict[int, bytes] = {}
+    psam_note = "no PSAM is configured" if authenticate is None else ""
+    attempted = authenticated = False
     for f in READ_FIELDS:
+        if (
+            authenticate is not None and not attempted and TAG_SPEC_VERSION in values
+            and _generation(values) >= 3 and f.tag != TAG_SPEC_VERSION
+        ):
+            attempted = True
+            card_id = values.get(TAG_CARD_ID_CODE, b"")
+            try:
+                if len(card_id) != 16:
+                    raise PsamUnavailable("the card gives no identification code")
+                authenticate(card_id)
+                authenticated = True
+            except PsamUnavailable as exc:
+                psam_note = f"PSAM: {exc}"
+            except CardAuthenticationFailed as exc:
+                raise CardReadError(
+                    CardFailure.UNREADABLE, f"card authentication with the PSAM failed: {exc}"
+                ) from exc
         command = apdu.read_record_by_tag(f.tag, f.sfi, le=f.le)
         try:
             response = apdu.transmit(transport, command, t0=t0, check=READ_CHAIN)
@@ -337,9 +402,11 @@ def read_card(transport: apdu.Transport, *, atr: str, protocol: str) -> CardData
             continue
         except apdu.SecurityStatusError as exc:
             if f.sfi == EF06_SFI:
+                note = f"; {psam_note}" if psam_note else ""
                 raise CardReadError(
                     CardFailure.NEEDS_PSAM,
-                    f"holder data needs PSAM authentication (SW {exc.sw:04X})",
+                    f"holder data needs PSAM authentication (SW {exc.sw:04X}){note}",
+                    partial=decode_partial(atr, protocol, values),
                 ) from exc
             continue  # part of EF05 may be protected too; those fields stay empty
         except apdu.ApduError as exc:
@@ -355,7 +422,7 @@ def read_card(transport: apdu.Transport, *, atr: str, protocol: str) -> CardData
         except MalformedRecord as exc:
             if f.tag in REQUIRED_TAGS:
                 raise CardReadError(CardFailure.UNREADABLE, f"{f.label}: {exc}") from exc
-    return decode_card(atr, protocol, values)
+    return decode_card(atr, protocol, values, psam_authenticated=authenticated)
 
 
 # -- export ---------------------------------------------------------------------------------------

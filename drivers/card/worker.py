@@ -13,6 +13,7 @@ its next step rather than carry on with a read nobody awaits.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -45,7 +46,10 @@ class Worker(Generic[T]):
         target: Callable[[Worker[T]], T],
         name: str,
         on_late: Callable[[T], None] | None = None,
+        *,
+        start: bool = True,
     ) -> None:
+        """`start=False`: no thread of its own; a WorkerThread runs it (`run()`)."""
         self.name = name
         self.phase = "start"
         self.cancelled = threading.Event()
@@ -57,8 +61,11 @@ class Worker(Generic[T]):
         self._finished = False
         self._result: T | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        if start:
+            self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+            self._thread.start()
 
     def check(self) -> None:
         """Raise Abandoned if the caller gave up: call it between steps."""
@@ -72,11 +79,23 @@ class Worker(Generic[T]):
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        if self._thread is not None:
+            return self._thread.is_alive()
+        return not self._done.is_set()
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
 
     def join(self, timeout: float | None = None) -> bool:
+        if self._thread is None:
+            return self._done.wait(timeout)
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def run(self) -> None:
+        """Run the target on the calling thread (a WorkerThread's)."""
+        self._run()
 
     def wait(self, deadline: Deadline) -> T:
         """The target's result, or its exception re-raised; CallTimedOut when the deadline
@@ -102,8 +121,68 @@ class Worker(Generic[T]):
             late = self.cancelled.is_set()
             self._result, self._error = result, error
         self.wake.set()
-        if late and error is None and self._on_late is not None:
-            self._on_late(result)  # type: ignore[arg-type]
+        try:
+            if late and error is None and self._on_late is not None:
+                self._on_late(result)  # type: ignore[arg-type]
+        finally:
+            self._done.set()
+
+
+class WorkerThread:
+    """A long-lived daemon thread that runs Workers one after another, so that a call does
+    not pay for creating a thread (on a loaded terminal that hand-over is dearer than the
+    PC/SC calls themselves).
+
+    The thread stays only while its workers end: one that is still running when the next is
+    submitted (its caller gave up on it, or two callers overlap) keeps its thread, and the
+    next worker gets a new one; the old thread ends once its worker returns. An idle thread
+    ends after `idle_s`, so that nothing lingers between bursts of calls.
+    """
+
+    def __init__(self, name: str, idle_s: float = 1.0) -> None:
+        self.name = name
+        self.idle_s = idle_s
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Worker[object] | None] | None = None
+        self._last: Worker[object] | None = None
+
+    def submit(
+        self, target: Callable[[Worker[T]], T], on_late: Callable[[T], None] | None = None
+    ) -> Worker[T]:
+        worker: Worker[T] = Worker(target, self.name, on_late, start=False)
+        with self._lock:
+            if self._queue is None or (self._last is not None and not self._last.finished):
+                if self._queue is not None:
+                    self._queue.put(None)  # the busy thread ends after its worker
+                self._queue = queue.SimpleQueue()
+                threading.Thread(
+                    target=self._loop, args=(self._queue,), name=self.name, daemon=True
+                ).start()
+            self._last = worker  # type: ignore[assignment]
+            self._queue.put(worker)  # type: ignore[arg-type]
+        return worker
+
+    def close(self) -> None:
+        """Let the thread end (it is a daemon, so this is tidiness, not a must)."""
+        with self._lock:
+            if self._queue is not None:
+                self._queue.put(None)
+            self._queue, self._last = None, None
+
+    def _loop(self, jobs: queue.SimpleQueue[Worker[object] | None]) -> None:
+        while True:
+            try:
+                worker = jobs.get(timeout=self.idle_s)
+            except queue.Empty:
+                with self._lock:  # submit() puts under this lock: nothing can slip in now
+                    if not jobs.empty():
+                        continue
+                    if self._queue is jobs:
+                        self._queue, self._last = None, None
+                    return
+            if worker is None:
+                return
+            worker.run()
 
 
 def call_within(

@@ -6,7 +6,7 @@ never deals in printer bytes and a test can read back what was printed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol, runtime_checkable
 
@@ -81,9 +81,16 @@ class PrintFailure(StrEnum):
     ERROR = "error"
 
 
+# A reprint's mark: the first line of a job printed again after an interruption, so that
+# nobody takes a second copy for a first (drivers/printer/escpos.py, docs/printing.md).
+REPRINT_MARK = "【重印】REPRINT"
+REPRINT_NOTE = "原打印中断，此为重印件"
+
+
 @dataclass(frozen=True)
 class PrintCompleted(DeviceEvent):
     job_id: str
+    reprint_of: str | None = None  # the interrupted job this one printed again, marked 重印
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,19 @@ class PrintFailed(DeviceEvent):
     job_id: str
     failure: PrintFailure
     detail: str = ""  # operator-facing English; never document text
+    # Interrupted mid-job (part of it may be in the tray): the driver holds the document
+    # until the kiosk calls reprint() (marked 重印) or discard().
+    held: bool = False
+
+
+@dataclass(frozen=True)
+class HeldJob:
+    """A job interrupted mid-print and kept for a marked reprint. No document text in repr."""
+
+    job_id: str
+    failure: PrintFailure
+    at: float
+    document: ReceiptDocument = field(repr=False)
 
 
 @runtime_checkable
@@ -98,14 +118,31 @@ class ReceiptPrinter(Device, Protocol):
     """Queues documents and prints them on its own thread.
 
     Events per job: PrintCompleted or PrintFailed; paper and cover state come as
-    HealthChanged (paper-low is degraded: printing still works).
+    HealthChanged (paper-low is degraded: printing still works). A job interrupted by paper
+    out is held (PrintFailed held=True) and printed again only on reprint(), with the 重印
+    mark: never twice without the citizen knowing.
     """
 
     kind: str  # KIND
 
     def submit(self, document: ReceiptDocument) -> str:
         """Queue a document; returns its job id at once. Raises PrinterUnavailable when the
-        printer cannot print now (health is missing), so the kiosk can offer another way."""
+        printer cannot print now (health is missing, or a job is held), so the kiosk can offer
+        another way."""
+        ...
+
+    def held_job(self) -> HeldJob | None:
+        """The job interrupted mid-print (PrintFailed held=True) awaiting a decision, if any."""
+        ...
+
+    def reprint(self, job_id: str) -> str:
+        """Print the held job again, marked 重印; returns the new job id (PrintCompleted carries
+        reprint_of). KeyError when that job is not held; PrinterUnavailable while it cannot
+        print."""
+        ...
+
+    def discard(self, job_id: str) -> None:
+        """Forget the held job (the citizen declined the reprint); unknown ids are ignored."""
         ...
 
 

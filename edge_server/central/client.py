@@ -31,6 +31,8 @@ from edge_server.central.errors import (
     CentralUnavailable,
     TokenExpired,
     TokenInvalid,
+    TokenOtherTerminal,
+    TokenUsed,
 )
 from edge_server.central.reachability import ReachabilityTracker
 from edge_server.central.reading import media_type, read_body
@@ -44,6 +46,14 @@ PERSONS = "/central/v1/persons/query"
 PAYMENTS = "/central/v1/pension-payments/query"
 TOKENS = "/central/v1/ecard-tokens/verify"
 HEALTH = "/central/v1/health"
+# (status, code) -> what it means; the token codes only on the token call.
+_CONTRACT_REFUSALS: dict[tuple[int, str], type[Exception]] = {
+    (404, "person-not-found"): CentralNotFound,
+    (410, "token-expired"): TokenExpired,
+    (422, "token-invalid"): TokenInvalid,
+    (409, "token-used"): TokenUsed,
+    (403, "token-other-terminal"): TokenOtherTerminal,
+}
 MAX_PROBLEM_BYTES = 16 * 1024  # an error body is read only for its code
 _JSON_TYPES = ("application/json",)
 
@@ -116,9 +126,13 @@ class CentralClient:
             lambda a: validation.check_payments(a, self._clock()),
         )
 
-    def verify_ecard_token(self, token: str) -> TokenAnswer:
+    def verify_ecard_token(self, token: str, device_id: str | None = None) -> TokenAnswer:
+        """Whose the code is; `device_id` is the terminal that scanned it (a code issued for
+        another terminal is refused). Raises TokenInvalid, TokenExpired, TokenUsed,
+        TokenOtherTerminal, or CentralUnavailable."""
+        body = {"token": token} if device_id is None else {"token": token, "device_id": device_id}
         return self.call(
-            TOKENS, {"token": token}, TokenAnswer,
+            TOKENS, body, TokenAnswer,
             lambda a: validation.check_token(a, self._clock()),
         )
 
@@ -200,13 +214,11 @@ class CentralClient:
         "unavailable"."""
         status = exchange.status
         code = _problem_code(exchange)
-        self.reachability.mark(status < 500 and status not in (401, 403))
-        if status == 404 and code == "person-not-found":
-            return CentralNotFound(code)
-        if status == 410 and code == "token-expired":
-            return TokenExpired(code)
-        if status == 422 and code == "token-invalid":
-            return TokenInvalid(code)
+        self.reachability.mark(status < 500 and (
+            status not in (401, 403) or code == "token-other-terminal"))
+        refusal = _CONTRACT_REFUSALS.get((status, code or ""))
+        if refusal is not None and (path == TOKENS or refusal is CentralNotFound):
+            return refusal(code)
         if status in (401, 403):
             # A configuration fault, not the citizen's: operators must see it.
             log.error("the central platform rejected our API key (%d) on %s", status, path)

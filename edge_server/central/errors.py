@@ -29,3 +29,11 @@ class TokenInvalid(Exception):
 
 class TokenExpired(Exception):
     """The electronic card code has expired."""
+
+
+class TokenUsed(Exception):
+    """The electronic card code was already used (a replay)."""
+
+
+class TokenOtherTerminal(Exception):
+    """The electronic card code was issued for another terminal."""

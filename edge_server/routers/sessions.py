@@ -41,10 +41,16 @@ _BAD_PATH = (422, "validation-error")
         _AUTH, *_IDEMPOTENCY, (422, "validation-error"), (422, "invalid-citizen-id"),
         (404, "citizen-not-found"), (403, "card-not-valid"), _CENTRAL,
         (413, "payload-too-large"), (429, "too-many-requests"),
+        # method "qr": each bad electronic card code in its own words
+        (422, "token-invalid"), (410, "token-expired"), (409, "token-used"),
+        (403, "token-other-terminal"),
+        # method "idcard"
+        (403, "idcard-expired"), (403, "idcard-mismatch"),
     ),
 )
 def open_session(body: OpenSessionRequest, ctx: Ctx, idem: Idempotent) -> Response:
-    """Identify a citizen and open a session bound to this device (Idempotency-Key)."""
+    """Identify a citizen by social security card (`card`), electronic card code (`qr`) or
+    resident ID card (`idcard`) and open a session bound to this device (Idempotency-Key)."""
     return idem.run(
         lambda commit: session_service.open_session(ctx, idem.device_id, body, commit),
         status_code=201,

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,16 +26,49 @@ from common.problem import Problem
 from common.sqlite import WRITE_OPTION
 from edge_server import audit, rate_limit
 from edge_server.central import CentralPerson
+from edge_server.central.errors import (
+    CentralUnavailable,
+    TokenExpired,
+    TokenInvalid,
+    TokenOtherTerminal,
+    TokenUsed,
+)
 from edge_server.context import EdgeContext
 from edge_server.crypto import Sealed, SealError
 from edge_server.db import run_in_transaction, session_scope
 from edge_server.idempotency import Commit
 from edge_server.models import ServiceSession
-from edge_server.schemas import CitizenView, OpenSessionRequest, SessionView
+from edge_server.schemas import (
+    LONG_TERM,
+    CitizenView,
+    IdCardIdentity,
+    OpenSessionRequest,
+    SessionView,
+)
 from edge_server.services import card_loss, citizens
 
-# Refusals that answer "is this a citizen, is this their card": what an ID prober learns from.
-_REFUSALS = frozenset({"invalid-citizen-id", "citizen-not-found", "card-not-valid"})
+# Refusals that answer "is this a citizen, is this their card": what an ID prober learns from
+# (and forged codes: what a token guesser learns from).
+_REFUSALS = frozenset({"invalid-citizen-id", "citizen-not-found", "card-not-valid",
+                       "idcard-mismatch", "token-invalid"})
+# The session's card status when no social security card was presented (QR, ID card).
+NOT_PRESENTED = "not-presented"
+_NO_CARD: dict[str, Any] = {"card_number": "", "card_id_code": None, "name": None}
+ID_CARD_NAME_CHARS = 15  # the resident ID card's name field
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,512}")
+# Each refusal of central's in its own words, for the kiosk to explain.
+_TOKEN_REFUSALS: dict[type[Exception], tuple[int, str, str]] = {
+    TokenInvalid: (422, "token-invalid", "This is not a valid electronic social security "
+                   "card code"),
+    TokenExpired: (410, "token-expired", "This electronic social security card code has "
+                   "expired"),
+    TokenUsed: (409, "token-used", "This electronic social security card code was already "
+                "used"),
+    TokenOtherTerminal: (403, "token-other-terminal", "This electronic social security card "
+                         "code was issued for another terminal"),
+}
+_DOTS = str.maketrans({"\u30fb": "\u00b7", "\u2022": "\u00b7", "\uff0e": "\u00b7",
+                       "\u2027": "\u00b7", "\u0387": "\u00b7"})
 SESSION_ID_PREFIX = "ses_"
 MAX_SESSION_ID = 64
 
@@ -69,21 +104,21 @@ def open_session(
 def _open_session(
     ctx: EdgeContext, device_id: str, request: OpenSessionRequest, commit: Commit
 ) -> SessionView:
+    if request.qr is not None and request.method == "qr":
+        return _open_by_qr(ctx, device_id, request.qr.token, commit)
+    if request.idcard is not None and request.method == "idcard":
+        return _open_by_idcard(ctx, device_id, request.idcard, commit)
+    if request.card is None:  # the schema's validator guarantees it; a guard for type checkers
+        raise Problem(422, "validation-error", "The request names no credential")
+    card = request.card
     try:
-        cid = citizen_ids.parse(request.card.citizen_id)
+        cid = citizen_ids.parse(card.citizen_id)
     except citizen_ids.InvalidCitizenId as exc:
         # The reason never holds digits of the ID (common.citizen_id guarantees it).
         raise Problem(422, "invalid-citizen-id", "The citizen ID is not valid", str(exc)) from None
     masked = mask_citizen_id(cid.value)
-    fresh = _from_roster(ctx, cid.value)
-    if fresh is None:
-        try:
-            fresh = citizens.person(ctx, cid.value, refresh=True)
-        except Problem as problem:
-            if problem.code == "citizen-not-found":
-                _audit_refusal(ctx, device_id, masked, problem.code)
-            raise
-    card_status = card_loss.card_status(ctx, cid.value, request.card.card_number, fresh)
+    fresh = _known_citizen(ctx, device_id, cid.value, masked)
+    card_status = card_loss.card_status(ctx, cid.value, card.card_number, fresh)
     if card_status != "normal":
         _audit_refusal(ctx, device_id, masked, f"card-{card_status}")
         log.info("refused card of %s on device %s: %s", masked, device_id, card_status)
@@ -93,10 +128,83 @@ def _open_session(
 
     # The card's fields go with the citizen ID: an application names the card it was made
     # with (central checks it against the card on record).
-    card = request.card
     return _store(ctx, device_id, cid.value, fresh, card_status, commit, {
         "card_number": card.card_number.strip().upper(), "card_id_code": card.card_id_code,
         "name": card.name})
+
+
+def _open_by_qr(ctx: EdgeContext, device_id: str, token: str, commit: Commit) -> SessionView:
+    """An electronic social security card code: central says whose it is (online only: a
+    token cannot be checked against a cache), then the person is read as for a card."""
+    if not _TOKEN.fullmatch(token):
+        # Not an e-SSC code at all (a shop's QR code, a URL): refused like a forged one, and
+        # central is not asked.
+        _audit_refusal(ctx, device_id, "", "token-invalid")
+        raise Problem(422, "token-invalid", "This is not an electronic social security card code")
+    try:
+        answer = ctx.central.verify_ecard_token(token, device_id)
+    except CentralUnavailable:
+        log.warning("e-card code not verified: central unavailable")
+        raise Problem(503, "central-unavailable", "The central platform cannot be reached",
+                      retry_after=ctx.settings.central_retry_after_s) from None
+    except (TokenInvalid, TokenExpired, TokenUsed, TokenOtherTerminal) as exc:
+        status, code, title = _TOKEN_REFUSALS[type(exc)]
+        _audit_refusal(ctx, device_id, "", code)
+        log.info("refused an e-card code on device %s: %s", device_id, code)
+        raise Problem(status, code, title) from None
+    try:
+        cid = citizen_ids.parse(answer.citizen_id)
+    except citizen_ids.InvalidCitizenId:
+        # Central vouched for an ID that is no ID: its fault, not the citizen's.
+        log.error("central verified an e-card code for a malformed citizen ID")
+        raise Problem(503, "central-unavailable", "The central platform cannot be reached",
+                      retry_after=ctx.settings.central_retry_after_s) from None
+    fresh = citizens.person(ctx, cid.value, refresh=True)
+    return _store(ctx, device_id, cid.value, fresh, NOT_PRESENTED, commit, _NO_CARD,
+                  outcome="qr-stale" if fresh.stale else "qr")
+
+
+def _open_by_idcard(
+    ctx: EdgeContext, device_id: str, idcard: IdCardIdentity, commit: Commit
+) -> SessionView:
+    """A resident ID card: its number names the person, its validity must not have ended,
+    and its name must be the one central has for that number."""
+    try:
+        cid = citizen_ids.parse(idcard.citizen_id)
+    except citizen_ids.InvalidCitizenId as exc:
+        raise Problem(422, "invalid-citizen-id", "The citizen ID is not valid", str(exc)) from None
+    masked = mask_citizen_id(cid.value)
+    today = ctx.now().astimezone(CHINA_TZ).date()
+    # Valid through its last day (有效期限 2016.01.01-2036.01.01 includes the 1st).
+    if idcard.valid_until != LONG_TERM and dt.date.fromisoformat(idcard.valid_until) < today:
+        _audit_refusal(ctx, device_id, masked, "idcard-expired")
+        raise Problem(403, "idcard-expired", "This ID card has expired")
+    fresh = _known_citizen(ctx, device_id, cid.value, masked)
+    if not _same_name(idcard.name, fresh.value.name):
+        _audit_refusal(ctx, device_id, masked, "idcard-mismatch")
+        log.info("refused ID card of %s on device %s: name differs from central's", masked,
+                 device_id)
+        raise Problem(403, "idcard-mismatch",
+                      "The name on this ID card is not the one on record")
+    return _store(ctx, device_id, cid.value, fresh, NOT_PRESENTED, commit, _NO_CARD,
+                  outcome="idcard-stale" if fresh.stale else "idcard")
+
+
+def _same_name(on_card: str, on_record: str) -> bool:
+    """The ID card's name is central's; a card's name field holds 15 characters, so a longer
+    name (Uyghur names with their middle dots) is cut by the issuer: a full 15-character name
+    that begins central's counts as the same."""
+    card, record = _comparable_name(on_card), _comparable_name(on_record)
+    if card == record:
+        return True
+    return len(on_card.strip()) == ID_CARD_NAME_CHARS and record.startswith(card)
+
+
+def _comparable_name(name: str) -> str:
+    """Names as compared: NFKC, no spaces, one middle dot (minority names are written with
+    U+00B7, U+30FB, U+2022 or U+FF0E depending on the keyboard)."""
+    folded = unicodedata.normalize("NFKC", name.translate(_DOTS))
+    return "".join(ch for ch in folded if not ch.isspace())
 
 
 def open_session_by_id_number(
@@ -123,6 +231,21 @@ def open_session_by_id_number(
     except Problem as problem:
         if problem.code in _REFUSALS:
             rate_limit.charge(ctx, buckets, ctx.settings.identify_failure_cost - 1)
+        raise
+
+
+def _known_citizen(ctx: EdgeContext, device_id: str, citizen_id: str,
+                   masked: str) -> citizens.Fresh[CentralPerson]:
+    """The citizen from the field trip's roster, else fresh from central; an unknown one is
+    audited as a refusal (404 citizen-not-found)."""
+    fresh = _from_roster(ctx, citizen_id)
+    if fresh is not None:
+        return fresh
+    try:
+        return citizens.person(ctx, citizen_id, refresh=True)
+    except Problem as problem:
+        if problem.code == "citizen-not-found":
+            _audit_refusal(ctx, device_id, masked, problem.code)
         raise
 
 

@@ -239,7 +239,10 @@ class EdgeClient:
         json: Any = None,
         key: str | None = None,
         label: str,
+        raw_max_bytes: int | None = None,
     ) -> Any:
+        """One call. `raw_max_bytes`: the answer is a document (a PDF), returned as bytes up to
+        that size instead of validated JSON."""
         what = f"{method} {label}"
         with self._token_lock:
             headers = {"Authorization": self._authorization}
@@ -256,14 +259,15 @@ class EdgeClient:
                 )
                 response = self._http.send(request, stream=True)
                 try:
-                    content = read_bounded(response, self._max_bytes, deadline)
+                    content = read_bounded(response, raw_max_bytes or self._max_bytes, deadline)
                 finally:
                     response.close()
         except (httpx.TransportError, DeadlinePassed) as exc:  # connect, deadline, resets, ...
             raise EdgeUnreachable(f"{type(exc).__name__} on {what}") from exc
         except AnswerTooLarge:
             raise EdgeProblem(INVALID_RESPONSE, response.status_code,
-                              title=f"answer larger than {self._max_bytes} bytes on {what}"
+                              title=f"answer larger than {raw_max_bytes or self._max_bytes}"
+                                    f" bytes on {what}"
                               ) from None
         status = response.status_code
         log.debug("edge %s -> %d in %.0f ms", what, status, (time.monotonic() - started) * 1000)
@@ -273,6 +277,8 @@ class EdgeClient:
             if isinstance(error, EdgeProblem) and error.credential_refused:
                 self._credential_refused(error)
             raise error
+        if raw_max_bytes is not None:
+            return content
         if model is None:
             return None
         try:

@@ -50,8 +50,12 @@ class EdgeProblem(EdgeError):
 
     @property
     def credential_refused(self) -> bool:
-        """The edge refuses the device's token (401): retrying cannot help."""
-        return self.code in CREDENTIAL_CODES
+        """The edge refuses the device's token (401): retrying cannot help.
+
+        Only a 401: an e-SSC QR token the edge calls `token-expired` comes with 410, and a
+        citizen's stale QR code must not put the terminal out of service.
+        """
+        return self.code in CREDENTIAL_CODES and self.status == 401
 
     @property
     def transient(self) -> bool:
@@ -80,6 +84,14 @@ CENTRAL_UNAVAILABLE = "central-unavailable"
 PAYLOAD_TOO_LARGE = "payload-too-large"
 DUPLICATE_APPLICATION = "duplicate-application"  # 409: this claim has a receipt already
 OUTBOX_FULL = "outbox-full"  # 503: the edge holds as many unsent submissions as it may
+# Opening a session by e-SSC QR token (issue 8): the citizen's token, not the device's.
+QR_TOKEN_INVALID = "token-invalid"  # noqa: S105 (a problem code) 422: forged, not ours
+QR_TOKEN_EXPIRED = TOKEN_EXPIRED  # 410 here (the device's own is a 401)
+QR_TOKEN_USED = "token-used"  # noqa: S105 409: replayed
+QR_TOKEN_OTHER_TERMINAL = "token-other-terminal"  # noqa: S105 403: issued for another
+# Opening a session by resident ID card (issue 8).
+IDCARD_EXPIRED = "idcard-expired"  # 403
+IDCARD_MISMATCH = "idcard-mismatch"  # 403: the name differs from central's record
 # Not in the contract: answers that were not problem+json, or 2xx bodies we could not read.
 INVALID_RESPONSE = "invalid-response"
 
@@ -96,7 +108,7 @@ TRANSIENT_CODES = frozenset({IDEMPOTENCY_KEY_IN_FLIGHT, CENTRAL_UNAVAILABLE,
                              TOO_MANY_REQUESTS})
 # Server-side but not worth an automatic retry while the citizen waits: a full outbox stays
 # full until the platform is back, which is a matter of hours, not of seconds.
-FINAL_CODES = frozenset({OUTBOX_FULL})
+FINAL_CODES = frozenset({OUTBOX_FULL, "certificates-unavailable"})  # (no office key: staff)
 # The edge refuses this terminal's credential: nothing a citizen can do, never retried; the
 # kiosk is out of service until staff act (kiosk.edge.credentials reports it on /status).
 CREDENTIAL_CODES = frozenset({UNAUTHORIZED, TOKEN_EXPIRED})

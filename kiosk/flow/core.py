@@ -107,7 +107,9 @@ class KioskFlow:
         # What the token in hand proves (Identified.token), while it is present: offered to a
         # journey the refusal of that token allows (reversing a loss report with the card).
         self._token: Credential | None = None
-        self._unavailable: set[str] = set()
+        # A method without presence (a QR scanner, an ID card reader) is offered only once its
+        # device has said it is there: a terminal without one never invites a scan.
+        self._unavailable: set[str] = {m.key for m in methods if not m.holds_presence}
         self._pending: Pending | None = None
         self._requests = 0
         self._active: _Active | None = None
@@ -187,13 +189,19 @@ class KioskFlow:
                 self._on_begin(method, intent)
             case Identified(credential=credential, token=token):
                 self._on_identified(method, credential, token)
-            case Failed(message=message, outlives_token=outlives):
+            case Failed(message=message, outlives_token=outlives, offer_other_ways=others):
+                if not method.holds_presence and (self._busy_with_other(method)
+                                                  or self._engaged):
+                    # A stray code held to the scanner must not cover a citizen's service.
+                    log.info("flow: %s failed while serving a citizen; ignored", method.key)
+                    return
                 log.info("flow: identifying by %s failed (%s)", method.key, message)
                 self._begun = None
                 self._cancel_pending()
                 self._show(Notice(key=message, tone=Tone.PROBLEM,
                                   actions=(Action.OK,) if outlives else (),
-                                  keep_after_removal=outlives))
+                                  keep_after_removal=outlives,
+                                  ways=self._other_ways(method) if others else ()))
             case Withdrawn(mid_read_message=mid_read):
                 self._on_withdrawn(method, mid_read)
             case Availability(available=available):
@@ -215,6 +223,11 @@ class KioskFlow:
             if self._method != method.key or begun is None or self._screen is not begun.screen:
                 log.warning("flow: %s identified while on %s; ignored", method.key, self._screen)
                 return
+        elif self._busy_with_other(method):
+            # A scan (or an ID card laid down) while a card holder is served or a walk-up
+            # journey runs: not a new citizen taking over, it may be a passer-by's phone.
+            self._offer_to_journey(credential)
+            return
         elif self._pending is not None or self._session is not None:
             self._cancel_pending()  # a new citizen: the one before is done
             self._end_session()
@@ -226,6 +239,32 @@ class KioskFlow:
         ))
         self._go(ScreenName.IDENTIFYING)
         self._effects.append(self._pending.effect)
+
+    def _busy_with_other(self, method: IdentifyMethod) -> bool:
+        """Someone is being served in a way `method` (without presence) must not cut into: a
+        card in its slot with its session (or its read, or its opening) going on, or a
+        journey without a session (the loss report)."""
+        if self._walking_up:
+            return True
+        card_in_use = self._token_present and (
+            self._session is not None or self._pending is not None or self._begun is not None)
+        return card_in_use and self._method != method.key
+
+    def _offer_to_journey(self, credential: Credential) -> None:
+        """A journey in progress may take an identity read on the side (the loss report takes
+        the ID number from the resident ID card); otherwise the read is dropped."""
+        active = self._active
+        take = getattr(active.steps, "on_credential", None) if active is not None else None
+        if active is None or take is None or self._pending is not None:
+            log.info("flow: %s identity ignored while serving another citizen",
+                     credential.method)
+            return
+        self._apply(take(credential))
+
+    def _other_ways(self, method: IdentifyMethod) -> tuple[str, ...]:
+        """The ways of identifying besides `method` whose devices are here now."""
+        return tuple(key for key in self._methods
+                     if key != method.key and key not in self._unavailable)
 
     def _on_withdrawn(self, method: IdentifyMethod, mid_read: str | None) -> None:
         if self._method not in (None, method.key) or self._walking_up:
@@ -321,7 +360,7 @@ class KioskFlow:
         if self._active is not None or self._pending is not None:
             return False
         if self._screen is ScreenName.HOME and self._session is not None:
-            return key in self._offered
+            return key in self._offered_now()
         notice = self._notice
         if self._screen is ScreenName.MESSAGE and notice is not None and key is not None:
             return (notice.journey == key and self._session is None and self._token is not None
@@ -329,6 +368,12 @@ class KioskFlow:
         # Walk-up journeys (a lost card) need no card: never while one is in the reader.
         return (self._screen is ScreenName.ATTRACT and self._session is None
                 and not self._token_present and self._begun is None and key in self._walk_up)
+
+    def _offered_now(self) -> tuple[str, ...]:
+        """The services for the citizen in session (some need the card it was opened by)."""
+        session = self._session
+        method = session.method if session is not None else None
+        return tuple(key for key in self._offered if self._journeys[key].serves(method))
 
     @property
     def _engaged(self) -> bool:
@@ -353,6 +398,7 @@ class KioskFlow:
             session_id=session.session_id if session is not None else None,
             new_key=self._new_key, page_size=self._config.page_size,
             token=self._token if journey.entry is Entry.REFUSAL else None,
+            method=session.method if session is not None else None,
         ))
         self._active = _Active(journey, steps)
         if session is None:
@@ -443,6 +489,8 @@ class KioskFlow:
                 self._retry_later(pending, message_for_problem(error), error.retry_after_s)
                 return
             self._pending = None
+            if isinstance(effect, OpenSession) and self._on_open_refused(effect, error):
+                return
             if error.code == SESSION_NOT_FOUND and self._session is not None:
                 # The edge has already forgotten it (expired): nothing to DELETE.
                 self._drop_session()
@@ -456,6 +504,17 @@ class KioskFlow:
         log.error("flow: %s request failed unexpectedly", pending.kind, exc_info=error)
         self._pending = None
         self._show(Notice(key=Msg.UNEXPECTED, actions=with_session))
+
+    def _on_open_refused(self, effect: OpenSession, problem: EdgeProblem) -> bool:
+        """The method's own words for a refused credential (a used QR token), and for a method
+        without presence the notice leaves by itself: nobody pulls a card to end it."""
+        method = self._methods.get(effect.method)
+        if method is None or method.holds_presence:
+            return False
+        message = method.message_for_problem(problem) or message_for_problem(problem)
+        self._show(Notice(key=message, actions=(Action.OK,), keep_after_removal=True,
+                          ways=self._other_ways(method)))
+        return True
 
     def _offer_for(self, effect: object, message: str) -> str | None:
         """The journey a refused token may take instead (a lost card: reverse the report)."""
@@ -473,6 +532,7 @@ class KioskFlow:
             self._show(Notice(
                 key=Msg.TRY_LATER,
                 actions=(Action.BACK,) if self._engaged else (Action.OK,),
+                keep_after_removal=not self._engaged and not self._token_present,
             ))
             return
         pending.retries += 1
@@ -562,10 +622,13 @@ class KioskFlow:
             as_of=as_of,
             stale=stale,
             content=content,
-            journeys=self._offered if session is not None else (),
+            journeys=self._offered_now() if session is not None else (),
             walk_up=walk_up,
             idle_seconds_left=self._idle.seconds_left,
             unavailable=frozenset(self._unavailable),
+            methods=tuple(self._methods),
+            session_method=session.method if session is not None else None,
+            identifying_by=self._method if self._screen is ScreenName.IDENTIFYING else None,
         )
 
     def _publish(self, before: View, event: object) -> None:

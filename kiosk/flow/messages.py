@@ -32,6 +32,8 @@ class Msg(StrEnum):
     DUPLICATE_APPLICATION = "msg.duplicate_application"
     OUTBOX_FULL = "msg.outbox_full"
     FORM_REFUSED = "msg.form_refused"  # the edge found the form invalid (422)
+    # Certificates (issue 8): the edge cannot sign one now (no usable office certificate).
+    CERTIFICATES_UNAVAILABLE = "msg.certificates_unavailable"
 
 
 PROBLEM_MESSAGES: dict[str, Msg] = {
@@ -53,6 +55,7 @@ PROBLEM_MESSAGES: dict[str, Msg] = {
     codes.PAYLOAD_TOO_LARGE: Msg.UNEXPECTED,
     codes.DUPLICATE_APPLICATION: Msg.DUPLICATE_APPLICATION,
     codes.OUTBOX_FULL: Msg.OUTBOX_FULL,
+    "certificates-unavailable": Msg.CERTIFICATES_UNAVAILABLE,
 }
 
 # `card_status` of a card-not-valid problem; "unknown" (none of this person's cards) and any

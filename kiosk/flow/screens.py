@@ -24,6 +24,9 @@ class ScreenName(StrEnum):
     ENDING = "ending"  # the session is over: please take your card
     CERTIFY = "certify"  # certification status in plain words; a failed capture's reason
     CAPTURE = "capture"  # guided face capture: live preview, challenge, progress
+    PIN = "pin"  # the card's PIN on a large masked keypad: tries left, locked, changed
+    PRINTING = "printing"  # a certificate is being issued and printed: progress
+    CERTIFICATE = "certificate"  # printed (or paper out): take it, the QR code for the PDF
 
 
 class Action(StrEnum):
@@ -43,3 +46,4 @@ class Action(StrEnum):
     NEXT = "next"  # this step is done: go on
     CONFIRM = "confirm"  # submit what the confirmation screen shows
     DONE = "done"  # the receipt has been read: back to the services
+    REPRINT = "reprint"  # print the interrupted certificate again (marked as a reprint)

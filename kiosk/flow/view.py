@@ -31,6 +31,8 @@ class Notice:
     # the CardRemoved event instead of jumping back to the attract screen.
     keep_after_removal: bool = False
     journey: str | None = None  # a service the notice offers (e.g. reversing a loss report)
+    # Other ways of identifying the notice offers (the card cannot be used: "qr", "idcard").
+    ways: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,17 @@ class View:
     walk_up: tuple[str, ...] = ()  # services the attract screen offers without a card
     idle_seconds_left: int | None = None  # set while the "are you still there?" warning shows
     unavailable: frozenset[str] = frozenset()  # identification methods whose device is gone
+    methods: tuple[str, ...] = ()  # the identification methods this terminal has, in order
+    session_method: str | None = None  # how the citizen in session identified ("card", "qr")
+    identifying_by: str | None = None  # the method being asked about while identifying
 
     @property
     def reader_available(self) -> bool:
         return "card" not in self.unavailable
+
+    def offers(self, method: str) -> bool:
+        """This terminal identifies by `method` and its device is there now."""
+        return method in self.methods and method not in self.unavailable
 
     def __repr__(self) -> str:  # views are logged on transitions: no citizen data in them
         return (

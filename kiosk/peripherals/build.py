@@ -10,15 +10,16 @@ from kiosk.settings import KioskSettings
 
 
 def _options(kind: PeripheralKind, impl: Impl, settings: KioskSettings) -> dict[str, Any]:
-    """The settings each kind's drivers take as keywords (the card's reader, the camera's
-    source)."""
+    """The keywords each kind's driver takes: its `[peripheral_options.<kind>]`, over the older
+    dedicated settings (the card's reader, the camera's source)."""
+    options: dict[str, Any] = {}
     if kind is PeripheralKind.CARD and settings.card_reader is not None:
-        return {"reader_name": settings.card_reader}
+        options["reader_name"] = settings.card_reader
     if kind is PeripheralKind.CAMERA and settings.camera_source is not None:
         source = settings.camera_source
         # "0" is the V4L2 index OpenCV wants as an int; anything else is a path or a URL.
-        return {"source": int(source) if source.isdigit() else source}
-    return {}
+        options["source"] = int(source) if source.isdigit() else source
+    return {**options, **settings.peripheral_options.get(str(kind), {})}
 
 
 def build_peripherals(settings: KioskSettings, registry: Registry = REGISTRY) -> Peripherals:

@@ -24,6 +24,7 @@ from common.clock import utc_now
 from common.version import __version__
 from drivers.base import HealthChanged
 from drivers.card.interface import CardReader
+from kiosk.card_pin import card_pin_from
 from kiosk.certify_kit import kit_from
 from kiosk.edge.credentials import DeviceCredentials
 from kiosk.field import kit as field
@@ -31,13 +32,14 @@ from kiosk.field.credentials import StaffCredentials
 from kiosk.field.edge_calls import FieldQueue, field_port
 from kiosk.field.queue_poll import QueuePoller
 from kiosk.field.session import StaffSessions
-from kiosk.flow import Activity, FlowConfig, KioskFlow, RetryPolicy, Tap
+from kiosk.flow import Activity, FlowConfig, KioskFlow, RetryPolicy, Tap, pin_kit, print_kit
 from kiosk.flow.certify_kit import capabilities_of, install_kit, installed_kit
 from kiosk.flow.ports import EdgePort, Scheduler
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.i18n import Translator
 from kiosk.peripherals import Peripherals, as_peripherals
+from kiosk.printing import print_kit_from
 from kiosk.screen_watch import ScreenWatch
 from kiosk.settings import KioskSettings
 from kiosk.status_document import build_status
@@ -95,7 +97,10 @@ class KioskApp(App):
         scheduler: Scheduler | None = None,
         flow_config: FlowConfig | None = None,
         credentials: DeviceCredentials | None = None,
+        printers: print_kit.PrintPort | None = None,
+        pins: pin_kit.PinPort | None = None,
     ) -> None:
+        """`printers`, `pins`: ports to use instead of the peripherals' (the gallery's)."""
         super().__init__()
         self.settings = settings
         self.credentials = credentials  # its state is on /status
@@ -113,6 +118,12 @@ class KioskApp(App):
             kit = field.staff_kit(kit, self.field_kit.sessions)  # method "field", staff ID
         install_kit(kit)
         field.install_field(self.field_kit)
+        # The certificate journey's printers and the card's PIN (None: not offered here).
+        self.print_kit = print_kit_from(self.peripherals) if printers is None else None
+        self.printers = printers or self.print_kit
+        print_kit.install_printers(self.printers)
+        pins = pins or card_pin_from(self.peripherals.card)
+        pin_kit.install_pin_port(pins)
         self.queue_poller: QueuePoller | None = None
         self.field_banner: Any = None
         self.flow = KioskFlow(
@@ -125,7 +136,9 @@ class KioskApp(App):
                 retry=RetryPolicy(backoff=Backoff(initial_s=settings.retry_initial_s,
                                                   max_s=settings.retry_max_s, jitter=0.2)),
             ),
-            capabilities=capabilities_of(kit) | field.capabilities_of(self.field_kit),
+            capabilities=(capabilities_of(kit) | field.capabilities_of(self.field_kit)
+                          | print_kit.capabilities_of(self.printers)
+                          | pin_kit.capabilities_of(pins)),
         )
         self.status = status
         self.tap_guard = TapGuard()
@@ -142,7 +155,8 @@ class KioskApp(App):
     def build(self) -> Widget:
         Window.clearcolor = rgba(self.theme.palette.background)
         ctx = UiContext(self.theme, self.t, self.tap, animate=_animations(self.settings),
-                        on_journey=self.start_journey, on_value=self.tap_value)
+                        on_journey=self.start_journey, on_value=self.tap_value,
+                        qr_preview=self._qr_preview())
         self.manager = ScreenManager(transition=NoTransition())
         for screen_class in SCREENS:
             screen = screen_class(ctx)
@@ -160,6 +174,15 @@ class KioskApp(App):
         root.add_widget(column)
         root.add_widget(self.overlay)
         return root
+
+    def _qr_preview(self) -> Callable[[], Any] | None:
+        """The camera QR scanner's frames, for the attract screen's preview (drivers.qr.camera
+        keeps its camera as `.camera`); None with a serial scanner or none."""
+        from drivers.registry import PeripheralKind
+
+        camera = getattr(self.peripherals[PeripheralKind.QR].device, "camera", None)
+        latest = getattr(camera, "latest_frame", None)
+        return latest if callable(latest) else None
 
     def on_start(self) -> None:
         Window.bind(on_request_close=self._refuse_close, on_touch_down=self._touched)
@@ -313,6 +336,10 @@ class KioskApp(App):
         self.flow.close()  # ends any session at the edge (queued on the workers)
         install_kit(None)
         field.install_field(None)
+        print_kit.install_printers(None)
+        pin_kit.install_pin_port(None)
+        if self.print_kit is not None:
+            self.print_kit.close()
         self.voice.stop()
         close_voice = getattr(self.voice, "close", None)
         if callable(close_voice):

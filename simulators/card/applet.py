@@ -15,17 +15,30 @@ it checks the driver against the spec rather than against itself.
 - Names are written in GB18030 (GBK's superset: 䶮 and CJK Ext-B need it), cut at a character
   boundary where they do not fit: 30 bytes on generation 1, 30 + 20 on generation 2/3.
 - A locked card (`locked="6283"` or `"6A81"`) answers SELECT of the application with that SW.
-- VERIFY is implemented with a retry counter, so that a test can prove nobody sends it.
+- PIN (LD/T 32/33, PBOC style): VERIFY `00 20 00 00 Lc <BCD PIN>` with a retry counter
+  (63Cx wrong, x tries left; 6983 locked); VERIFY with no data asks the tries left without
+  using one (63Cx, or 9000 once verified in this session); CHANGE PIN `80 5E 01 00 Lc
+  old || FF || new` and ISO CHANGE REFERENCE DATA `00 24 00 00 Lc old || new` (equal lengths);
+  RELOAD PIN `80 5E 00 00 Lc new || MAC4` and PIN UNBLOCK `84 24 00 00 04 MAC4`, each right
+  after GET CHALLENGE and with a MAC under the card's reload key (simulators/card/keys.py).
+- SELECT by file ID (`00 A4 00 00 02 EF05`) makes an EF current; READ RECORD with SFI 0 in P2
+  then reads it.
+- Card authentication for generation 3: INTERNAL AUTHENTICATE `00 88 00 00 08 <challenge>`
+  answers the card's cryptogram (IAK); GET CHALLENGE then EXTERNAL AUTHENTICATE `00 82 00 00
+  10 <cryptogram>` with the terminal's answer (EAK, computed by a PSAM) opens EF06 until reset.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from common.masking import mask_citizen_id, mask_name
+from simulators.card import keys
 from simulators.central.population import SPEC_VERSION, Citizen, SimCard
 
 Transmission = Literal["T=0", "T=1"]
@@ -34,14 +47,18 @@ SSSE_DF_NAME = "sx1.sh.".encode("ascii") + "社会保障".encode("gbk")
 EF05, EF06 = 5, 6
 NAME_BYTES = 30  # tag 09
 NAME_EXTENSION_BYTES = 20  # tag 4E
-DEFAULT_PIN = b"123456"
+DEFAULT_PIN = "123456"
 PIN_TRIES = 3
+PIN_DIGITS = (4, 12)  # shortest and longest PIN the card takes (ISO 9564 bounds)
 
 NAME_ENCODING = "gb18030"
 LOCKED_SWS = {"6283": b"\x62\x83", "6A81": b"\x6a\x81"}  # deactivated / blocked application
 
 SW_OK = b"\x90\x00"
 SW_WRONG_LENGTH = b"\x67\x00"
+SW_AUTH_FAILED = b"\x63\x00"
+SW_WRONG_DATA = b"\x6a\x80"
+SW_MAC_WRONG = b"\x69\x88"
 SW_SECURITY = b"\x69\x82"
 SW_AUTH_BLOCKED = b"\x69\x83"
 SW_CONDITIONS = b"\x69\x85"
@@ -277,6 +294,35 @@ class Command:
 class _Session:
     selected: bool = False
     pending: bytes = b""  # T=0: response data waiting for GET RESPONSE
+    current_ef: int | None = None  # SELECT by file ID
+    challenge: bytes = b""  # GET CHALLENGE: good for the next command only
+    authenticated: bool = False  # EXTERNAL AUTHENTICATE succeeded (generation 3 holder data)
+    pin_verified: bool = False
+
+
+def pin_digits(value: bytes) -> str | None:
+    """The digits of a BCD PIN block (F-padded when odd); None when it is no such block."""
+    digits = value.hex().upper()
+    if digits.endswith("F"):
+        digits = digits[:-1]
+    low, high = PIN_DIGITS
+    if not digits.isdigit() or not low <= len(digits) <= high:
+        return None
+    return digits
+
+
+def pin_bcd(digits: str) -> bytes:
+    """The BCD form the card takes: two digits a byte, F-padded when odd."""
+    return bytes.fromhex(digits + ("F" if len(digits) % 2 else ""))
+
+
+# (CLA, INS) pairs the card knows; an INS it knows with another CLA answers 6E00.
+_CLASSES = {
+    0xA4: {0x00}, 0xB2: {0x00}, 0xC0: {0x00}, 0x20: {0x00}, 0x84: {0x00}, 0x88: {0x00},
+    0x82: {0x00}, 0x5E: {0x80}, 0x24: {0x00, 0x84},
+}
+# Commands that consume the challenge of the GET CHALLENGE just before them.
+_USES_CHALLENGE = frozenset({0x82, 0x5E, 0x24})
 
 
 @dataclass(repr=False)
@@ -285,9 +331,10 @@ class SscCard:
 
     profile: CardProfile
     protocol: Transmission = "T=0"
-    pin: bytes = DEFAULT_PIN
-    pin_tries: int = PIN_TRIES
+    pin: str = DEFAULT_PIN  # digits
+    pin_tries: int = PIN_TRIES  # 0: the PIN is locked (6983)
     locked: str | None = None  # "6283" or "6A81": SELECT of the application answers it
+    keys_label: str = keys.DEFAULT_LABEL  # another label: a card from a foreign key set
     commands: list[bytes] = field(default_factory=list)  # every C-APDU received, for tests
     _session: _Session = field(default_factory=_Session)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -299,7 +346,26 @@ class SscCard:
             raise ValueError("protocol must be 'T=0' or 'T=1'")
         if self.locked is not None and self.locked not in LOCKED_SWS:
             raise ValueError(f"locked must be one of {sorted(LOCKED_SWS)}")
+        self.set_pin(pin=self.pin, tries=self.pin_tries)
         self._records = self.profile.records()
+        card_id = bytes.fromhex(self.profile.card_id_code)
+        self._keys = {
+            purpose: keys.card_key(purpose, card_id, self.keys_label)
+            for purpose in ("IAK", "EAK", "RLK")
+        }
+
+    def set_pin(self, *, pin: str | None = None, tries: int | None = None) -> None:
+        """Set the PIN and/or the tries left (0 locks it): the simulator's control API."""
+        with self._lock:
+            if pin is not None:
+                low, high = PIN_DIGITS
+                if not pin.isdigit() or not low <= len(pin) <= high:
+                    raise ValueError(f"a PIN has {low} to {high} digits")
+                self.pin = pin
+            if tries is not None:
+                if not 0 <= tries <= PIN_TRIES:
+                    raise ValueError(f"tries left is 0 to {PIN_TRIES}")
+                self.pin_tries = tries
 
     @classmethod
     def from_citizen(
@@ -312,9 +378,15 @@ class SscCard:
         name: str | None = None,
         raw_name: bytes | None = None,
         locked: str | None = None,
+        pin: str = DEFAULT_PIN,
+        pin_tries: int = PIN_TRIES,
+        keys_label: str = keys.DEFAULT_LABEL,
     ) -> SscCard:
         profile = CardProfile.from_citizen(citizen, card, generation, name=name, raw_name=raw_name)
-        return cls(profile, protocol=protocol, locked=locked)
+        return cls(
+            profile, protocol=protocol, locked=locked, pin=pin, pin_tries=pin_tries,
+            keys_label=keys_label,
+        )
 
     @property
     def generation(self) -> int:
@@ -353,17 +425,27 @@ class SscCard:
             command = Command.parse(raw)
             if command is None:
                 return SW_WRONG_LENGTH
-            if command.cla != 0x00:
+            classes = _CLASSES.get(command.ins)
+            if classes is None:
+                return SW_INS_NOT_SUPPORTED if command.cla == 0x00 else SW_CLA_NOT_SUPPORTED
+            if command.cla not in classes:
                 return SW_CLA_NOT_SUPPORTED
             if command.ins != 0xC0:
                 self._session.pending = b""  # any other command discards waiting data
+            challenge = self._session.challenge
+            if command.ins != 0xC0:
+                self._session.challenge = b""  # a challenge is good for one command only
+            if command.ins in _USES_CHALLENGE:
+                return self._with_challenge(command, challenge)
             handler = {
                 0xA4: self._select,
                 0xB2: self._read_record,
                 0xC0: self._get_response,
                 0x20: self._verify,
-            }.get(command.ins)
-            return handler(command) if handler else SW_INS_NOT_SUPPORTED
+                0x84: self._get_challenge,
+                0x88: self._internal_authenticate,
+            }[command.ins]
+            return handler(command)
 
     def _outgoing(self, command: Command, data: bytes, case4: bool) -> bytes:
         """Answer with `data` the way the transmission protocol demands."""
@@ -379,7 +461,7 @@ class SscCard:
             return b"\x6c" + bytes([len(data) & 0xFF])
         return data + SW_OK
 
-    def _select(self, command: Command) -> bytes:
+    def _select(self, command: Command) -> bytes:  # noqa: PLR0911 (one return per SW)
         if command.p1 == 0x04:  # by DF name
             if command.data != SSSE_DF_NAME:
                 self._session.selected = False
@@ -388,12 +470,19 @@ class SscCard:
                 self._session.selected = False
                 return LOCKED_SWS[self.locked]
             self._session.selected = True
+            self._session.current_ef = None
             if command.p2 & 0x0C == 0x0C:  # no FCI wanted
                 return SW_OK
             return self._outgoing(command, self.fci(), case4=True)
         if command.p1 == 0x00 and command.data in (b"", b"\x3f\x00"):  # the MF
-            self._session.selected = False
+            self._session = _Session()
             return SW_OK
+        if command.p1 in (0x00, 0x02) and len(command.data) == 2 and self._session.selected:
+            # An EF of the application by file ID: EF05 -> SFI 5, EF06 -> SFI 6.
+            file_id = int.from_bytes(command.data, "big")
+            if file_id >> 8 == 0xEF and (file_id & 0xFF) in self._records:
+                self._session.current_ef = file_id & 0xFF
+                return SW_OK
         return SW_FILE_NOT_FOUND if command.p1 in (0x00, 0x02) else SW_WRONG_P1P2
 
     def _read_record(self, command: Command) -> bytes:
@@ -405,11 +494,15 @@ class SscCard:
             return SW_SECURITY
         return self._outgoing(command, record, case4=False)
 
-    def _locate(self, command: Command) -> tuple[int, int, bytes] | bytes:
+    def _locate(self, command: Command) -> tuple[int, int, bytes] | bytes:  # noqa: PLR0911
         """(SFI, tag, record) that READ RECORD addresses, or the status word saying why not."""
         if not self._session.selected:
             return SW_NO_CURRENT_EF
         sfi, mode = command.p2 >> 3, command.p2 & 0x07
+        if sfi == 0:  # the current EF, made so by SELECT by file ID
+            if self._session.current_ef is None:
+                return SW_NO_CURRENT_EF
+            sfi = self._session.current_ef
         records = self._records.get(sfi)
         if records is None:
             return SW_FILE_NOT_FOUND
@@ -425,9 +518,11 @@ class SscCard:
         return SW_WRONG_P1P2
 
     def _protected(self, sfi: int, tag: int) -> bool:
-        """Generation 3: holder data and part of EF05 need PSAM authentication (RKSSSE),
-        which this card never grants: the simulator has no PSAM."""
-        return self.generation >= 3 and (sfi == EF06 or (sfi == EF05 and tag == 0x04))
+        """Generation 3: holder data and part of EF05 need the terminal's authentication with
+        a PSAM (EXTERNAL AUTHENTICATE), which lasts until the card is reset."""
+        if self.generation < 3 or self._session.authenticated:
+            return False
+        return sfi == EF06 or (sfi == EF05 and tag == 0x04)
 
     def _get_response(self, command: Command) -> bytes:
         if not self.t0:
@@ -444,14 +539,121 @@ class SscCard:
             return chunk + b"\x61" + bytes([min(len(rest), 256) & 0xFF])
         return chunk + SW_OK
 
-    def _verify(self, command: Command) -> bytes:
+    # -- PIN ------------------------------------------------------------------------------------
+    def _tries_sw(self) -> bytes:
+        return SW_AUTH_BLOCKED if self.pin_tries == 0 else bytes([0x63, 0xC0 | self.pin_tries])
+
+    def _check_pin(self, offered: str) -> bytes | None:
+        """Compare a PIN and count the try; None when it matched, else the status word."""
         if self.pin_tries == 0:
             return SW_AUTH_BLOCKED
-        if command.data == self.pin:
-            self.pin_tries = PIN_TRIES
-            return SW_OK
+        # Counted before comparing, as cards do against tearing: a card pulled mid-command has
+        # either used the try or not received the command at all.
         self.pin_tries -= 1
-        return SW_AUTH_BLOCKED if self.pin_tries == 0 else bytes([0x63, 0xC0 | self.pin_tries])
+        if hmac.compare_digest(offered.encode(), self.pin.encode()):
+            self.pin_tries = PIN_TRIES
+            self._session.pin_verified = True
+            return None
+        self._session.pin_verified = False
+        return self._tries_sw()
+
+    def _verify(self, command: Command) -> bytes:
+        # P2 = 00: the card's global PIN, kept at MF level, so no application need be selected.
+        if (command.p1, command.p2) != (0x00, 0x00):
+            return SW_WRONG_P1P2
+        if not command.data:  # the tries-left query: no try is used
+            if self.pin_tries == 0:
+                return SW_AUTH_BLOCKED
+            return SW_OK if self._session.pin_verified else self._tries_sw()
+        offered = pin_digits(command.data)
+        if offered is None:
+            return SW_WRONG_DATA
+        return self._check_pin(offered) or SW_OK
+
+    def _change_pin(self, command: Command) -> bytes:
+        """CHANGE PIN (80 5E 01 00: old FF new) or CHANGE REFERENCE DATA (00 24 00 00)."""
+        if command.cla == 0x80:
+            old_raw, sep, new_raw = command.data.partition(b"\xff")
+            if not sep:
+                return SW_WRONG_DATA
+        else:
+            half = len(command.data) // 2
+            if len(command.data) % 2:
+                return SW_WRONG_DATA
+            old_raw, new_raw = command.data[:half], command.data[half:]
+        old, new = pin_digits(old_raw), pin_digits(new_raw)
+        if old is None or new is None:
+            return SW_WRONG_DATA
+        refused = self._check_pin(old)
+        if refused is not None:
+            return refused
+        self.pin = new
+        return SW_OK
+
+    def _with_challenge(self, command: Command, challenge: bytes) -> bytes:  # noqa: PLR0911
+        if command.ins == 0x24 and command.cla == 0x00:
+            if (command.p1, command.p2) != (0x00, 0x00):
+                return SW_WRONG_P1P2
+            return self._change_pin(command)
+        if command.ins == 0x5E and command.p1 == 0x01 and command.p2 == 0x00:
+            return self._change_pin(command)
+        if command.ins == 0x82:
+            return self._external_authenticate(command, challenge)
+        # RELOAD PIN (80 5E 00 00) or PIN UNBLOCK (84 24 00 00): staff commands with a MAC.
+        if (command.p1, command.p2) != (0x00, 0x00):
+            return SW_WRONG_P1P2
+        if not challenge:
+            return SW_CONDITIONS
+        if len(command.data) < keys.MAC_BYTES:
+            return SW_WRONG_LENGTH
+        body, mac = command.data[: -keys.MAC_BYTES], command.data[-keys.MAC_BYTES :]
+        header = bytes([command.cla, command.ins, command.p1, command.p2])
+        card_id = bytes.fromhex(self.profile.card_id_code)
+        expected = keys.reload_mac(self._keys["RLK"], header, card_id, challenge)
+        if not hmac.compare_digest(mac, expected):
+            return SW_MAC_WRONG
+        if command.ins == 0x5E:  # reload: a new PIN and a fresh counter
+            new = pin_digits(body)
+            if new is None:
+                return SW_WRONG_DATA
+            self.pin = new
+        elif body:
+            return SW_WRONG_LENGTH
+        self.pin_tries = PIN_TRIES
+        return SW_OK
+
+    # -- card authentication ----------------------------------------------------------------------
+    def _get_challenge(self, command: Command) -> bytes:
+        if (command.p1, command.p2) != (0x00, 0x00) or command.data:
+            return SW_WRONG_P1P2
+        if command.le is None or command.expected != keys.CHALLENGE_BYTES:
+            return b"\x6c" + bytes([keys.CHALLENGE_BYTES])
+        self._session.challenge = os.urandom(keys.CHALLENGE_BYTES)
+        return self._session.challenge + SW_OK
+
+    def _internal_authenticate(self, command: Command) -> bytes:
+        """The card proves itself: its cryptogram of the terminal's (the PSAM's) challenge."""
+        if not self._session.selected:
+            return SW_CONDITIONS
+        if len(command.data) != keys.CHALLENGE_BYTES:
+            return SW_WRONG_LENGTH
+        answer = keys.cryptogram(self._keys["IAK"], command.data)
+        return self._outgoing(command, answer, case4=True)
+
+    def _external_authenticate(self, command: Command, challenge: bytes) -> bytes:
+        """The terminal proves itself with the PSAM's cryptogram of our challenge."""
+        if not self._session.selected:
+            return SW_CONDITIONS
+        if not challenge:
+            return SW_CONDITIONS
+        if len(command.data) != keys.CRYPTOGRAM_BYTES:
+            return SW_WRONG_LENGTH
+        expected = keys.cryptogram(self._keys["EAK"], challenge)
+        if not hmac.compare_digest(command.data, expected):
+            self._session.authenticated = False
+            return SW_AUTH_FAILED
+        self._session.authenticated = True
+        return SW_OK
 
 
 @dataclass

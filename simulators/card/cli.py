@@ -17,8 +17,8 @@ DEFAULT_CONTROL_URL = "http://127.0.0.1:8700"
 card_app = typer.Typer(
     help=(
         "Virtual social security cards (社会保障卡) in the vpcd readers of a real pcscd.\n\n"
-        "`serve` runs the card service; `insert`, `remove` and `status` drive a running one. "
-        "See docs/simulators/card.md."
+        "`serve` runs the card service; `insert`, `insert-psam`, `remove`, `pin` and `status` "
+        "drive a running one. Slot 1 is the terminal's SAM slot. See docs/simulators/card.md."
     ),
     no_args_is_help=True,
 )
@@ -93,7 +93,18 @@ def insert(
         False, "--non-ssc",
         help="Insert a card without the social security application (a bank card).",
     ),
-    slot: int = typer.Option(0, min=0, max=1, help="Reader slot: 0 or 1."),
+    pin: str | None = typer.Option(None, help="The card's PIN, 4-12 digits (default 123456)."),
+    pin_tries: int | None = typer.Option(
+        None, min=0, max=3, help="PIN tries left (default 3); 0 locks the PIN (6983).",
+    ),
+    pin_locked: bool = typer.Option(
+        False, "--pin-locked", help="The PIN is locked: no tries left (same as --pin-tries 0).",
+    ),
+    foreign_keys: bool = typer.Option(
+        False, "--foreign-keys",
+        help="A card with another issuer's keys: generation 3 authentication with our PSAM fails.",
+    ),
+    slot: int = typer.Option(0, min=0, max=1, help="Reader slot: 0 or 1 (1 is the SAM slot)."),
 ) -> None:
     """Insert a card (replacing any card in the slot) and print the slot's status."""
     if protocol not in ("T=0", "T=1"):
@@ -101,14 +112,55 @@ def insert(
     body: dict[str, Any] = {
         "protocol": protocol, "slot": slot, "latency_ms": latency_ms, "mute": mute,
         "kind": "non-ssc" if non_ssc else "ssc",
+        "keys": "foreign" if foreign_keys else "good",
     }
     optional = {
+        "pin": pin, "pin_tries": 0 if pin_locked else pin_tries,
         "citizen_index": citizen_index, "citizen_id": citizen_id, "generation": generation,
         "pull_after_apdus": pull_after_apdus, "stall_after_apdus": stall_after_apdus,
         "locked": locked.upper() if locked else None, "name": name, "name_hex": name_hex,
     }
     body |= {k: v for k, v in optional.items() if v is not None}
     _print(_call("POST", control_url, "/insert", body))
+
+
+@card_app.command("insert-psam")
+def insert_psam(
+    control_url: str = typer.Option(DEFAULT_CONTROL_URL, help=_CONTROL_URL_HELP),
+    protocol: str = typer.Option("T=0", help="T=0 (as most PSAMs) or T=1."),
+    foreign_keys: bool = typer.Option(
+        False, "--foreign-keys", help="A PSAM with another issuer's keys: every card fails."
+    ),
+    slot: int = typer.Option(1, min=0, max=1, help="Reader slot (1: the SAM slot)."),
+) -> None:
+    """Put the terminal's PSAM into the SAM slot (generation 3 cards need it)."""
+    if protocol not in ("T=0", "T=1"):
+        raise typer.BadParameter("use T=0 or T=1", param_hint="--protocol")
+    body = {
+        "kind": "psam", "protocol": protocol, "slot": slot,
+        "keys": "foreign" if foreign_keys else "good",
+    }
+    _print(_call("POST", control_url, "/insert", body))
+
+
+@card_app.command("pin")
+def pin_command(
+    control_url: str = typer.Option(DEFAULT_CONTROL_URL, help=_CONTROL_URL_HELP),
+    set_pin: str | None = typer.Option(None, "--set", help="A new PIN for the card (4-12 digits)."),
+    tries: int | None = typer.Option(None, min=0, max=3, help="Tries left (0 locks the PIN)."),
+    lock: bool = typer.Option(False, "--lock", help="Lock the PIN (no tries left)."),
+    unlock: bool = typer.Option(False, "--unlock", help="Unlock it (3 tries left)."),
+    slot: int = typer.Option(0, min=0, max=1, help="Reader slot of the card."),
+) -> None:
+    """Set the PIN or its tries left on the card in a slot, as the issuer's counter would."""
+    if sum((lock, unlock, tries is not None)) > 1:
+        raise typer.BadParameter("give one of --tries, --lock and --unlock")
+    body: dict[str, Any] = {"slot": slot}
+    if set_pin is not None:
+        body["pin"] = set_pin
+    if lock or unlock or tries is not None:
+        body["tries"] = 0 if lock else (3 if unlock else tries)
+    _print(_call("POST", control_url, "/pin", body))
 
 
 @card_app.command("remove")

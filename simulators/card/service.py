@@ -1,14 +1,19 @@
 """The virtual card service: two reader slots, driven over HTTP.
 
 Slot 0 is vpcd's reader "Virtual PCD 00 00" (vpcd port P) and slot 1 is "Virtual PCD 00 01"
-(port P + 1). A slot holds no connection until a card is inserted: the card connects to vpcd
-on insert and disconnects on remove, which is what pcscd sees as a card going in and out.
+(port P + 1), the terminal's SAM slot where the PSAM goes. A slot holds no connection until a
+card is inserted: the card connects to vpcd on insert and disconnects on remove, which is what
+pcscd sees as a card going in and out.
 
-    GET  /status   slots, their cards (masked) and the population
-    POST /insert   {citizen_index | citizen_id, generation?, protocol?, pull_after_apdus?,
-                    stall_after_apdus?, latency_ms?, mute?, locked?, name? | name_hex?,
-                    kind?, slot?}; a card already in the slot is replaced
-    POST /remove   {slot?}
+    GET  /status            slots, their cards (masked) and the population
+    POST /insert            {citizen_index | citizen_id, generation?, protocol?, pin?,
+                             pin_tries?, keys?, pull_after_apdus?, stall_after_apdus?,
+                             latency_ms?, mute?, locked?, name? | name_hex?, kind?, slot?};
+                             kind "psam" puts a PSAM in (slot 1 by default for it)
+    POST /remove            {slot?}
+    POST /pin               {slot?, pin?, tries?}: set the PIN / tries left (0 locks it)
+    POST /authorise-reload  {operation, card_id_code, challenge, staff_id, staff_code}: the
+                            stand-in issuer's MAC for a staff PIN reload / unblock
 
 Answers are JSON; errors are problem+json. Citizen data appears only masked.
 """
@@ -27,7 +32,9 @@ from pydantic import BaseModel, Field, model_validator
 from common.clock import utc_now
 from common.masking import mask_citizen_id, mask_name
 from common.problem import Problem
-from simulators.card.applet import ForeignCard, SscCard, VirtualCard
+from simulators.card import keys
+from simulators.card.applet import PIN_TRIES, ForeignCard, SscCard, VirtualCard
+from simulators.card.psam import PsamCard
 from simulators.card.vpcd_link import VpcdLink
 from simulators.central.population import Citizen, Population
 from webapi.problems import install_problem_handlers
@@ -35,6 +42,8 @@ from webapi.problems import install_problem_handlers
 log = logging.getLogger(__name__)
 
 SLOTS = 2
+SAM_SLOT = 1  # "Virtual PCD 00 01": where a PSAM goes unless told otherwise
+FOREIGN_KEYS = "foreign"  # the key set of another issuer: authentication with our PSAM fails
 DEFAULT_CONTROL_PORT = 8700
 DEFAULT_VPCD_PORT = 35963  # Debian's vpcd default
 
@@ -72,10 +81,28 @@ class InsertRequest(BaseModel):
         description="Tag 09 as raw bytes (hex, at most 30 bytes): a name that is no GB18030.",
     )
     mute: bool = Field(default=False, description="Answer the ATR request with no ATR.")
-    kind: Literal["ssc", "non-ssc"] = Field(
-        default="ssc", description="'non-ssc': a card without the social security application."
+    kind: Literal["ssc", "non-ssc", "psam"] = Field(
+        default="ssc", description="'non-ssc': a card without the social security application;"
+        " 'psam': the terminal's PSAM (goes into the SAM slot, 1, unless `slot` says otherwise).",
     )
-    slot: int = Field(default=0, ge=0, lt=SLOTS)
+    pin: str | None = Field(
+        default=None, pattern=r"^[0-9]{4,12}$", description="The card's PIN (default 123456)."
+    )
+    pin_tries: int | None = Field(
+        default=None, ge=0, le=PIN_TRIES, description="Tries left; 0: the PIN is locked (6983).",
+    )
+    keys: Literal["good", "foreign"] = Field(
+        default="good",
+        description="'foreign': keys of another issuer (a card or PSAM that fails"
+        " authentication with ours).",
+    )
+    slot: int | None = Field(default=None, ge=0, lt=SLOTS, description="0 by default; PSAM 1.")
+
+    @property
+    def target_slot(self) -> int:
+        if self.slot is not None:
+            return self.slot
+        return SAM_SLOT if self.kind == "psam" else 0
 
     @model_validator(mode="after")
     def _one_citizen(self) -> InsertRequest:
@@ -92,6 +119,20 @@ class InsertRequest(BaseModel):
 
 class RemoveRequest(BaseModel):
     slot: int = Field(default=0, ge=0, lt=SLOTS)
+
+
+class PinRequest(BaseModel):
+    slot: int = Field(default=0, ge=0, lt=SLOTS)
+    pin: str | None = Field(default=None, pattern=r"^[0-9]{4,12}$")
+    tries: int | None = Field(default=None, ge=0, le=PIN_TRIES, description="0 locks the PIN.")
+
+
+class ReloadAuthorisationRequest(BaseModel):
+    operation: Literal["reload", "unblock"]
+    card_id_code: str = Field(pattern=r"^[0-9A-Fa-f]{32}$")
+    challenge: str = Field(pattern=r"^[0-9A-Fa-f]{16}$")
+    staff_id: str = Field(min_length=1, max_length=32)
+    staff_code: str = Field(min_length=1, max_length=32)
 
 
 @dataclass
@@ -116,6 +157,7 @@ class CardSimulator:
         self.vpcd_port = vpcd_port
         self._slots: list[_Inserted | None] = [None] * SLOTS
         self._lock = threading.RLock()
+        self.key_centre = keys.KeyCentre()
 
     def reader_name(self, slot: int) -> str:
         return f"Virtual PCD 00 {slot:02d}"
@@ -123,16 +165,21 @@ class CardSimulator:
     # -- actions ----------------------------------------------------------------------------------
     def insert(self, request: InsertRequest) -> dict[str, Any]:
         citizen = self._citizen(request) if request.kind == "ssc" else None
+        label = FOREIGN_KEYS if request.keys == "foreign" else keys.DEFAULT_LABEL
         card: VirtualCard
         if citizen is not None:
             card = SscCard.from_citizen(
                 citizen, generation=request.generation, protocol=request.protocol,
                 name=request.name, locked=request.locked,
                 raw_name=bytes.fromhex(request.name_hex) if request.name_hex else None,
+                keys_label=label,
             )
+            card.set_pin(pin=request.pin, tries=request.pin_tries)
+        elif request.kind == "psam":
+            card = PsamCard(protocol=request.protocol, keys_label=label)
         else:
             card = ForeignCard(protocol=request.protocol)
-        slot = request.slot
+        slot = request.target_slot
         with self._lock:
             self._remove_locked(slot)
             link = VpcdLink(
@@ -158,6 +205,30 @@ class CardSimulator:
                 slot, request.kind, citizen.index if citizen else "-", request.protocol,
             )
             return self._slot_status(slot)
+
+    def set_pin(self, request: PinRequest) -> dict[str, Any]:
+        with self._lock:
+            entry = self._slots[request.slot]
+            if entry is None or not isinstance(entry.card, SscCard):
+                raise Problem(
+                    409, "no-card", "No social security card in that slot",
+                    detail=f"slot {request.slot} holds no social security card",
+                )
+            entry.card.set_pin(pin=request.pin, tries=request.tries)
+            log.info("slot %d: PIN %s, tries left %d", request.slot,
+                     "changed" if request.pin else "kept", entry.card.pin_tries)
+            return self._slot_status(request.slot)
+
+    def authorise_reload(self, request: ReloadAuthorisationRequest) -> dict[str, Any]:
+        try:
+            mac = self.key_centre.authorise(
+                request.operation, request.card_id_code, request.challenge,
+                request.staff_id, request.staff_code,
+            )
+        except keys.ReloadRefused as exc:
+            raise Problem(403, "reload-refused", "Reload not authorised", detail=str(exc)) from exc
+        log.info("PIN %s authorised by staff %s", request.operation, request.staff_id)
+        return {"mac": mac.hex().upper()}
 
     def remove(self, slot: int) -> dict[str, Any]:
         with self._lock:
@@ -228,6 +299,7 @@ class CardSimulator:
         request = entry.request
         card: dict[str, Any] = {
             "kind": request.kind,
+            "keys": request.keys,
             "protocol": request.protocol,
             "atr": entry.card.atr.hex().upper(),
             "apdus": entry.link.apdus,
@@ -249,6 +321,8 @@ class CardSimulator:
                     "custom" if request.name is not None else "holder"
                 ),
                 "name_truncated": entry.card.profile.name_truncated,
+                "pin_tries": entry.card.pin_tries,  # never the PIN
+                "pin_locked": entry.card.pin_tries == 0,
             }
         status["card"] = card
         return status
@@ -273,6 +347,14 @@ def create_app(simulator: CardSimulator) -> FastAPI:
     @app.post("/remove")
     def remove(request: RemoveRequest | None = Body(default=None)) -> dict[str, Any]:
         return simulator.remove((request or RemoveRequest()).slot)
+
+    @app.post("/pin")
+    def set_pin(request: PinRequest) -> dict[str, Any]:
+        return simulator.set_pin(request)
+
+    @app.post("/authorise-reload")
+    def authorise_reload(request: ReloadAuthorisationRequest) -> dict[str, Any]:
+        return simulator.authorise_reload(request)
 
     return app
 

@@ -103,20 +103,34 @@ def query_contributions(query: PaymentsQuery, state: State) -> Response:
     "/ecard-tokens/verify",
     dependencies=contract_call,
     responses={
-        **_PROBLEMS, 410: {"description": "token-expired"}, 422: {"description": "token-invalid"}
+        **_PROBLEMS, 403: {"description": "token-other-terminal"},
+        409: {"description": "token-used"}, 410: {"description": "token-expired"},
+        422: {"description": "token-invalid"},
     },
     response_model=TokenAnswer,
 )
 def verify_token(query: TokenQuery, state: State) -> Response:
+    """Who a code belongs to. Each refusal has its own code, checked in this order: forged
+    (422), expired (410), issued for another terminal (403), already used (409). Only a
+    verification that answers 200 consumes the code."""
     now = state.now()
     try:
-        claims = ecard_tokens.verify(state.config.token_secret, query.token, now)
+        claims = ecard_tokens.verify(state.config.token_secret, query.token, now,
+                                     device_id=query.device_id)
     except ecard_tokens.TokenExpired as exc:
         raise Problem(410, "token-expired", "The electronic card code has expired") from exc
     except ecard_tokens.TokenInvalid as exc:
         raise Problem(422, "token-invalid", "Not a valid electronic card code") from exc
+    except ecard_tokens.TokenOtherTerminal as exc:
+        raise Problem(403, "token-other-terminal",
+                      "The electronic card code was issued for another terminal") from exc
     if claims.index >= state.population.size:
         raise Problem(422, "token-invalid", "Not a valid electronic card code")
+    try:
+        ecard_tokens.ledger_of(state).consume(claims, now)
+    except ecard_tokens.TokenUsed as exc:
+        log.info("refused a replayed e-card token (citizen #%d)", claims.index)
+        raise Problem(409, "token-used", "The electronic card code was already used") from exc
     citizen = state.population.citizen(claims.index)
     answer = TokenAnswer(
         as_of=iso_utc(now), citizen_id=citizen.citizen_id, expires_at=iso_utc(claims.expires_at)

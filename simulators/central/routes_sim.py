@@ -110,13 +110,16 @@ def _eligible(state: State, citizen: object, code: str) -> bool:
 
 @router.post("/ecard-tokens", status_code=201, responses={404: {"description": "not-found"}})
 def issue_token(request: TokenRequest, state: State) -> TokenIssued:
-    """An electronic social security card code, as the citizen's phone app would show it."""
+    """An electronic social security card code, as the citizen's phone app would show it:
+    valid `ttl_s` (<= 60) seconds, once, at `device_id` only when one is given."""
     citizen = state.population.find(request.citizen_id)
     if citizen is None:
         raise Problem(404, "person-not-found", "No person with this ID number")
     expires_at = state.now() + dt.timedelta(seconds=request.ttl_s)
-    token = ecard_tokens.issue(state.config.token_secret, citizen.index, expires_at)
-    log.info("issued an e-card token for citizen #%d, valid %ds", citizen.index, request.ttl_s)
+    token = ecard_tokens.issue(state.config.token_secret, citizen.index, expires_at,
+                               device_id=request.device_id)
+    log.info("issued an e-card token for citizen #%d, valid %ds%s", citizen.index,
+             request.ttl_s, f", for terminal {request.device_id}" if request.device_id else "")
     return TokenIssued(token=token, expires_at=iso_utc(expires_at))
 
 

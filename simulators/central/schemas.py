@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from common.device_id import DEVICE_ID_PATTERN
 from simulators.central.population import Citizen, Contribution, Payment
 
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
@@ -30,6 +31,8 @@ class PaymentsQuery(BaseModel):
 class TokenQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    # The asking terminal: a code issued for one terminal is refused at any other.
+    device_id: Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)] | None = None
 
 
 class Health(BaseModel):
@@ -212,7 +215,10 @@ class CitizenDetail(CitizenSummary):
 class TokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     citizen_id: CitizenIdText
-    ttl_s: int = Field(60, ge=1, le=86_400)
+    # e-SSC codes live a minute at most (simulators/central/ecard_tokens.py).
+    ttl_s: int = Field(60, ge=1, le=60)
+    # Issue the code for this terminal only (None: any terminal may verify it).
+    device_id: Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)] | None = None
 
 
 class TokenIssued(BaseModel):

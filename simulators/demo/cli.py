@@ -28,6 +28,11 @@ def demo_command(
     keep_running: bool = typer.Option(
         False, help="After the scripted journey, keep the stack up until Ctrl-C."
     ),
+    journey: bool = typer.Option(
+        True, "--journey/--no-journey",
+        help="Offscreen, play the scripted journey; --no-journey starts the stack and waits "
+        "for Ctrl-C, for testers who drive the simulators themselves (kioskctl sim ...).",
+    ),
     population: int = typer.Option(5000, help="Synthetic citizens in the central simulator."),
     seed: int = typer.Option(42, help="Seed of the synthetic population."),
 ) -> None:
@@ -73,7 +78,7 @@ def demo_command(
                 typer.echo(f"  {name:<14} pid {proc.pid:<7} log {proc.log_path}")
             typer.echo(f"  kiosk status  {stack.kiosk.url}/status")
             typer.echo(f"  fleet manager {stack.manager.url}/api/v1/devices")
-            if offscreen:
+            if offscreen and journey:
                 typer.echo("demo: playing the scripted journey")
                 shots = Journey(stack, typer.echo).run()
                 typer.echo(f"demo: {len(shots)} screenshots in {shots_dir}:")
@@ -83,7 +88,7 @@ def demo_command(
                 if device is not None:
                     typer.echo(f"demo: the fleet manager sees {options.device_id} "
                                f"online={device.get('online')}")
-            if not offscreen or keep_running:
+            if not offscreen or keep_running or not journey:
                 typer.echo(
                     "demo: running. Insert a virtual card with\n"
                     f"  kioskctl sim card insert --control-url {stack.card_sim.url}"

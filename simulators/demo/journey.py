@@ -6,12 +6,15 @@ faults, and the kiosk's automation hooks (wait for a screen, tap, screenshot).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from simulators.demo.kiosk_steps import (
     confirm_to_receipt,
@@ -159,6 +162,8 @@ class Journey:
         if self.stack.options.with_camera:
             self.certify_in_the_hall(cast)
             self.field_trip(cast)
+        if self.stack.options.with_qr and self.stack.options.with_printers:
+            self.qr_and_a_certificate(cast)
         return self.shots
 
     def _prepare_trip(self, kiosk: KioskClient, county: str) -> None:
@@ -259,6 +264,31 @@ class Journey:
         self.say("  the province recorded the certification once, its signature checked")
         camera.scene("empty")
         self.stack.card().remove()
+        kiosk.wait_screen("attract", timeout=40)
+
+    def qr_and_a_certificate(self, cast: Cast) -> None:
+        """The phone's e-SSC code at the scanner, then a signed participation certificate
+        printed on A4 (the private cupsd's cups-pdf queue), its code checked as a bank would."""
+        kiosk, central = self.stack.kiosk_client(), self.stack.central_client()
+        citizen = central.citizen(cast.pensioner)
+        self._step("a citizen without their card shows the e-SSC QR code on their phone")
+        token = central.ecard_token(citizen["citizen_id"], device_id=self.stack.options.device_id)
+        self.stack.qr_client().scan(token)
+        kiosk.wait_screen("home", timeout=30)
+        self._shot("17-home-by-qr")
+        self._step("they print their participation certificate (参保证明) on the A4 printer")
+        kiosk.tap("home.certificate")
+        kiosk.wait_screen("certificate", timeout=120)
+        self._shot("18-certificate-printed")
+        found = re.search(r"[2-9A-HJ-NP-Y]{4}(?:-[2-9A-HJ-NP-Y]{4}){3}", "".join(kiosk.texts()))
+        if found is None:
+            raise RuntimeError("the certificate screen shows no verification code")
+        verdict = httpx.get(f"{self.stack.edge.url}/verify/{found.group(0)}",
+                            headers={"Accept": "application/json"}, timeout=10).json()
+        self.say(f"  verify {found.group(0)}: {verdict['status']}")
+        kiosk.tap("certificate.done")
+        kiosk.wait_screen("home", timeout=30)
+        kiosk.tap("home.end")
         kiosk.wait_screen("attract", timeout=40)
 
     def apply_while_central_is_down(self, cast: Cast) -> None:

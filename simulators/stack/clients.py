@@ -1,4 +1,4 @@
-"""Small HTTP clients for the testers' controls: the card simulator, the kiosk's automation
+"""Small HTTP clients for the testers' controls: the device simulators, the kiosk's automation
 hooks, the central simulator and the fleet manager. Used by the demo script and e2e tests."""
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ class CardSimClient(_Client):
     def remove(self, slot: int = 0) -> dict[str, Any]:
         return self._call("POST", "/remove", json={"slot": slot})
 
+    def insert_psam(self) -> dict[str, Any]:
+        """The terminal's PSAM into the SAM slot (vpcd's second reader)."""
+        return self._call("POST", "/insert", json={"kind": "psam"})
+
     def status(self) -> dict[str, Any]:
         return self._call("GET", "/status")
 
@@ -99,6 +103,14 @@ class CentralSimClient(_Client):
             headers={"Authorization": f"Bearer {api_key}"},
         )
         return list(data["items"])
+
+    def ecard_token(self, citizen_id: str, *, device_id: str | None = None,
+                    ttl_s: int = 60) -> str:
+        """What the citizen's phone shows as an e-SSC QR code (single use, <= 60 s)."""
+        body: dict[str, Any] = {"citizen_id": citizen_id, "ttl_s": ttl_s}
+        if device_id is not None:
+            body["device_id"] = device_id
+        return str(self._call("POST", "/sim/v1/ecard-tokens", json=body)["token"])
 
     def set_faults(self, **faults: Any) -> dict[str, Any]:
         return self._call("PUT", "/sim/v1/faults", json=faults)
@@ -149,6 +161,56 @@ class CameraSimClient(_Client):
 
     def status(self) -> dict[str, Any]:
         return self._call("GET", "/sim/v1/scene")
+
+
+class QrSimClient(_Client):
+    """`kioskctl sim qr serve`: the serial scanner on a pty."""
+
+    def scan(self, text: str, **faults: Any) -> dict[str, Any]:
+        """`faults`: terminator, prefix, suffix, split, gap_ms, noise_before."""
+        return self._call("POST", "/sim/v1/scan", json={"text": text, **faults})
+
+    def unplug(self) -> dict[str, Any]:
+        return self._call("POST", "/sim/v1/unplug")
+
+    def replug(self) -> dict[str, Any]:
+        return self._call("POST", "/sim/v1/replug")
+
+    def status(self) -> dict[str, Any]:
+        return self._call("GET", "/sim/v1/status")
+
+
+class IdCardSimClient(_Client):
+    """`kioskctl sim idcard serve`: a resident ID card reader on a pty."""
+
+    def place(self, **card: Any) -> dict[str, Any]:
+        """`card`: citizen_index or citizen_id, name, expired, valid_until, card_type."""
+        return self._call("POST", "/place", json=card)
+
+    def remove(self) -> dict[str, Any]:
+        return self._call("POST", "/remove")
+
+    def status(self) -> dict[str, Any]:
+        return self._call("GET", "/status")
+
+
+class PrinterSimClient(_Client):
+    """`kioskctl sim printer serve`: the virtual ESC/POS receipt printer."""
+
+    def paper(self, state: str, after_lines: int | None = None) -> dict[str, Any]:
+        return self._call("PUT", "/sim/v1/paper", json={"state": state, "after_lines": after_lines})
+
+    def jobs(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/sim/v1/jobs"))
+
+    def job_png(self, job_id: int) -> bytes:
+        response = self._http.get(f"/sim/v1/jobs/{job_id}/png")
+        if response.status_code != 200:
+            raise ControlError(f"job {job_id} png -> {response.status_code}")
+        return response.content
+
+    def status(self) -> dict[str, Any]:
+        return self._call("GET", "/sim/v1/status")
 
 
 class EdgeClient(_Client):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,7 +18,10 @@ from simulators.stack.clients import (
     CentralSimClient,
     EdgeClient,
     FleetManagerClient,
+    IdCardSimClient,
     KioskClient,
+    PrinterSimClient,
+    QrSimClient,
 )
 from simulators.stack.ports import free_port
 from simulators.stack.supervisor import ManagedProcess, ProcessSpec, Supervisor
@@ -38,6 +42,11 @@ class StackOptions:
     with_kiosk: bool = True
     # The simulated camera and the real face engine: the kiosk offers pension certification.
     with_camera: bool = True
+    # The serial e-SSC QR scanner and the resident ID card reader, each on a pty.
+    with_qr: bool = True
+    with_idcard: bool = True
+    # The virtual ESC/POS receipt printer (TCP) and a private cupsd with a cups-pdf A4 queue.
+    with_printers: bool = True
     kiosk_env: dict[str, str] = field(default_factory=dict)
     edge_env: dict[str, str] = field(default_factory=dict)
 
@@ -94,7 +103,9 @@ class Stack:
         )
         self.edge = services.edge(
             w / "edge", central_url=self.central.url, hall_secret=hall_secret, port=edge_port,
-            extra_env=o.edge_env,
+            # The address a phone or a bank reaches the edge at, printed in certificates' QR.
+            extra_env={"EDGE_CERTIFICATE_VERIFY_BASE_URL": f"http://127.0.0.1:{edge_port}",
+                       **o.edge_env},
         )
         self._run("edge", self.edge.spec)
         if self.broker is not None:
@@ -106,14 +117,16 @@ class Stack:
         self.card_sim = services.card_sim(self.pcscd.vpcd_port, seed=o.seed,
                                           population=o.population)
         self._run("card-sim", self.card_sim.spec)
-        kiosk_env = dict(o.kiosk_env)
+        devices: dict[str, str] = {}
         if o.with_camera:
             self.camera = services.camera_sim(persona="empty")
             self._run("camera-sim", self.camera.spec)
             # The production driver reads the simulator's MJPEG stream, as it would an IP camera.
-            kiosk_env = {"KIOSK_PERIPHERALS__CAMERA": "simulated",
-                         "KIOSK_PERIPHERALS__FACE": "simulated",
-                         "KIOSK_CAMERA_SOURCE": f"{self.camera.url}/stream.mjpg", **kiosk_env}
+            devices |= {"KIOSK_PERIPHERALS__CAMERA": "simulated",
+                        "KIOSK_PERIPHERALS__FACE": "simulated",
+                        "KIOSK_CAMERA_SOURCE": f"{self.camera.url}/stream.mjpg"}
+        devices |= self._other_devices(w)
+        kiosk_env = {**devices, **o.kiosk_env}
         if o.with_kiosk:
             self.kiosk = services.kiosk(
                 w / "kiosk", pcscd_env=self.pcscd.client_env, config=self.device_file,
@@ -129,6 +142,41 @@ class Stack:
                 )
                 self._run("fleet-agent", agent)
         return self
+
+    def _other_devices(self, w: Path) -> dict[str, str]:
+        """The scanner, the ID card reader and the printers: started, and the kiosk's settings
+        for each (the production drivers on the simulators' pty, TCP port and cupsd)."""
+        from simulators.idcard.stack import idcard_sim
+        from simulators.printer import cupsd as private_cupsd
+        from simulators.printer.service import stack_spec as printer_spec
+        from simulators.qr.service import stack_spec as qr_spec
+
+        o, env = self.options, {}
+        if o.with_qr:
+            link = w / "qr" / "scanner.tty"
+            self.qr = qr_spec(link, seed=o.seed)
+            self._run("qr-sim", self.qr.spec)
+            env |= {"KIOSK_PERIPHERALS__QR": "simulated",
+                    "KIOSK_PERIPHERAL_OPTIONS__QR__PORT": str(link)}
+        if o.with_idcard:
+            self.idcard = idcard_sim(w, seed=o.seed, population=o.population)
+            self._run("idcard-sim", self.idcard.service.spec)
+            env |= {"KIOSK_PERIPHERALS__IDCARD": "simulated",
+                    "KIOSK_PERIPHERAL_OPTIONS__IDCARD__PORT": str(self.idcard.link)}
+        if o.with_printers:
+            self.printer = printer_spec(w / "printer")
+            self._run("printer-sim", self.printer.spec)
+            # Its folder must be searchable by cupsd's lp user: not under a private workdir.
+            self.cupsd_base = Path(tempfile.mkdtemp(prefix="hrss-cupsd-"))
+            self.cupsd_base.chmod(0o755)
+            self.cupsd = private_cupsd.stack_spec(base=self.cupsd_base)
+            self._run("cupsd", self.cupsd.spec)
+            env |= {"KIOSK_PERIPHERALS__PRINTER": "simulated",
+                    "KIOSK_PERIPHERAL_OPTIONS__PRINTER__CONNECTION": self.printer.connection,
+                    "KIOSK_PERIPHERALS__DOCPRINTER": "simulated",
+                    "KIOSK_PERIPHERAL_OPTIONS__DOCPRINTER__SERVER": self.cupsd.server,
+                    "KIOSK_PERIPHERAL_OPTIONS__DOCPRINTER__QUEUE": self.cupsd.pdf_queue}
+        return env
 
     # -- a field terminal: its own edge on the device, staff, no card reader ------------------
     FIELD_DEVICE = "T-FIELD-0001"
@@ -213,6 +261,27 @@ class Stack:
 
     def card(self) -> CardSimClient:
         return self._card
+
+    @cached_property
+    def _qr(self) -> QrSimClient:
+        return QrSimClient(self.qr.url)
+
+    @cached_property
+    def _idcard(self) -> IdCardSimClient:
+        return IdCardSimClient(self.idcard.service.url)
+
+    @cached_property
+    def _printer(self) -> PrinterSimClient:
+        return PrinterSimClient(self.printer.control_url)
+
+    def qr_client(self) -> QrSimClient:
+        return self._qr
+
+    def idcard_client(self) -> IdCardSimClient:
+        return self._idcard
+
+    def printer_client(self) -> PrinterSimClient:
+        return self._printer
 
     def kiosk_client(self) -> KioskClient:
         return self._kiosk

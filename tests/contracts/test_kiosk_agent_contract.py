@@ -69,7 +69,7 @@ def test_every_document_the_kiosk_builds_keeps_the_schema_and_the_agent_reads_it
     assert VALIDATOR.is_valid(document), list(VALIDATOR.iter_errors(document))[:3]
     read = agent.read_kiosk_status(json.dumps(document).encode())
     assert set(read.peripherals) == {"card_reader", "qr_scanner", "camera", "face", "printer",
-                                     "pinpad"}
+                                     "pinpad", "idcard_reader", "document_printer"}
     for name, entry in document["peripherals"].items():
         got = read.peripherals[name]
         assert (got.state, got.code, got.reason) == (entry["state"], entry["code"],

@@ -91,6 +91,8 @@ READ_ONLY_POSTS = {
     "/api/v1/sessions/{session_id}/applications/precheck",
     # Replaces the village's roster with a fresh download: twice is the same as once.
     "/api/v1/field/trips",
+    # Checks an uploaded PDF's signature (public, for banks and employers): it changes nothing.
+    "/verify/pdf",
 }
 
 

@@ -87,7 +87,7 @@ def test_card_real_and_simulated_are_the_pcsc_driver() -> None:
     assert isinstance(real, PcscCardReader) and real.reader_name == "ACS ACR39U"
     assert isinstance(simulated, PcscCardReader) and simulated.reader_name == VIRTUAL_READER
     assert REGISTRY.available(PeripheralKind.CARD) == (Impl.REAL, Impl.SIMULATED, Impl.ABSENT)
-    assert REGISTRY.available(PeripheralKind.PRINTER) == (Impl.ABSENT,)
+    assert REGISTRY.available(PeripheralKind.PINPAD) == (Impl.ABSENT,)  # the on-screen keypad
 
 
 def test_adding_a_driver_is_one_line() -> None:

@@ -24,8 +24,13 @@ def stack(request: pytest.FixtureRequest,
         # The camera simulator and the face engine only for a module that certifies
         # (`WITH_CAMERA = True`): the kiosk decodes its stream all the time.
         with_camera=getattr(request.module, "WITH_CAMERA", False),
+        # Likewise the scanner, the ID card reader and the printers (`WITH_QR = True`, ...).
+        with_qr=getattr(request.module, "WITH_QR", False),
+        with_idcard=getattr(request.module, "WITH_IDCARD", False),
+        with_printers=getattr(request.module, "WITH_PRINTERS", False),
         screenshots=workdir / "screenshots",
         health_interval_s=1.0,
+        kiosk_env=getattr(request.module, "KIOSK_ENV", {}),
         # Always ask the central platform, so that an outage shows the cache's "as of" path.
         edge_env={"EDGE_CACHE_TTL_S": "0"},
     )

@@ -1,4 +1,4 @@
-"""A field day through real processes (benchmarks/field_day.py, fewer villagers for suite time):
+"""A field day through real processes (benchmarks/field_day.py), at the issue's size of 300:
 the field terminal's own edge on SQLite and the central simulator, a trip prepared online, a day
 offline with two power cuts (kill -9 of both processes at random moments, mid-request most
 often), then the link returns: central holds exactly one record per certification, in the
@@ -16,10 +16,10 @@ from benchmarks.field_day import field_day
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)
 
-VILLAGERS = 24
+VILLAGERS = 300  # the certification issue's "must survive": >= 300 in a day
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1200)
 def test_a_field_day_offline_with_two_power_cuts_syncs_each_record_once_in_order(tmp_path):
     seed = random.randrange(1 << 30)
     log.warning("field day seed %d", seed)  # shown on failure: the run can be replayed

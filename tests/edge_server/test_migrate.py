@@ -138,7 +138,7 @@ def test_the_models_and_head_agree(tmp_path):
                 "citizen_cache", "service_session", "idempotency_record", "audit_log",
                 "audit_head", "rate_bucket", "outbox_item", "claim_guard", "card_block",
                 "sync_cursor", "certification_evidence", "certification_record", "field_trip",
-                "field_roster"} | {"alembic_version"})
+                "field_roster", "issued_certificate"} | {"alembic_version"})
     finally:
         engine.dispose()
 

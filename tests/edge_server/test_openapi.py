@@ -54,7 +54,8 @@ def test_idempotency_key_is_required_where_the_server_requires_it(spec):
                           ("post", "/api/v1/card-loss/reversals"),
                           ("post", "/api/v1/operator/outbox/dead-letters/{receipt_no}/retry"),
                           ("post", "/api/v1/sessions/{session_id}/certifications"),
-                          ("post", "/api/v1/field/sessions")}
+                          ("post", "/api/v1/field/sessions"),
+                          ("post", "/api/v1/sessions/{session_id}/certificates")}
 
 
 def test_statuses_and_headers_of_each_operation(spec):

@@ -1,7 +1,7 @@
 """Every kiosk screen in a real (offscreen) window, driven through the automation hooks.
 
     python -m tests.kiosk.gallery OUTDIR [--theme elder|normal] [--language zh_CN|en]
-                                         [--walk basics|services]
+                                         [--walk basics|services|ways]
 
 Runs the real KioskApp with a scriptable fake card reader and a scripted edge (so every screen
 can be reached without PC/SC or an edge server), walks a citizen's journey plus the failure
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path)
     parser.add_argument("--theme", default="elder", choices=["elder", "normal"])
     parser.add_argument("--language", default="zh_CN", choices=["zh_CN", "en"])
-    parser.add_argument("--walk", default="basics", choices=["basics", "services"])
+    parser.add_argument("--walk", default="basics", choices=["basics", "services", "ways"])
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -243,13 +243,18 @@ def main(argv: list[str] | None = None) -> int:
     config = FlowConfig(idle_timeout_s=3600, idle_warning_s=30, message_hold_s=600,
                         page_size=theme_named(args.theme).page_size,
                         retry=RetryPolicy(backoff=Backoff(initial_s=300, max_s=300, jitter=0)))
-    app = KioskApp(settings, reader, edge, status=status, scheduler=scheduler,
-                   flow_config=config)
+    ports: dict[str, Any] = {}
     walk: type[Journey] = Journey
     if args.walk == "services":
         from tests.kiosk.services_gallery import ServicesWalk
 
         walk = ServicesWalk
+    elif args.walk == "ways":
+        from tests.kiosk.ways_gallery import WaysWalk, ways_ports
+
+        walk, ports = WaysWalk, ways_ports()
+    app = KioskApp(settings, reader, edge, status=status, scheduler=scheduler,
+                   flow_config=config, **ports)
     journey = walk(status.url, out, reader, edge, post_to_ui, scheduler)
     failed: list[str] = []
 

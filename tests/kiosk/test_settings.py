@@ -12,7 +12,8 @@ from kiosk.settings import KioskSettings, PeripheralSettings
 
 ENV = ("KIOSK_DEVICE_ID", "KIOSK_DEVICE_TOKEN", "KIOSK_EDGE_URL", "KIOSK_STATUS_PORT",
        "KIOSK_THEME", "KIOSK_CARD_DRIVER", "KIOSK_AUTOMATION", "HRSS_CONFIG",
-       *(f"KIOSK_PERIPHERALS__{kind.upper()}" for kind in PeripheralKind))
+       *(f"KIOSK_PERIPHERALS__{kind.upper()}" for kind in PeripheralKind),
+       *(f"KIOSK_PERIPHERAL_OPTIONS__QR__{o}" for o in ("PORT", "BAUD_RATE", "TERMINATOR")))
 
 
 @pytest.fixture(autouse=True)
@@ -92,6 +93,21 @@ def test_peripherals_table_then_environment(tmp_path: Path,
     s = KioskSettings.load(config)
     assert (s.peripherals.card, s.peripherals.qr, s.peripherals.printer) == (
         Impl.SIMULATED, Impl.ABSENT, Impl.REAL)
+
+
+def test_peripheral_options_table_then_environment(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "device.toml"
+    config.write_text('[peripheral_options.qr]\nport = "/dev/ttyACM0"\nbaud_rate = 9600\n'
+                      'terminator = "CR"\n')
+    assert KioskSettings.load(config).peripheral_options == {
+        "qr": {"port": "/dev/ttyACM0", "baud_rate": 9600, "terminator": "CR"}}
+    monkeypatch.setenv("KIOSK_PERIPHERAL_OPTIONS__QR__PORT", "/dev/ttyUSB1")
+    monkeypatch.setenv("KIOSK_PERIPHERAL_OPTIONS__QR__BAUD_RATE", "115200")
+    monkeypatch.setenv("KIOSK_PERIPHERAL_OPTIONS__QR__TERMINATOR", "0.5")
+    qr = KioskSettings.load(config).peripheral_options["qr"]
+    # Text from the environment, numbers where it spells one, as the TOML file would give.
+    assert qr == {"port": "/dev/ttyUSB1", "baud_rate": 115200, "terminator": 0.5}
 
 
 def test_the_deprecated_card_driver_still_chooses_the_card(

@@ -64,6 +64,8 @@ def test_snapshot_every_kind_and_nothing_personal() -> None:
             "face": _absent("face engine"),
             "printer": _absent("printer"),
             "pinpad": _absent("PIN pad"),
+            "idcard_reader": _absent("resident ID card reader"),
+            "document_printer": _absent("document printer"),
         },
         "credential": None,  # built without credentials
     }

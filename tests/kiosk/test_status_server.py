@@ -221,12 +221,15 @@ def test_the_real_kiosk_reports_every_kind_as_configured(kiosk_url: str) -> None
               for name, p in document["peripherals"].items()}
     assert chosen == {
         "card_reader": ("absent", "missing", "not-configured"),
-        "qr_scanner": ("simulated", "missing", "driver-unavailable"),  # not built yet
+        # The simulated scanner's pty and the receipt printer's device file are not there.
+        "qr_scanner": ("simulated", "missing", "scanner-missing"),
         "camera": ("absent", "missing", "not-configured"),
         # The engine is built at once and loads its models on first use: ok until then.
         "face": ("real", "ok", "ok"),
-        "printer": ("real", "missing", "driver-unavailable"),
+        "printer": ("real", "missing", "printer-missing"),
         "pinpad": ("absent", "missing", "not-configured"),
+        "idcard_reader": ("absent", "missing", "not-configured"),
+        "document_printer": ("absent", "missing", "not-configured"),
     }
     assert not ID_LIKE.search(r.text) and not HAN.search(r.text)
 
@@ -240,5 +243,5 @@ def test_the_agent_reads_the_real_kiosk(kiosk_url: str, tmp_path: Path) -> None:
     assert report.kiosk.reachable and report.kiosk.session_active is False
     assert report.kiosk.app_version == __version__
     assert set(report.peripherals) == {"card_reader", "qr_scanner", "camera", "face",
-                                       "printer", "pinpad"}
-    assert report.peripherals["qr_scanner"].code == "driver-unavailable"
+                                       "printer", "pinpad", "idcard_reader", "document_printer"}
+    assert report.peripherals["qr_scanner"].code == "scanner-missing"

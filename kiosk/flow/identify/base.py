@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from kiosk.edge.errors import EdgeProblem
 from kiosk.edge.models import Credential
 from kiosk.flow.screens import ScreenName
 
@@ -40,6 +41,9 @@ class Failed:
 
     message: str
     outlives_token: bool = False
+    # The token cannot be used here at all (a third-generation card without a PSAM): the
+    # notice offers the other ways of identifying this terminal has (QR, ID card).
+    offer_other_ways: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,4 +82,9 @@ class IdentifyMethod(Protocol):
 
     def interpret(self, event: object) -> Intent | None:
         """The intent `event` means for this method, or None when it is not this method's."""
+        ...
+
+    def message_for_problem(self, problem: EdgeProblem) -> str | None:
+        """The method's own words for the edge refusing its credential (a QR token used
+        twice), or None for the general ones (kiosk.flow.messages)."""
         ...

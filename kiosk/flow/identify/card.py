@@ -19,6 +19,7 @@ from drivers.card.interface import (
     CardReadFailed,
     CardRemoved,
 )
+from kiosk.edge.errors import EdgeProblem
 from kiosk.edge.models import Credential
 from kiosk.flow.identify.base import (
     Availability,
@@ -59,6 +60,8 @@ CARD_FAILURE_MESSAGES: dict[CardFailure, CardMsg] = {
 }
 # Read failures after which the card is (or may be) already out: the advice must stay visible.
 _ADVICE_OUTLIVES_CARD = frozenset({CardFailure.REMOVED, CardFailure.READER_UNAVAILABLE})
+# Read failures of a card this terminal can never use: offer the QR code and the ID card.
+_OTHER_WAYS = frozenset({CardFailure.NEEDS_PSAM, CardFailure.NOT_SSC, CardFailure.LOCKED})
 
 
 def message_for_failure(failure: CardFailure) -> CardMsg:
@@ -86,10 +89,14 @@ class CardMethod:
                 return Identified(card_credential(data), card_identity(data))
             case CardReadFailed(failure=failure):
                 return Failed(message_for_failure(failure),
-                              outlives_token=failure in _ADVICE_OUTLIVES_CARD)
+                              outlives_token=failure in _ADVICE_OUTLIVES_CARD,
+                              offer_other_ways=failure in _OTHER_WAYS)
             case CardRemoved():
                 return Withdrawn(mid_read_message=CardMsg.REMOVED_MID_READ)
             case HealthChanged(kind="card_reader" | "card", health=health):
                 return Availability(health.state is not HealthState.MISSING)
             case _:
                 return None
+
+    def message_for_problem(self, problem: EdgeProblem) -> str | None:
+        return None  # the card's refusals are the general ones (kiosk.flow.messages)

@@ -12,16 +12,20 @@ from kiosk.flow.journeys.base import Capabilities, Journey
 from kiosk.flow.journeys.benefits import BENEFITS
 from kiosk.flow.journeys.card_loss import CARD_LOSS
 from kiosk.flow.journeys.card_loss_reversal import CARD_LOSS_REVERSAL
+from kiosk.flow.journeys.certificate import CERTIFICATE
 from kiosk.flow.journeys.certify import CERTIFY
 from kiosk.flow.journeys.field_certify import FIELD_CERTIFY
 from kiosk.flow.journeys.field_login import FIELD_LOGIN
 from kiosk.flow.journeys.field_trip import FIELD_TRIP
+from kiosk.flow.journeys.pin import PIN_CHANGE
 
 # In the order of the services menu (walk-up ones appear on the attract screen instead).
 JOURNEYS: tuple[Journey, ...] = (
     BENEFITS,
     APPLY,
     APPLICATIONS,
+    CERTIFICATE,  # offered where the terminal has a printer (A4, else receipt)
+    PIN_CHANGE,  # offered with a card PIN port, for sessions opened by the card
     CARD_LOSS,
     CARD_LOSS_REVERSAL,
     CERTIFY,  # offered where the terminal has a camera and a face engine

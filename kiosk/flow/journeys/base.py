@@ -87,6 +87,7 @@ class JourneyContext:
     new_key: Callable[[], str]
     page_size: int
     token: Credential | None = field(default=None, repr=False)  # Entry.REFUSAL's
+    method: str | None = None  # how the citizen in session identified ("card", "qr", ...)
 
 
 class Steps(Protocol):
@@ -116,6 +117,12 @@ class Journey:
     entry: Entry = Entry.HOME
     has_fn: Callable[[Capabilities], bool] = always
     offer_on: tuple[str, ...] = ()  # Entry.REFUSAL: the notices (message keys) offering it
+    # The ways of identifying whose sessions it serves (None: any). A PIN on the card needs a
+    # session opened by the card, not by a QR code or an ID card.
+    methods: tuple[str, ...] | None = None
+
+    def serves(self, method: str | None) -> bool:
+        return self.methods is None or method in self.methods
 
     @property
     def screen(self) -> ScreenName:

@@ -5,12 +5,14 @@
 
 Central checks the PIN when the report reaches it: a wrong one comes back as a refused
 receipt in plain words. The ID number and the PIN are wiped once sent; no session is opened.
+On the ID number's keypad, a resident ID card laid on its reader types the number for the
+citizen (`on_credential`: the core hands it identities read while a walk-up journey runs).
 """
 
 from __future__ import annotations
 
 from common.masking import mask_citizen_id
-from kiosk.edge.models import Receipt
+from kiosk.edge.models import Credential, Receipt
 from kiosk.flow.events import Tap
 from kiosk.flow.journeys.base import LEAVE, Call, Entry, Journey, JourneyContext, Shown, Step
 from kiosk.flow.journeys.steps import Confirmation, FieldEntry, Receipted, Row, Typed
@@ -34,6 +36,20 @@ class CardLossSteps:
             self._receipt, self._submit, self._confirming = value, None, False
             for entry in self._fields:
                 entry.wipe()
+        return None
+
+    def on_credential(self, credential: Credential) -> Step:
+        """The resident ID card was read while the ID number is asked: take its number."""
+        citizen_id = credential.fields.get("citizen_id", "")
+        entry = self._fields[0]
+        if (credential.method != "idcard" or self._field != 0 or self._confirming
+                or self._receipt is not None):
+            return None
+        entry.value = citizen_id
+        if entry.problem() is None:
+            self._field = 1
+        else:
+            entry.wipe()
         return None
 
     def on_tap(self, tap: Tap) -> Step:

@@ -11,12 +11,14 @@ from kiosk.ui.screens.attract import AttractScreen
 from kiosk.ui.screens.base import KioskScreen, UiContext
 from kiosk.ui.screens.benefits import BenefitsScreen
 from kiosk.ui.screens.capture import CaptureScreen
+from kiosk.ui.screens.certificate import CertificateScreen, PrintingScreen
 from kiosk.ui.screens.certify_due import CertifyScreen
 from kiosk.ui.screens.confirm import ConfirmScreen
 from kiosk.ui.screens.ending import EndingScreen
 from kiosk.ui.screens.home import HomeScreen
 from kiosk.ui.screens.keypad import KeypadScreen
 from kiosk.ui.screens.message import MessageScreen
+from kiosk.ui.screens.pin import PinScreen
 from kiosk.ui.screens.precheck import PrecheckScreen
 from kiosk.ui.screens.progress import (
     IdentifyingScreen,
@@ -46,6 +48,9 @@ SCREENS: tuple[type[KioskScreen], ...] = (
     EndingScreen,
     CertifyScreen,
     CaptureScreen,
+    PinScreen,
+    PrintingScreen,
+    CertificateScreen,
 )
 
 __all__ = ["SCREENS", "KioskScreen", "UiContext"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from kivy.clock import Clock
 from kivy.metrics import dp
 
 from kiosk.flow.journeys import JOURNEYS
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.ui.screens.base import KioskScreen, UiContext, spacer
+from kiosk.ui.screens.capture import PREVIEW_FPS, Preview
 from kiosk.ui.widgets import Banner, CardSlotArt, FitBox, KioskButton
 
 _TARGETS = {journey.key: journey.home_target for journey in JOURNEYS}
@@ -25,12 +27,24 @@ class AttractScreen(KioskScreen):
         self.title = self.text("display", text=t("attract.title"), bold=True)
         self.hint = self.text("heading", text=t("attract.hint"))
         self.keep = self.text("body", text=t("attract.keep"), colour=p.text_muted)
+        # The other ways in, where their devices are here: the e-SSC QR code at the scanner,
+        # the resident ID card on its reader.
+        self.ways = self.text("heading", colour=p.info_text)
+        self._ways: tuple[str, ...] = ()
+        # Where the QR scanner is a camera: what it sees, small, so the phone can be aimed.
+        self.preview: Preview | None = None
+        self._tick: object = None
+        if ctx.qr_preview is not None:
+            self.preview = Preview(self.theme, size_hint_y=None, height=dp(300))
         self.reader = Banner(self.theme, "warning")
         # Services that need no card (a lost one): small, below the main invitation.
         self.walk_up = FitBox(spacing=dp(self.theme.spacing))
         self._offered: tuple[str, ...] = ()
-        for widget in (spacer(0.6), self.art, self.title, self.hint, self.keep, spacer(0.5),
-                       self.reader, self.walk_up, spacer(0.3)):
+        widgets = [spacer(0.6), self.art, self.title, self.hint, self.keep, spacer(0.3),
+                   self.ways, spacer(0.2), self.reader, self.walk_up, spacer(0.3)]
+        if self.preview is not None:
+            widgets.insert(7, self.preview)
+        for widget in widgets:
             self.column.add_widget(widget)
 
     def _walk_up_button(self, key: str) -> KioskButton:
@@ -39,7 +53,31 @@ class AttractScreen(KioskScreen):
                            Action.START_JOURNEY, lambda _action: start(key), primary=False,
                            text=self.ctx.t(f"attract.{key.replace('-', '_')}"))
 
+    def prompt_keys(self, view: View) -> tuple[str, ...]:
+        return self.prompts + tuple(self._way_key(way) for way in self._offered_ways(view))
+
+    @staticmethod
+    def _offered_ways(view: View) -> tuple[str, ...]:
+        return tuple(way for way in ("qr", "idcard") if view.offers(way))
+
+    def _way_key(self, way: str) -> str:
+        camera = way == "qr" and self.preview is not None
+        return "attract.way.qr_camera" if camera else f"attract.way.{way}"
+
+    def _way_words(self, way: str) -> str:
+        return self.ctx.t(self._way_key(way))
+
     def render(self, view: View) -> None:
+        ways = self._offered_ways(view)
+        if ways != self._ways:
+            self._ways = ways
+            self.ways.text = "\n".join(self._way_words(way) for way in ways)
+            if self.preview is not None:
+                self.preview.opacity = 1 if "qr" in ways else 0
+                if "qr" in ways and self.get_parent_window() is not None:
+                    self._start_preview()
+                elif "qr" not in ways:
+                    self._stop_preview()
         if view.walk_up != self._offered:
             self._offered = view.walk_up
             self.walk_up.clear_widgets()
@@ -50,8 +88,27 @@ class AttractScreen(KioskScreen):
         else:
             self.reader.show(self.ctx.t("attract.reader_unavailable"))
 
+    def _start_preview(self) -> None:
+        if self.preview is not None and self._tick is None and "qr" in self._ways:
+            self._tick = Clock.schedule_interval(self._refresh, 1 / PREVIEW_FPS)
+
+    def _refresh(self, *_: object) -> None:
+        source = self.ctx.qr_preview
+        frame = source() if source is not None else None
+        if frame is not None and self.preview is not None:
+            self.preview.show(frame)
+
     def started(self) -> None:
         self.art.start()
+        self._start_preview()
 
     def stopped(self) -> None:
         self.art.stop()
+        self._stop_preview()
+
+    def _stop_preview(self) -> None:
+        tick, self._tick = self._tick, None
+        if tick is not None:
+            tick.cancel()  # type: ignore[attr-defined]
+        if self.preview is not None:
+            self.preview.blank()  # whoever stood there is not kept on screen

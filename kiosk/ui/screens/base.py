@@ -33,6 +33,8 @@ class UiContext:
     on_journey: Callable[[str], None] = lambda _key: None  # a service button on home
     # A journey step's button that carries a value (a row index, a keypad character).
     on_value: Callable[[Action, str], None] = lambda _action, _value: None
+    # The newest frame of the camera the QR scanner decodes (None: a serial scanner or none).
+    qr_preview: Callable[[], Any] | None = None
 
 
 def spacer(weight: float = 1.0) -> Widget:

@@ -37,25 +37,34 @@ class HomeScreen(KioskScreen):
         tip.bind(minimum_height=tip.setter("height"))
         tip.add_widget(Text(th, "heading", halign="left", bold=True,
                             colour=th.palette.info_text, text=t("home.tip.title")))
-        tip.add_widget(Text(th, "body", halign="left", colour=th.palette.info_text,
-                            text=t("home.tip.body")))
+        self.tip = Text(th, "body", halign="left", colour=th.palette.info_text,
+                        text=t("home.tip.body"))
+        tip.add_widget(self.tip)
         for widget in (spacer(0.35), self.greeting, self.prompt, self.stale, spacer(0.25),
                        self.services, spacer(0.5), tip, spacer(0.6), self.end):
             self.column.add_widget(widget)
 
-    def _service_button(self, key: str) -> KioskButton:
+    def _service_button(self, key: str, count: int) -> KioskButton:
         t, th = self.ctx.t, self.theme
         start = self.ctx.on_journey
+        # Four big buttons fit under the greeting; more share that height, never below a
+        # comfortable touch target (well above the 60 dp elder-mode minimum).
+        height = max(th.big_button_height * min(1.0, 4 / max(count, 1)), th.button_height * 1.2)
         return KioskButton(
             th, _TARGETS.get(key, f"home.{key}"), Action.START_JOURNEY,
-            lambda _action: start(key), height=th.big_button_height,
+            lambda _action: start(key), height=height,
             text=(f"[b]{t(f'home.{key}')}[/b]\n"
                   f"[size={int(dp(th.body))}]{t(f'home.{key}_hint')}[/size]"),
             font_size=th.title,
         )
 
     def render(self, view: View) -> None:
-        self.greeting.text = self.ctx.t("home.greeting", name=view.display_name)
+        t = self.ctx.t
+        self.greeting.text = t("home.greeting", name=view.display_name)
+        # No card in the slot (a QR code, an ID card): nothing to take back at the end.
+        card = view.session_method in (None, "card")
+        self.tip.text = t("home.tip.body" if card else "home.tip.body_nocard")
+        self.end.text = t("home.end" if card else "home.end_nocard")
         text, warning = freshness(self.ctx.t, view)
         if warning:
             self.stale.show(text)
@@ -65,7 +74,7 @@ class HomeScreen(KioskScreen):
             self._offered = view.journeys
             self.services.clear_widgets()
             for key in view.journeys:
-                self.services.add_widget(self._service_button(key))
+                self.services.add_widget(self._service_button(key, len(view.journeys)))
 
     def clear(self) -> None:
         self.greeting.text = ""

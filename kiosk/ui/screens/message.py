@@ -36,7 +36,10 @@ class MessageScreen(KioskScreen):
         self.retrying.add_widget(self.dots)
         self.retrying.add_widget(self.retry_text)
         self.offer = self.text("heading", colour=p.info_text)
-        for widget in (self.mark, self.title, self.body, self.offer):  # + self.retrying
+        # Other ways of identifying (the card cannot be used here): one line each.
+        self.ways = self.text("heading", colour=p.info_text)
+        for widget in (self.mark, self.title, self.body, self.offer, self.ways):
+            # + self.retrying
             self.panel.add_widget(widget)
         self.buttons = BoxLayout(size_hint_y=None, height=dp(th.button_height),
                                  spacing=dp(th.spacing))
@@ -85,13 +88,17 @@ class MessageScreen(KioskScreen):
                     lambda _action: start(offered), text=t(f"message.{offered}")))
         self.buttons.opacity = 1 if targets else 0
         self.offer.text = t(f"message.{offered}.hint") if offered else ""
+        self.ways.text = "\n".join((t("message.ways"), *(t(f"message.way.{way}")
+                                                         for way in notice.ways))
+                                   ) if notice.ways else ""
 
     def prompt_keys(self, view: View) -> tuple[str, ...]:
         notice = view.notice
         if notice is None:
             return ()
         offer = (f"message.{notice.journey}.hint",) if notice.journey else ()
-        return (f"{notice.key}.title", f"{notice.key}.body", *offer)
+        ways = tuple(f"message.way.{way}" for way in notice.ways)
+        return (f"{notice.key}.title", f"{notice.key}.body", *offer, *ways)
 
     def stopped(self) -> None:
         self.dots.stop()

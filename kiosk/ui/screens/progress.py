@@ -10,6 +10,7 @@ from typing import ClassVar
 from kivy.metrics import dp
 
 from kiosk.flow.screens import ScreenName
+from kiosk.flow.view import View
 from kiosk.ui.screens.base import KioskScreen, UiContext, spacer
 from kiosk.ui.widgets import BusyDots, CardSlotArt
 
@@ -26,9 +27,10 @@ class ProgressScreen(KioskScreen):
         self.body = self.text("title", text=ctx.t(f"{self.key}.body"),
                               colour=self.theme.palette.text_muted)
         widgets = [spacer(0.8), self.dots, self.title, self.body, spacer(1.2)]
+        self.art: CardSlotArt | None = None
         if self.card:
-            widgets.insert(1, CardSlotArt(self.theme, mode="inside", size_hint_y=None,
-                                          height=dp(380)))
+            self.art = CardSlotArt(self.theme, mode="inside", size_hint_y=None, height=dp(380))
+            widgets.insert(1, self.art)
         for widget in widgets:
             self.column.add_widget(widget)
 
@@ -51,6 +53,21 @@ class IdentifyingScreen(ProgressScreen):
     key = "identifying"
     card = True
     prompts = ("identifying.title", "identifying.body")
+
+    def prompt_keys(self, view: View) -> tuple[str, ...]:
+        return self.prompts if self._by_card(view) else ("identifying.title",
+                                                          "identifying.body_nocard")
+
+    @staticmethod
+    def _by_card(view: View) -> bool:
+        return view.identifying_by in (None, "card")
+
+    def render(self, view: View) -> None:
+        # A QR code or an ID card: no card in the slot to keep in.
+        card = self._by_card(view)
+        if self.art is not None:
+            self.art.opacity = 1 if card else 0
+        self.body.text = self.ctx.t("identifying.body" if card else "identifying.body_nocard")
 
 
 class LoadingScreen(ProgressScreen):

@@ -76,3 +76,30 @@ def test_health_changes_are_published():
     assert reader.health() == missing
     assert len(events) == 1 and isinstance(events[0], HealthChanged)
     assert (events[0].kind, events[0].health) == ("card_reader", missing)
+
+
+def test_the_fake_does_pin_operations_like_a_card():
+    from drivers.card.interface import Pin as P
+    from drivers.card.interface import (
+        PinCapableReader,
+        PinOutcome,
+        ReloadRefused,
+        StaffCredential,
+    )
+
+    reader = FakeCardReader()
+    assert isinstance(reader, PinCapableReader)
+    assert reader.verify_pin(P("123456")).outcome is PinOutcome.REMOVED
+    reader.insert(_card(), pin_tries=2)
+    assert reader.pin_tries_left().tries_left == 2
+    assert reader.verify_pin(P("000000")).tries_left == 1
+    assert reader.verify_pin(P("000000")).outcome is PinOutcome.LOCKED
+    staff = StaffCredential("S0001", "246810")
+
+    def refuse(request):
+        raise ReloadRefused("no")
+
+    assert reader.reload_pin(P("1111"), staff, refuse).outcome is PinOutcome.REFUSED
+    assert reader.reload_pin(P("1111"), staff, lambda request: b"\0" * 4).ok
+    assert reader.verify_pin(P("1111")).ok
+    assert reader.change_pin(P("1111"), P("2222")).ok and reader.pin == "2222"

@@ -23,11 +23,16 @@ def test_pcscd_down_is_pcsc_unavailable_and_the_driver_recovers(
 ):
     driver = PcscCardReader("Virtual PCD 00 00", poll_timeout_s=0.2)
     late = PcscCardReader("Virtual PCD 00 00")
+    reuser = PcscCardReader("Virtual PCD 00 00")  # read() keeps its context between reads
     log = EventLog()
     driver.subscribe(log)
     driver.start()
     try:
         assert log.next(HealthChanged).health.code == "ok"
+        try:
+            reuser.read()  # no card: REMOVED, and the context is kept for the next read
+        except CardReadError as exc:
+            assert exc.failure is CardFailure.REMOVED
 
         pcscd_process.stop()
         try:
@@ -61,6 +66,8 @@ def test_pcscd_down_is_pcsc_unavailable_and_the_driver_recovers(
             assert isinstance(log.next(), CardInserted)
             event = log.next()
             assert isinstance(event, CardRead), event
+            # The context read() kept is from the pcscd that went: it takes a fresh one.
+            assert reuser.read().citizen_id == citizen.citizen_id
     finally:
         driver.stop()
         late.stop()  # idempotent, and a no-op when it never started

@@ -70,3 +70,29 @@ def test_call_within():
     with pytest.raises(CallTimedOut):
         call_within(never.wait, 0.05, "stuck")
     never.set()
+
+
+def test_a_worker_thread_runs_calls_one_after_another_on_one_thread():
+    from drivers.card.worker import WorkerThread
+
+    pool = WorkerThread("test-worker-thread")
+    names = [
+        pool.submit(lambda w: threading.current_thread().ident).wait(Deadline(5))
+        for _ in range(3)
+    ]
+    assert len(set(names)) == 1 and names[0] != threading.get_ident()
+    pool.close()
+
+
+def test_a_stuck_call_keeps_its_thread_and_the_next_gets_a_new_one():
+    from drivers.card.worker import WorkerThread
+
+    pool = WorkerThread("test-worker-thread")
+    release = threading.Event()
+    stuck = pool.submit(lambda w: release.wait(10))
+    with pytest.raises(CallTimedOut):
+        stuck.wait(Deadline(0.05))
+    assert pool.submit(lambda w: "next").wait(Deadline(5)) == "next"
+    release.set()
+    assert stuck.join(5)
+    pool.close()

@@ -29,14 +29,28 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_settings_choose_each_kind() -> None:
     settings = KioskSettings(card_reader="ACS", peripherals={"qr": "real", "printer": "absent"},
+                             peripheral_options={"qr": {"port": "/dev/ttyACM9"}},
                              peripheral_stop_timeout_s=1.5)
     set_ = build_peripherals(settings)
     assert isinstance(set_.card, PcscCardReader) and set_.card.reader_name == "ACS"
     chosen = {p.kind: (p.impl, h.code) for p, h in set_.health()}
-    assert chosen[PeripheralKind.QR] == (Impl.REAL, "driver-unavailable")  # not built yet
+    assert chosen[PeripheralKind.QR][0] is Impl.REAL
+    assert set_[PeripheralKind.QR].device.port == "/dev/ttyACM9"  # type: ignore[attr-defined]
     assert chosen[PeripheralKind.PRINTER] == (Impl.ABSENT, "not-configured")
     assert chosen[PeripheralKind.PINPAD] == (Impl.ABSENT, "not-configured")
     assert set_.stop_timeout_s == 1.5
+
+
+def test_a_kinds_options_reach_its_driver_over_the_older_settings() -> None:
+    settings = KioskSettings(card_reader="ACS",
+                             peripheral_options={"card": {"reader_name": "Virtual PCD"}})
+    assert build_peripherals(settings).card.reader_name == "Virtual PCD"
+
+
+def test_an_option_a_driver_refuses_leaves_the_kind_unavailable_with_the_reason() -> None:
+    set_ = build_peripherals(KioskSettings(peripheral_options={"card": {"baud_rate": 9600}}))
+    health = set_.card.health()
+    assert health.code == "driver-unavailable" and "baud_rate" in health.reason
 
 
 def test_the_deprecated_card_driver_none_is_an_absent_card() -> None:

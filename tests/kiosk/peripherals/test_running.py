@@ -51,6 +51,8 @@ def test_kinds_not_given_are_absent_and_every_kind_is_there() -> None:
         "card_reader": ("ok", "ok"), "qr_scanner": ("missing", "not-configured"),
         "camera": ("missing", "not-configured"), "face": ("missing", "not-configured"),
         "printer": ("missing", "not-configured"), "pinpad": ("missing", "not-configured"),
+        "idcard_reader": ("missing", "not-configured"),
+        "document_printer": ("missing", "not-configured"),
     }
     assert as_peripherals(card).card is card and as_peripherals(set_) is set_
 

@@ -17,6 +17,7 @@ from drivers.card.pcsc import PcscCardReader
 from simulators.card.cli import card_app
 from simulators.stack import services
 from simulators.stack.supervisor import ProcessFailed
+from tests.drivers.card.authoriser import key_centre_authoriser
 from tests.harness.stack import fail_on_missing, supervised
 from tests.simulators.card.vcard import reader_name, wait_reader
 
@@ -60,7 +61,7 @@ def test_help_names_every_command_and_flag():
     runner = CliRunner()
     top = runner.invoke(card_app, ["--help"])
     assert top.exit_code == 0
-    for command in ("serve", "insert", "remove", "status"):
+    for command in ("serve", "insert", "insert-psam", "remove", "pin", "status"):
         assert command in top.output
     serve = runner.invoke(card_app, ["serve", "--help"], terminal_width=200)
     for flag in ("--vpcd-host", "--vpcd-port", "--control-host", "--control-port", "--seed",
@@ -69,8 +70,12 @@ def test_help_names_every_command_and_flag():
     insert = runner.invoke(card_app, ["insert", "--help"], terminal_width=200)
     for flag in ("--control-url", "--citizen-index", "--citizen-id", "--generation",
                  "--protocol", "--pull-after-apdus", "--slot", "--mute", "--latency-ms",
-                 "--stall-after-apdus", "--locked", "--name", "--name-hex"):
+                 "--stall-after-apdus", "--locked", "--name", "--name-hex", "--pin",
+                 "--pin-tries", "--pin-locked", "--foreign-keys"):
         assert flag in insert.output
+    pin = runner.invoke(card_app, ["pin", "--help"], terminal_width=200)
+    for flag in ("--set", "--tries", "--lock", "--unlock", "--slot"):
+        assert flag in pin.output
 
 
 def test_insert_read_remove_through_the_cli(card_service, events, population):
@@ -122,6 +127,44 @@ def test_a_locked_card_and_a_gb18030_name_through_the_cli(card_service, events):
     assert isinstance(read, CardRead) and read.data.name == "王䶮"
     kioskctl("remove", "--control-url", url)
     assert isinstance(events.get(timeout=EVENT_TIMEOUT_S), CardRemoved)
+
+
+def test_gen3_with_the_psam_and_a_locked_pin_through_the_cli(card_service, pcscd):
+    """The kiosk's gen-3 and PIN paths, set up from the CLI as a tester would."""
+    from drivers.card.interface import Pin, PinOutcome, StaffCredential
+
+    url = card_service.url
+    q: queue.Queue = queue.Queue()
+    driver = PcscCardReader(None, poll_timeout_s=0.2, sam_reader=reader_name(1))
+    driver.subscribe(lambda e: None if isinstance(e, HealthChanged) else q.put(e))
+    driver.start()
+    try:
+        psam = json.loads(kioskctl("insert-psam", "--control-url", url).stdout)
+        assert psam["slot"] == 1 and psam["card"]["kind"] == "psam"
+        wait_reader(reader_name(1), present=True)
+        kioskctl("insert", "--control-url", url, "--citizen-index", "1", "--generation", "3",
+                 "--pin-locked")
+        assert isinstance(q.get(timeout=EVENT_TIMEOUT_S), CardInserted)
+        read = q.get(timeout=EVENT_TIMEOUT_S)
+        assert isinstance(read, CardRead) and read.data.psam_authenticated, read
+        assert driver.verify_pin(Pin("123456")).outcome is PinOutcome.LOCKED
+
+        reloaded = driver.reload_pin(
+            Pin("135790"), StaffCredential("S0001", "246810"), key_centre_authoriser()
+        )
+        assert reloaded.ok, reloaded
+        status = json.loads(kioskctl("status", "--control-url", url).stdout)["slots"][0]
+        assert status["card"]["pin_tries"] == 3
+        locked = json.loads(kioskctl("pin", "--control-url", url, "--lock").stdout)
+        assert locked["card"]["pin_locked"] is True
+
+        kioskctl("remove", "--control-url", url, "--slot", "1")  # the PSAM out: no card event
+        kioskctl("remove", "--control-url", url)
+        assert isinstance(q.get(timeout=EVENT_TIMEOUT_S), CardRemoved)
+        wait_reader(reader_name(1), present=False)
+        assert q.empty()
+    finally:
+        driver.stop()
 
 
 def test_errors_go_to_stderr_with_a_failing_status(card_service):

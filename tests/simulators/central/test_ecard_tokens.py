@@ -1,3 +1,4 @@
+import base64
 import datetime as dt
 
 import pytest
@@ -51,3 +52,37 @@ def test_token_secret_survives_restart_but_depends_on_key_and_seed():
     assert CentralSimConfig(api_key="a").token_secret == CentralSimConfig(api_key="a").token_secret
     assert CentralSimConfig(api_key="a").token_secret != CentralSimConfig(api_key="b").token_secret
     assert CentralSimConfig(seed=1).token_secret != CentralSimConfig(seed=2).token_secret
+
+
+def test_token_bound_to_a_terminal_is_refused_elsewhere():
+    token = ecard_tokens.issue(SECRET, 3, NOW + dt.timedelta(seconds=60), device_id="kiosk-01")
+    assert ecard_tokens.verify(SECRET, token, NOW, device_id="kiosk-01").bound
+    for other in ("kiosk-02", None):
+        with pytest.raises(ecard_tokens.TokenOtherTerminal):
+            ecard_tokens.verify(SECRET, token, NOW, device_id=other)
+    unbound = ecard_tokens.issue(SECRET, 3, NOW + dt.timedelta(seconds=60))
+    assert not ecard_tokens.verify(SECRET, unbound, NOW, device_id="kiosk-02").bound
+
+
+def test_the_terminal_is_not_readable_from_the_token():
+    token = ecard_tokens.issue(SECRET, 3, NOW + dt.timedelta(seconds=60), device_id="kiosk-01")
+    assert b"kiosk" not in base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+
+
+def test_ledger_consumes_once_and_forgets_expired_entries():
+    ledger = ecard_tokens.TokenLedger(max_entries=2)
+    first = ecard_tokens.verify(SECRET, ecard_tokens.issue(SECRET, 1, NOW + dt.timedelta(
+        seconds=10)), NOW)
+    ledger.consume(first, NOW)
+    with pytest.raises(ecard_tokens.TokenUsed):
+        ledger.consume(first, NOW)
+    second = ecard_tokens.verify(SECRET, ecard_tokens.issue(SECRET, 2, NOW + dt.timedelta(
+        seconds=60)), NOW)
+    ledger.consume(second, NOW)
+    third = ecard_tokens.verify(SECRET, ecard_tokens.issue(SECRET, 3, NOW + dt.timedelta(
+        seconds=60)), NOW)
+    with pytest.raises(ecard_tokens.TokenUsed):  # full of live tokens: refused, not forgotten
+        ledger.consume(third, NOW)
+    later = NOW + dt.timedelta(seconds=20)  # the first has expired: its entry may go
+    ledger.consume(third, later)
+    assert len(ledger) == 2

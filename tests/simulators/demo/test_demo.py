@@ -42,13 +42,14 @@ def _demo(workdir: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.timeout(420)  # the whole stack and an 18-screen journey on 2 loaded cores
 def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
     proc = _demo(tmp_path)
     output, _ = proc.communicate(timeout=360)
     assert proc.returncode == 0, output
     listed = [line.strip() for line in output.splitlines() if line.strip().endswith(".png")
               and not line.strip().startswith("screenshot")]
-    assert len(listed) == 16, output
+    assert len(listed) == 18, output
     shots_dir = next(tmp_path.glob("*/screenshots"))
     assert all((shots_dir / name).is_file() for name in listed)
     assert reads("养老金发放记录", read_chinese(shots_dir / "03-benefits.png"))
@@ -64,12 +65,16 @@ def test_offscreen_demo_plays_the_journey_and_names_its_screenshots(tmp_path):
     # A short field trip: offline in the village, synced once back in range.
     assert "待发送" in read_chinese(shots_dir / "16-field-receipt-queued.png")
     assert "the province recorded the field certification once" in output
+    # The e-SSC code at the scanner, and a signed certificate printed on A4 whose code the
+    # public verify endpoint accepts.
+    assert reads("证明已打印", read_chinese(shots_dir / "18-certificate-printed.png"))
+    assert re.search(r"verify [2-9A-HJ-NP-Y]{4}(-[2-9A-HJ-NP-Y]{4}){3}: genuine", output), output
     assert "everything it started has stopped" in output
     assert _processes_mentioning(str(tmp_path)) == []
 
 
 def test_ctrl_c_stops_everything_the_demo_started(tmp_path):
-    proc = _demo(tmp_path, "--keep-running")
+    proc = _demo(tmp_path, "--no-journey")  # the stack up, waiting: the journey is above
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:  # read until the demo says it is up and waiting

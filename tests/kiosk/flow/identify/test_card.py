@@ -65,4 +65,4 @@ def test_a_locked_card_says_so() -> None:
 
 
 def test_the_card_is_registered() -> None:
-    assert [m.key for m in METHODS] == ["card"]
+    assert [m.key for m in METHODS] == ["card", "qr", "idcard"]  # the card first

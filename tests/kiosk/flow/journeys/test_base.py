@@ -51,7 +51,10 @@ def test_a_journey_is_offered_only_with_what_it_needs() -> None:
     assert without.view.screen is ScreenName.HOME  # not offered: the tap does nothing
 
     with_printer, _ = _at_home(frozenset({"printer"}))
-    assert with_printer.view.journeys == (*offered, "proof")
+    printing = tuple(j.key for j in JOURNEYS
+                     if j.entry == "home" and j.has_fn(frozenset({"printer"})))
+    assert "certificate" in printing and "certificate" not in offered
+    assert with_printer.view.journeys == (*printing, "proof")
 
 
 def test_the_view_carries_the_journeys_own_payload() -> None:

@@ -41,4 +41,4 @@ def test_screens_covers_every_screen_name_once_with_prompts_in_the_catalogue() -
         assert screen["prompts"] or screen["name"] == ScreenName.MESSAGE
     assert {s["name"] for s in screens if s["citizen"]} == {
         "home", "benefits", "subsidies", "keypad", "precheck", "confirm", "receipt",
-        "applications", "application", "certify", "capture"}
+        "applications", "application", "certify", "capture", "pin", "certificate"}

@@ -5,18 +5,23 @@
 Starts its own pcscd (vpcd readers on free ports, private mount namespace) and a virtual
 generation 2 card, then measures:
 
-- `read`: PcscCardReader.read() end to end (context, connect, transaction, SELECT, 14 records
-  with the T=0 procedure, decode, disconnect);
-- `baseline`: bare pyscard (`smartcard.scard.SCardTransmit`) sending the very APDU sequence
-  that read() sent, on one connection opened beforehand;
+- `read`: PcscCardReader.read() end to end (connect, transaction, SELECT, 14 records with the
+  T=0 procedure, decode, disconnect; its PC/SC context is kept between reads);
+- `baseline`: bare pyscard sending the very APDU sequence that read() sent, as a program
+  that reads a card with it does: SCardConnect, SCardBeginTransaction, the APDUs
+  (`SCardTransmit`), SCardEndTransaction, SCardDisconnect, on a context established
+  beforehand (`overhead_ratio`);
+- `apdus_only`: the same APDUs on one connection opened beforehand, no connect, no
+  transaction (`apdu_only_overhead_ratio`: what the driver costs beyond the card's answers);
 - both again with the card's TCP_QUICKACK fix switched off, to show the 44 ms/APDU stall of
   Debian's vpcd (fewer repetitions: each read then takes over a second);
 - `gen3`: a generation 3 card read with the virtual PSAM in the SAM slot ("Virtual PCD 00 01"):
   read() with card authentication (GET CHALLENGE, INTERNAL/EXTERNAL AUTHENTICATE on both),
-  against bare pyscard sending the same card and PSAM APDUs, in the same order, on two
-  connections opened beforehand (`gen3_overhead_ratio`).
+  against bare pyscard sending the same card and PSAM APDUs, in the same order, connecting
+  to both readers in a transaction each (`gen3_overhead_ratio`), and on two connections
+  opened beforehand (`gen3_apdu_only_overhead_ratio`).
 
-Read and baseline run alternately, one of each per round. `overhead_ratio` and
+Read and baselines run alternately, one of each per round. `overhead_ratio` and
 `gen3_overhead_ratio` are the median over rounds of read time / baseline time: on a shared,
 loaded machine a burst of load slows both halves of a round alike, where a ratio of two
 medians taken over different moments swings with it. The ratio of the medians is reported too
@@ -65,17 +70,14 @@ def _timed(action: Callable[[], object], repeat: int) -> list[float]:
     return samples
 
 
-def _paired(
-    first: Callable[[], object], second: Callable[[], object], repeat: int
-) -> tuple[list[float], list[float]]:
-    """Both actions, alternately: on a shared, loaded machine a burst of load then hits both
-    sides of a ratio alike instead of whichever happened to run at the time."""
-    a: list[float] = []
-    b: list[float] = []
+def _paired(actions: list[Callable[[], object]], repeat: int) -> list[list[float]]:
+    """The actions in turn, one of each per round: on a shared, loaded machine a burst of load
+    then hits every side of a ratio alike instead of whichever happened to run at the time."""
+    samples: list[list[float]] = [[] for _ in actions]
     for _ in range(repeat):
-        a += _timed(first, 1)
-        b += _timed(second, 1)
-    return a, b
+        for action, times in zip(actions, samples, strict=True):
+            times.extend(_timed(action, 1))
+    return samples
 
 
 def _paired_ratio(read: list[float], baseline: list[float]) -> float:
@@ -104,26 +106,51 @@ def _wait_reader(present: bool, timeout: float = 10.0, reader: str = READER) -> 
 
 
 class _BareConnection:
-    """The baseline: raw pyscard on one connection, no driver code."""
+    """The baseline: raw pyscard, no driver code. `replay` sends on the connection opened
+    here; `session` connects, opens a transaction, sends, and disconnects, as a bare pyscard
+    program that reads a card does (on this context, established once, as the driver's is)."""
 
     def __init__(self, reader: str = READER) -> None:
         from smartcard import scard
 
         self.scard = scard
+        self.reader = reader
         _, self.context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-        hresult, self.card, protocol = scard.SCardConnect(
-            self.context, reader, scard.SCARD_SHARE_SHARED,
+        self.card, self.pci = self._connect()
+
+    def _connect(self) -> tuple[int, Any]:
+        scard = self.scard
+        hresult, card, protocol = scard.SCardConnect(
+            self.context, self.reader, scard.SCARD_SHARE_SHARED,
             scard.SCARD_PROTOCOL_T0 | scard.SCARD_PROTOCOL_T1,
         )
         if hresult != scard.SCARD_S_SUCCESS:
             raise RuntimeError(scard.SCardGetErrorMessage(hresult))
-        self.pci = scard.SCARD_PCI_T0 if protocol == scard.SCARD_PROTOCOL_T0 else scard.SCARD_PCI_T1
+        pci = scard.SCARD_PCI_T0 if protocol == scard.SCARD_PROTOCOL_T0 else scard.SCARD_PCI_T1
+        return card, pci
 
-    def replay(self, commands: list[list[int]]) -> None:
+    def replay(self, commands: list[list[int]], card: int | None = None) -> None:
+        handle = self.card if card is None else card
         for command in commands:
-            hresult, _ = self.scard.SCardTransmit(self.card, self.pci, command)
+            hresult, _ = self.scard.SCardTransmit(handle, self.pci, command)
             if hresult != self.scard.SCARD_S_SUCCESS:
                 raise RuntimeError(self.scard.SCardGetErrorMessage(hresult))
+
+    def open(self) -> int:
+        card, _ = self._connect()
+        self.scard.SCardBeginTransaction(card)
+        return card
+
+    def shut(self, card: int) -> None:
+        self.scard.SCardEndTransaction(card, self.scard.SCARD_LEAVE_CARD)
+        self.scard.SCardDisconnect(card, self.scard.SCARD_LEAVE_CARD)
+
+    def session(self, commands: list[list[int]]) -> None:
+        card = self.open()
+        try:
+            self.replay(commands, card)
+        finally:
+            self.shut(card)
 
     def close(self) -> None:
         self.scard.SCardDisconnect(self.card, self.scard.SCARD_LEAVE_CARD)
@@ -144,8 +171,9 @@ def _measure(card: SscCard, port: int, *, quickack: bool, reads: int) -> dict[st
         sequence = [list(c) for c in card.commands]
         bare = _BareConnection()
         try:
-            read_samples, baseline_samples = _paired(
-                reader.read, lambda: bare.replay(sequence), reads
+            read_samples, baseline_samples, apdu_samples = _paired(
+                [reader.read, lambda: bare.session(sequence), lambda: bare.replay(sequence)],
+                reads,
             )
         finally:
             bare.close()
@@ -153,8 +181,10 @@ def _measure(card: SscCard, port: int, *, quickack: bool, reads: int) -> dict[st
         link.close()
         _wait_reader(present=False)
     return {
-        "read": _ms(read_samples), "baseline": _ms(baseline_samples), "apdus": len(sequence),
+        "read": _ms(read_samples), "baseline": _ms(baseline_samples),
+        "apdus_only": _ms(apdu_samples), "apdus": len(sequence),
         "ratio": _paired_ratio(read_samples, baseline_samples),
+        "apdu_only_ratio": _paired_ratio(read_samples, apdu_samples),
     }
 
 
@@ -202,7 +232,27 @@ def _measure_gen3(card: SscCard, psam: PsamCard, port: int, *, reads: int) -> di
                 for target, command in sequence:
                     (bare_card if target == "card" else bare_sam).replay([command])
 
-            read_samples, baseline_samples = _paired(reader.read, replay, reads)
+            def session() -> None:
+                # As the driver does: the card's connection first, the PSAM's once it is
+                # needed (the first PSAM command), each in a transaction.
+                card = bare_card.open()
+                sam: int | None = None
+                try:
+                    for target, command in sequence:
+                        if target == "card":
+                            bare_card.replay([command], card)
+                            continue
+                        if sam is None:
+                            sam = bare_sam.open()
+                        bare_sam.replay([command], sam)
+                finally:
+                    if sam is not None:
+                        bare_sam.shut(sam)
+                    bare_card.shut(card)
+
+            read_samples, baseline_samples, apdu_samples = _paired(
+                [reader.read, session, replay], reads
+            )
         finally:
             bare_card.close()
             bare_sam.close()
@@ -213,8 +263,10 @@ def _measure_gen3(card: SscCard, psam: PsamCard, port: int, *, reads: int) -> di
         _wait_reader(present=False, reader=SAM_READER)
     return {
         "read": _ms(read_samples), "baseline": _ms(baseline_samples),
+        "apdus_only": _ms(apdu_samples),
         "apdus": len(sequence), "psam_apdus": sum(1 for t, _ in sequence if t == "psam"),
         "ratio": _paired_ratio(read_samples, baseline_samples),
+        "apdu_only_ratio": _paired_ratio(read_samples, apdu_samples),
     }
 
 
@@ -272,6 +324,9 @@ def main(argv: list[str] | None = None) -> None:
         "baseline_ms_p95": t0["baseline"]["p95"],
         "overhead_ratio": t0["ratio"],
         "overhead_ratio_of_medians": round(t0["read"]["median"] / t0["baseline"]["median"], 2),
+        "apdus_only_ms_median": t0["apdus_only"]["median"],
+        "apdu_only_overhead_ratio": t0["apdu_only_ratio"],
+        "t1_overhead_ratio": t1["ratio"],
         "t1_apdus_per_read": t1["apdus"],
         "t1_read_ms_median": t1["read"]["median"],
         "t1_baseline_ms_median": t1["baseline"]["median"],
@@ -286,6 +341,8 @@ def main(argv: list[str] | None = None) -> None:
         "gen3_read_ms_p95": gen3["read"]["p95"],
         "gen3_baseline_ms_median": gen3["baseline"]["median"],
         "gen3_overhead_ratio": gen3["ratio"],
+        "gen3_apdus_only_ms_median": gen3["apdus_only"]["median"],
+        "gen3_apdu_only_overhead_ratio": gen3["apdu_only_ratio"],
         "gen3_overhead_ratio_of_medians": round(
             gen3["read"]["median"] / gen3["baseline"]["median"], 2
         ),

@@ -335,6 +335,7 @@ class PcscCardReader:
         self._worker: Worker[CardData] | None = None  # the monitor's read in progress
         self._reader: str | None = None  # the reader being watched, for events
         self._read_reader: str | None = None  # the reader read() found last
+        self._sam_found: str | None = None  # the SAM reader found last (one listing less)
         self._spare_lock = threading.Lock()
         self._spare_context: int | None = None  # read()'s context, kept between reads
         self._read_thread = WorkerThread("card-read-worker-caller")  # read()'s, reused
@@ -852,16 +853,7 @@ class PcscCardReader:
     ) -> None:
         """Card authentication with the PSAM in the SAM slot, on the read's worker and context
         (drivers/card/psam.py). Raises PsamUnavailable when the slot gives no working PSAM."""
-        try:
-            reader = self._find_reader(context, sam=True, bounded=False)
-        except (PcscError, CallTimedOut) as exc:
-            raise psam.PsamUnavailable(f"listing the readers failed ({exc})") from exc
-        if reader is None:
-            raise psam.PsamUnavailable("no SAM reader")
-        try:
-            sam = _Connection(context, reader, worker, atr="")  # its ATR is of no use
-        except PcscError as exc:
-            raise psam.PsamUnavailable(f"no PSAM in the SAM slot (0x{exc.code:08X})") from exc
+        sam = self._connect_sam(worker, context)
         try:
             transport = _PsamTransport(sam)
             psam.select_psam(transport, t0=sam.t0)
@@ -869,6 +861,32 @@ class PcscCardReader:
         finally:
             sam.close()
             worker.phase = "apdu"
+
+    def _connect_sam(self, worker: Worker[CardData], context: int) -> _Connection:
+        """A connection to the PSAM. The SAM reader found last is tried first; one that has
+        gone since is looked up again."""
+        known = self._sam_found
+        if known is not None:
+            try:
+                return _Connection(context, known, worker, atr="")  # its ATR is of no use
+            except PcscError as exc:
+                if exc.code not in _READER_GONE:
+                    raise psam.PsamUnavailable(
+                        f"no PSAM in the SAM slot (0x{exc.code:08X})"
+                    ) from exc
+                self._sam_found = None
+        try:
+            reader = self._find_reader(context, sam=True, bounded=False)
+        except (PcscError, CallTimedOut) as exc:
+            raise psam.PsamUnavailable(f"listing the readers failed ({exc})") from exc
+        if reader is None:
+            raise psam.PsamUnavailable("no SAM reader")
+        try:
+            connection = _Connection(context, reader, worker, atr="")
+        except PcscError as exc:
+            raise psam.PsamUnavailable(f"no PSAM in the SAM slot (0x{exc.code:08X})") from exc
+        self._sam_found = reader
+        return connection
 
     # -- PIN --------------------------------------------------------------------------------------
     def pin_tries_left(self) -> PinResult:

@@ -68,3 +68,22 @@ def postgres_url() -> Iterator[str]:
     uses it drops what it made."""
     with postgres_server() as url:
         yield url
+
+
+# Files that run for minutes go first, longest first, so that with two workers (scripts/test)
+# the run does not end on one of them alone while the other worker idles.
+_LONG_FIRST = (
+    "tests/e2e/test_field_day.py",
+    "tests/simulators/demo/",
+    "tests/e2e/",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next(
+            (i for i, prefix in enumerate(_LONG_FIRST) if item.nodeid.startswith(prefix)),
+            len(_LONG_FIRST),
+        )
+
+    items.sort(key=rank)  # stable: each file keeps its own order

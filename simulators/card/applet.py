@@ -39,6 +39,13 @@ from typing import Literal, Protocol
 
 from common.masking import mask_citizen_id, mask_name
 from simulators.card import keys
+from simulators.card.transmission import (
+    SW_CONDITIONS,
+    SW_INS_NOT_SUPPORTED,
+    SW_OK,
+    answer,
+    get_response,
+)
 from simulators.central.population import SPEC_VERSION, Citizen, SimCard
 
 Transmission = Literal["T=0", "T=1"]
@@ -54,19 +61,16 @@ PIN_DIGITS = (4, 12)  # shortest and longest PIN the card takes (ISO 9564 bounds
 NAME_ENCODING = "gb18030"
 LOCKED_SWS = {"6283": b"\x62\x83", "6A81": b"\x6a\x81"}  # deactivated / blocked application
 
-SW_OK = b"\x90\x00"
 SW_WRONG_LENGTH = b"\x67\x00"
 SW_AUTH_FAILED = b"\x63\x00"
 SW_WRONG_DATA = b"\x6a\x80"
 SW_MAC_WRONG = b"\x69\x88"
 SW_SECURITY = b"\x69\x82"
 SW_AUTH_BLOCKED = b"\x69\x83"
-SW_CONDITIONS = b"\x69\x85"
 SW_NO_CURRENT_EF = b"\x69\x86"
 SW_FILE_NOT_FOUND = b"\x6a\x82"
 SW_RECORD_NOT_FOUND = b"\x6a\x83"
 SW_WRONG_P1P2 = b"\x6a\x86"
-SW_INS_NOT_SUPPORTED = b"\x6d\x00"
 SW_CLA_NOT_SUPPORTED = b"\x6e\x00"
 
 
@@ -448,18 +452,7 @@ class SscCard:
             return handler(command)
 
     def _outgoing(self, command: Command, data: bytes, case4: bool) -> bytes:
-        """Answer with `data` the way the transmission protocol demands."""
-        if not self.t0:
-            if command.le is not None and command.le != 0 and command.le < len(data):
-                return b"\x6c" + bytes([len(data) & 0xFF])
-            return data + SW_OK
-        if case4 or command.le is None:
-            # T=0 cannot return data to a case 3 TPDU: the card asks to be fetched.
-            self._session.pending = data
-            return b"\x61" + bytes([len(data) & 0xFF])
-        if command.expected != len(data):
-            return b"\x6c" + bytes([len(data) & 0xFF])
-        return data + SW_OK
+        return answer(self._session, command, data, t0=self.t0, case4=case4)
 
     def _select(self, command: Command) -> bytes:  # noqa: PLR0911 (one return per SW)
         if command.p1 == 0x04:  # by DF name
@@ -525,19 +518,7 @@ class SscCard:
         return sfi == EF06 or (sfi == EF05 and tag == 0x04)
 
     def _get_response(self, command: Command) -> bytes:
-        if not self.t0:
-            return SW_INS_NOT_SUPPORTED
-        pending = self._session.pending
-        if not pending:
-            return SW_CONDITIONS
-        wanted = command.expected
-        if wanted > len(pending):
-            return b"\x6c" + bytes([len(pending) & 0xFF])
-        chunk, rest = pending[:wanted], pending[wanted:]
-        self._session.pending = rest
-        if rest:
-            return chunk + b"\x61" + bytes([min(len(rest), 256) & 0xFF])
-        return chunk + SW_OK
+        return get_response(self._session, command, t0=self.t0)
 
     # -- PIN ------------------------------------------------------------------------------------
     def _tries_sw(self) -> bytes:

@@ -40,6 +40,7 @@ from simulators.card.applet import (
     Transmission,
     make_atr,
 )
+from simulators.card.transmission import answer, get_response
 
 PSAM_AID = bytes.fromhex("D15600000590")
 
@@ -106,27 +107,10 @@ class PsamCard:
             return handler(command) if handler else SW_INS_NOT_SUPPORTED
 
     def _outgoing(self, command: Command, data: bytes, case4: bool) -> bytes:
-        if self.protocol == "T=1":
-            if command.le not in (None, 0) and command.le < len(data):
-                return b"\x6c" + bytes([len(data)])
-            return data + SW_OK
-        if case4 or command.le is None:
-            self._session.pending = data
-            return b"\x61" + bytes([len(data)])
-        if command.expected != len(data):
-            return b"\x6c" + bytes([len(data)])
-        return data + SW_OK
+        return answer(self._session, command, data, t0=self.protocol == "T=0", case4=case4)
 
     def _get_response(self, command: Command) -> bytes:
-        pending = self._session.pending
-        if self.protocol == "T=1":
-            return SW_INS_NOT_SUPPORTED
-        if not pending:
-            return SW_CONDITIONS
-        if command.expected != len(pending):
-            return b"\x6c" + bytes([len(pending)])
-        self._session.pending = b""
-        return pending + SW_OK
+        return get_response(self._session, command, t0=self.protocol == "T=0")
 
     def _select(self, command: Command) -> bytes:
         if command.p1 != 0x04:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 from collections.abc import Iterator
 
@@ -50,12 +51,11 @@ class EventLog:
         return out
 
 
-@pytest.fixture
-def reader(pcscd: Pcscd) -> Iterator[tuple[PcscCardReader, EventLog]]:
-    """A started reader on slot 0 with its events logged; health is ok when it is yielded."""
+@contextlib.contextmanager
+def started(driver: PcscCardReader) -> Iterator[tuple[PcscCardReader, EventLog]]:
+    """`driver` started, its events logged, stopped at the end; health is ok when yielded."""
     from drivers.base import HealthChanged
 
-    driver = PcscCardReader("Virtual PCD 00 00", poll_timeout_s=0.2)
     log = EventLog()
     driver.subscribe(log)
     driver.start()
@@ -65,3 +65,10 @@ def reader(pcscd: Pcscd) -> Iterator[tuple[PcscCardReader, EventLog]]:
         yield driver, log
     finally:
         driver.stop()
+
+
+@pytest.fixture
+def reader(pcscd: Pcscd) -> Iterator[tuple[PcscCardReader, EventLog]]:
+    """A started reader on slot 0 with its events logged; health is ok when it is yielded."""
+    with started(PcscCardReader("Virtual PCD 00 00", poll_timeout_s=0.2)) as pair:
+        yield pair

@@ -23,7 +23,7 @@ from drivers.card.interface import (
 )
 from drivers.card.pcsc import PcscCardReader
 from simulators.card.applet import SscCard
-from tests.drivers.card.conftest import EventLog
+from tests.drivers.card.conftest import EventLog, started
 from tests.harness.waiting import wait_for
 
 READER = "Virtual PCD 00 00"
@@ -63,15 +63,8 @@ def _wait_workers_gone() -> None:
 @pytest.fixture
 def slow_reader(pcscd):
     """A started reader with a 1 s read deadline, health ok."""
-    driver = PcscCardReader(READER, poll_timeout_s=0.2, read_timeout_s=1.0)
-    log = EventLog()
-    driver.subscribe(log)
-    driver.start()
-    try:
-        assert log.next(HealthChanged).health.code == "ok"
-        yield driver, log
-    finally:
-        driver.stop()
+    with started(PcscCardReader(READER, poll_timeout_s=0.2, read_timeout_s=1.0)) as pair:
+        yield pair
 
 
 @pytest.mark.parametrize(

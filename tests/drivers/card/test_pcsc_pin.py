@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from drivers.base import HealthChanged
 from drivers.card.interface import (
     CardInserted,
     CardRead,
@@ -22,7 +21,7 @@ from drivers.card.interface import (
 from drivers.card.pcsc import PcscCardReader
 from simulators.card.applet import SscCard
 from tests.drivers.card.authoriser import key_centre_authoriser
-from tests.drivers.card.conftest import EventLog
+from tests.drivers.card.conftest import EventLog, started
 from tests.simulators.card.vcard import CardSlot
 
 STAFF = StaffCredential("S0001", "246810")
@@ -36,15 +35,9 @@ def slot0(pcscd) -> Iterator[CardSlot]:
 
 @pytest.fixture(scope="module")
 def pin_reader(pcscd, slot0) -> Iterator[tuple[PcscCardReader, EventLog]]:
-    driver = PcscCardReader("Virtual PCD 00 00", poll_timeout_s=0.2, pin_timeout_s=5.0)
-    log = EventLog()
-    driver.subscribe(log)
-    driver.start()
-    try:
-        assert log.next(HealthChanged).health.code == "ok"
-        yield driver, log
-    finally:
-        driver.stop()
+    reader = PcscCardReader("Virtual PCD 00 00", poll_timeout_s=0.2, pin_timeout_s=5.0)
+    with started(reader) as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from drivers.card.multislot import MultiSlotCardReader
 from drivers.card.pcsc import PcscCardReader
 from simulators.card.applet import SscCard
 from simulators.card.psam import PsamCard
-from tests.drivers.card.conftest import EventLog
+from tests.drivers.card.conftest import EventLog, started
 from tests.simulators.card.vcard import CardSlot
 
 CARD_READER, SAM_READER = "Virtual PCD 00 00", "Virtual PCD 00 01"
@@ -36,15 +36,8 @@ def slots(pcscd) -> Iterator[tuple[CardSlot, CardSlot]]:
 @pytest.fixture(scope="module")
 def gen3_reader(slots) -> Iterator[tuple[PcscCardReader, EventLog]]:
     """Configured as a terminal with a SAM slot: reader_name None must still skip it."""
-    driver = PcscCardReader(None, poll_timeout_s=0.2, sam_reader=SAM_READER)
-    log = EventLog()
-    driver.subscribe(log)
-    driver.start()
-    try:
-        assert log.next(HealthChanged).health.code == "ok"
-        yield driver, log
-    finally:
-        driver.stop()
+    with started(PcscCardReader(None, poll_timeout_s=0.2, sam_reader=SAM_READER)) as pair:
+        yield pair
 
 
 def _gen3(population, protocol="T=0", **options) -> SscCard:

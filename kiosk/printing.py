@@ -101,6 +101,10 @@ class PrintKit:
         code = self._document.health().code
         return self._receipt is None or code not in ("printer-missing", "cups-unavailable")
 
+    @property
+    def receipt(self) -> bool:
+        return self._receipt is not None
+
     def print_pdf(self, pdf: bytes, title: str) -> PrintOutcome:
         printer = self._document
         if printer is None:

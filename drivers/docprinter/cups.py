@@ -7,8 +7,12 @@ printer-state-reasons into health: media-empty (paper out), toner-low / marker-s
 and followed with Get-Job-Attributes until CUPS says completed (PrintCompleted) or
 canceled / aborted (PrintFailed); the queue's state is refreshed meanwhile, so a printer that
 runs out of paper mid-job shows as paper-out while its job waits, and the job completes by
-itself once paper is loaded (CUPS and the printer keep the job; nothing is printed twice).
-A job not finished within `job_timeout_s` is canceled and fails with `timeout`.
+itself if paper is loaded soon (CUPS and the printer keep the job; nothing is printed twice).
+A job whose queue cannot print (paper out, stopped or disabled, offline, jammed) for
+`stall_timeout_s` is canceled and fails with that reason (paper-out, offline, error): the
+citizen at the kiosk is told now, and no job is left in the queue to come out later when nobody
+is there to take it. A job not finished within `job_timeout_s` is canceled and fails with
+`timeout`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import itertools
 import logging
 import queue as queues
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +52,9 @@ _STOPPING = {"media-jam", "door-open", "cover-open", "input-tray-missing", "outp
 _OFFLINE = {"offline", "paused", "shutdown", "moving-to-paused", "stopped"}
 _TONER_LOW = {"toner-low", "marker-supply-low", "developer-low"}
 _PAPER_LOW = {"media-low"}
+# What a job blocked by its queue's health fails with, once it is canceled (else: offline).
+_STALLED = {DocPrinterHealthCode.PAPER_OUT: DocPrintFailure.PAPER_OUT,
+            DocPrinterHealthCode.PRINTER_ERROR: DocPrintFailure.ERROR}
 
 
 def _keyword(reason: str) -> str:
@@ -95,6 +103,7 @@ class CupsDocumentPrinter:
         *,
         server: str = "127.0.0.1:631",
         job_timeout_s: float = 120.0,
+        stall_timeout_s: float = 20.0,
         call_timeout_s: float = 5.0,
         poll_interval_s: float = 2.0,
         job_poll_s: float = 0.05,
@@ -104,10 +113,13 @@ class CupsDocumentPrinter:
             raise ValueError("a CUPS queue name is 1-127 letters, digits, - _ or .")
         if not 0 < call_timeout_s <= job_timeout_s:
             raise ValueError("call_timeout_s must be positive and within job_timeout_s")
+        if not stall_timeout_s > 0:
+            raise ValueError("stall_timeout_s must be positive")
         self.queue_name = queue
         self.server = server
         self._client = ipp.IppClient(server, queue, user=user)
         self.job_timeout_s = job_timeout_s
+        self.stall_timeout_s = stall_timeout_s
         self.call_timeout_s = call_timeout_s
         self.poll_interval_s = poll_interval_s
         self.job_poll_s = job_poll_s
@@ -118,6 +130,10 @@ class CupsDocumentPrinter:
         self._jobs: queues.Queue[_Job | None] = queues.Queue(maxsize=MAX_QUEUED)
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
+        # The queue was idle at the last poll. CUPS keeps a backend's media-empty reason after
+        # the job it stopped is canceled, until the next job's backend clears it: on an idle
+        # queue, paper-out is what the last job found, and only a job can tell it is refilled.
+        self._idle = False
         self._tracker = HealthTracker(
             KIND, self._hub.publish,
             Health(HealthState.MISSING, DocPrinterHealthCode.CUPS_UNAVAILABLE, "not started"),
@@ -164,7 +180,8 @@ class CupsDocumentPrinter:
             if not self._running:
                 raise DocumentPrinterUnavailable(DocPrintFailure.OFFLINE, "driver not running")
             health = self._tracker.current
-            if health.state is HealthState.MISSING:
+            stale_paper_out = self._idle and health.code == DocPrinterHealthCode.PAPER_OUT
+            if health.state is HealthState.MISSING and not stale_paper_out:
                 failure = (DocPrintFailure.PAPER_OUT
                            if health.code == DocPrinterHealthCode.PAPER_OUT
                            else DocPrintFailure.OFFLINE)
@@ -221,6 +238,9 @@ class CupsDocumentPrinter:
                                  str(exc)[:160])
             return False
         state, code, reason = health_from(attributes)
+        with self._lock:
+            if run == self._run:
+                self._idle = attributes.get("printer-state", [None])[0] == ipp.PRINTER_IDLE
         self._set_health(run, state, code, reason)
         return state is not HealthState.MISSING
 
@@ -239,6 +259,7 @@ class CupsDocumentPrinter:
                  self.queue_name)
         pace = threading.Event()  # paces the follow-up polls; never set
         polls = 0
+        blocked_since: float | None = None  # the queue cannot print since (monotonic)
         while self._alive(run):
             try:
                 attributes = self._client.job_attributes(
@@ -272,8 +293,24 @@ class CupsDocumentPrinter:
             polls += 1
             # The queue's state every ~0.5 s while the job waits: paper out shows at once.
             if polls % max(1, int(0.5 / self.job_poll_s)) == 0:
-                self._poll(run)
+                if self._poll(run):
+                    blocked_since = None
+                elif blocked_since is None:
+                    blocked_since = time.monotonic()
+                elif time.monotonic() - blocked_since >= self.stall_timeout_s:
+                    self._stalled(run, job, spooled)
+                    return
             pace.wait(min(self.job_poll_s, deadline.remaining()))
+
+    def _stalled(self, run: int, job: _Job, spooled: int) -> None:
+        """Cancel a job its queue has not been able to print for stall_timeout_s."""
+        code = str(self._tracker.current.code)
+        failure = next((f for c, f in _STALLED.items() if c == code), DocPrintFailure.OFFLINE)
+        self._cancel(spooled)
+        log.warning("docprinter: job %s canceled: the queue could not print it for %g s (%s)",
+                    job.job_id, self.stall_timeout_s, code)
+        self._publish(run, PrintFailed(job_id=job.job_id, failure=failure,
+                                       detail=f"{code} for {self.stall_timeout_s:g} s; canceled"))
 
     def _cancel(self, spooled: int) -> None:
         try:

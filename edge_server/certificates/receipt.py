@@ -61,6 +61,17 @@ def _plain(text: str) -> str:
     return "".join(ch for ch in text if ch >= " " and ch != "\x7f")
 
 
+def row_text(columns: list[str], row: list[str]) -> str:
+    """A table row on one slip line. The A4 table has column headings; a slip has none, so
+    each amount carries its column's name (个人缴费(元) and 单位缴费(元) would read alike)."""
+    cells = []
+    for i, value in enumerate(row):
+        column = columns[i] if i < len(columns) else ""
+        amount = column.endswith("(元)")
+        cells.append(f"{column.removesuffix('(元)')}{value}元" if amount else value)
+    return " ".join(cells)
+
+
 def receipt(content: CertificateContent) -> ReceiptDocumentView:
     lines: list[ReceiptLineView] = []
 
@@ -80,7 +91,7 @@ def receipt(content: CertificateContent) -> ReceiptDocumentView:
         if not section.rows:
             add("（无记录）")
         for row in section.rows:
-            add(" ".join(row))
+            add(row_text(section.columns, row))
     add("-" * COLUMNS)
     if content.stale:
         add("中心平台暂不可达，数据来自缓存，截至 " + content.as_of)

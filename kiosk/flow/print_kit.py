@@ -8,7 +8,10 @@ asks for "print this" as one `Call` and gets the outcome as its answer:
 - `print_receipt(document)` on the receipt printer;
 - a receipt job cut short by paper out is *held* by the driver (`PrintOutcome.held`): the
   citizen decides, `reprint(job_id)` (marked 【重印】 by the driver) or `discard(job_id)`, so
-  nothing is printed twice without the citizen knowing (/tmp/team/api-printer.md).
+  nothing is printed twice without the citizen knowing (docs/printing.md);
+- an A4 job the document printer cannot finish (paper out, queue stopped, printer offline) is
+  canceled in CUPS by the driver and fails: nothing stays queued to come out later unseen, and
+  where `receipt` is True the citizen is offered the receipt version instead.
 """
 
 from __future__ import annotations
@@ -50,6 +53,11 @@ class PrintPort(Protocol):
         """An A4 document printer is configured (it may still be out of paper)."""
         ...
 
+    @property
+    def receipt(self) -> bool:
+        """A receipt printer is configured (the fallback when the A4 printer cannot print)."""
+        ...
+
     def print_pdf(self, pdf: bytes, title: str) -> PrintOutcome: ...
 
     def print_receipt(self, document: ReceiptDocument) -> PrintOutcome: ...
@@ -69,6 +77,11 @@ def install_printers(port: PrintPort | None) -> None:
 
 def installed_printers() -> PrintPort | None:
     return _installed[0] if _installed else None
+
+
+def has_receipt_printer(port: PrintPort) -> bool:
+    # A port written before `receipt` existed (a test's) has none to fall back on.
+    return bool(getattr(port, "receipt", False))
 
 
 def capabilities_of(port: PrintPort | None) -> frozenset[str]:

@@ -127,19 +127,19 @@ def cupsd(
     base: Path | None = typer.Option(
         None, help="Its folder (config, spool, printed PDFs); must be searchable by lp and "
         "nobody. Default: a new temporary folder, removed on exit."),
+    remove_base: bool = typer.Option(
+        False, "--remove-base", help="Remove the --base folder on exit too (made for this run)."),
     capture_queue: str = typer.Option("A4", help="Name of the capture queue (text kept)."),
     pdf_queue: str = typer.Option("PDF", help="Name of the cups-pdf queue."),
 ) -> None:
     """Run a private cupsd with a capture and a cups-pdf queue until interrupted (root)."""
-    import shutil
     import signal
-    import tempfile
     import threading
 
     from simulators.printer.cupsd import CupsdError, PrivateCupsd
 
-    folder = base or Path(tempfile.mkdtemp(prefix="hrss-cupsd-"))
-    scheduler = PrivateCupsd(folder, port)
+    # Its own folder (no --base) or --remove-base: stop() removes it.
+    scheduler = PrivateCupsd(base, port, owns_base=base is None or remove_base)
     finished = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: finished.set())
@@ -156,5 +156,3 @@ def cupsd(
         raise typer.Exit(1) from exc
     finally:
         scheduler.stop()
-        if base is None:
-            shutil.rmtree(folder, ignore_errors=True)

@@ -1,7 +1,9 @@
 """A private cupsd with virtual A4 queues, for tests, benchmarks and the demo.
 
 Everything lives in one base directory: configuration, spool, cache, state, logs and the
-printed PDFs. cupsd listens on 127.0.0.1:PORT only (no socket in /run/cups), with browsing,
+printed PDFs. Without one given, it makes its own (/tmp/hrss-cupsd-*, searchable by lp) and
+stop() removes it; a given one is removed too when asked (`owns_base`), else kept.
+cupsd listens on 127.0.0.1:PORT only (no socket in /run/cups), with browsing,
 the web interface and authentication off, so lpadmin and IPP clients work without a password
 and nothing of the machine's own CUPS is touched (print-notes.md 1).
 
@@ -25,6 +27,7 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,10 +95,22 @@ def missing_packages() -> list[str]:
     return missing
 
 
-class PrivateCupsd:
-    """`with PrivateCupsd(base_dir) as cupsd:` a running scheduler on a free port."""
+def new_base() -> Path:
+    """A fresh base directory outside any private folder (pytest's tmp is 0700; CUPS's
+    filters run as lp and cups-pdf's gs as nobody)."""
+    base = Path(tempfile.mkdtemp(prefix="hrss-cupsd-"))
+    base.chmod(0o755)
+    return base
 
-    def __init__(self, base_dir: Path, port: int | None = None) -> None:
+
+class PrivateCupsd:
+    """`with PrivateCupsd() as cupsd:` a running scheduler on a free port, in a base directory
+    of its own that stop() removes (or in `base_dir`, kept unless `owns_base`)."""
+
+    def __init__(self, base_dir: Path | None = None, port: int | None = None, *,
+                 owns_base: bool | None = None) -> None:
+        self.owns_base = base_dir is None if owns_base is None else owns_base
+        base_dir = base_dir if base_dir is not None else new_base()
         self.base = base_dir
         self.port = port or _free_port()
         self.etc = base_dir / "etc"
@@ -206,8 +221,9 @@ class PrivateCupsd:
                 log.info("private cupsd on %s (%s)", self.server, self.base)
                 return self
             time.sleep(0.02)  # polling a process we just started; nothing pushes readiness
+        tail = self._tail()  # before stop(), which may remove the logs with the base
         self.stop()
-        raise CupsdError(f"cupsd did not answer within {START_TIMEOUT_S:g} s: {self._tail()}")
+        raise CupsdError(f"cupsd did not answer within {START_TIMEOUT_S:g} s: {tail}")
 
     def _answers(self) -> bool:
         try:
@@ -282,21 +298,24 @@ class PrivateCupsd:
     # Teardown -----------------------------------------------------------------------------------
 
     def stop(self) -> None:
+        """Stop cupsd (its filters and backends with it); remove the base when it is ours."""
         proc, self._proc = self._proc, None
         stderr, self._stderr = self._stderr, None
         if stderr is not None:
             stderr.close()  # cupsd keeps its own descriptor
-        if proc is None or proc.poll() is not None:
-            return
-        # unshare and sh exec'd: the PID is cupsd's, which stops its filters and backends.
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
+        if proc is not None and proc.poll() is None:
+            # unshare and sh exec'd: the PID is cupsd's, which stops its filters and backends.
             with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait(timeout=5.0)
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                proc.wait(timeout=5.0)
+        if self.owns_base:
+            # Spool, logs and printed PDFs (owned by lp and nobody): nothing outlives the run.
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def __enter__(self) -> PrivateCupsd:
         return self.start()
@@ -317,8 +336,10 @@ class CupsdService:
 
 
 def stack_spec(*, port: int | None = None, capture_queue: str = "A4", pdf_queue: str = "PDF",
-               name: str = "cupsd", base: Path | None = None) -> CupsdService:
-    """`kioskctl sim printer cupsd` as a supervised process, ready once both queues answer."""
+               name: str = "cupsd", base: Path | None = None,
+               remove_base: bool = False) -> CupsdService:
+    """`kioskctl sim printer cupsd` as a supervised process, ready once both queues answer.
+    `remove_base`: the process removes `base` when it stops (a folder made for this run)."""
     from simulators.stack.services import kioskctl
     from simulators.stack.supervisor import ProcessSpec
 
@@ -335,7 +356,8 @@ def stack_spec(*, port: int | None = None, capture_queue: str = "A4", pdf_queue:
 
     argv = kioskctl("sim", "printer", "cupsd", "--port", str(port), "--capture-queue",
                     capture_queue, "--pdf-queue", pdf_queue,
-                    *(("--base", str(base)) if base is not None else ()))
+                    *(("--base", str(base)) if base is not None else ()),
+                    *(("--remove-base",) if remove_base and base is not None else ()))
     spec = ProcessSpec(name=name, argv=argv, ready=ready)
     return CupsdService(spec=spec, server=server, capture_queue=capture_queue,
                         pdf_queue=pdf_queue)

@@ -169,7 +169,7 @@ class Stack:
             # Its folder must be searchable by cupsd's lp user: not under a private workdir.
             self.cupsd_base = Path(tempfile.mkdtemp(prefix="hrss-cupsd-"))
             self.cupsd_base.chmod(0o755)
-            self.cupsd = private_cupsd.stack_spec(base=self.cupsd_base)
+            self.cupsd = private_cupsd.stack_spec(base=self.cupsd_base, remove_base=True)
             self._run("cupsd", self.cupsd.spec)
             env |= {"KIOSK_PERIPHERALS__PRINTER": "simulated",
                     "KIOSK_PERIPHERAL_OPTIONS__PRINTER__CONNECTION": self.printer.connection,

@@ -10,7 +10,6 @@ that does not start fails the test with the reason (nothing is skipped).
 from __future__ import annotations
 
 import functools
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -28,10 +27,9 @@ CAPTURE_QUEUE = "A4"
 def cupsd_fixture(scope: str = "module") -> Callable[..., Iterator[PrivateCupsd]]:
     @pytest.fixture(scope=scope)  # type: ignore[call-overload]
     def private_cupsd() -> Iterator[PrivateCupsd]:
-        # Not under pytest's tmp_path: its /tmp/pytest-of-root is 0700, and CUPS's filters
-        # run as lp (PrivateCupsd checks this).
-        base = Path(tempfile.mkdtemp(prefix="hrss-cupsd-"))
-        cupsd = PrivateCupsd(base)
+        # Its own base directory (pytest's tmp_path is 0700, and CUPS's filters run as lp),
+        # which stop() removes.
+        cupsd = PrivateCupsd()
         try:
             cupsd.start()
             cupsd.add_pdf_queue(PDF_QUEUE)
@@ -43,7 +41,6 @@ def cupsd_fixture(scope: str = "module") -> Callable[..., Iterator[PrivateCupsd]
             yield cupsd
         finally:
             cupsd.stop()
-            shutil.rmtree(base, ignore_errors=True)
 
     return private_cupsd
 

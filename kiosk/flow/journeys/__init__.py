@@ -12,7 +12,7 @@ from kiosk.flow.journeys.base import Capabilities, Journey
 from kiosk.flow.journeys.benefits import BENEFITS
 from kiosk.flow.journeys.card_loss import CARD_LOSS
 from kiosk.flow.journeys.card_loss_reversal import CARD_LOSS_REVERSAL
-from kiosk.flow.journeys.certificate import CERTIFICATE
+from kiosk.flow.journeys.certificate import CERTIFICATE, RIGHTS_RECORD
 from kiosk.flow.journeys.certify import CERTIFY
 from kiosk.flow.journeys.field_certify import FIELD_CERTIFY
 from kiosk.flow.journeys.field_login import FIELD_LOGIN
@@ -25,6 +25,7 @@ JOURNEYS: tuple[Journey, ...] = (
     APPLY,
     APPLICATIONS,
     CERTIFICATE,  # offered where the terminal has a printer (A4, else receipt)
+    RIGHTS_RECORD,  # the same steps for the 个人权益记录
     PIN_CHANGE,  # offered with a card PIN port, for sessions opened by the card
     CARD_LOSS,
     CARD_LOSS_REVERSAL,

@@ -1,4 +1,5 @@
-"""Print my participation certificate (打印参保证明), issue 8.
+"""Print my participation certificate (打印参保证明) or my personal rights record (打印个人权益
+记录), issue 8: two entries on the services menu, one step machine.
 
     home ─START→ [card session: the card's PIN, kiosk.flow.journeys.pin.PinCheck]
       → [issue at the edge, Idempotency-Key] → printing ("正在开具")
@@ -7,6 +8,8 @@
       → certificate: done (take it; verification code; QR code for the PDF on a phone)
                    | paper out (held: part may be in the tray; REPRINT marks it 【重印】,
                      DONE discards it) | printer trouble (REPRINT tries again)
+                   | A4 trouble with a receipt printer here: CHOOSE "receipt" prints the
+                     receipt version instead, DONE leaves (come back later)
 
 The certificate is issued once per journey (one key: a retry or a reprint never issues a second
 one); the PDF is fetched and printed on the worker and never kept. The receipt form and the
@@ -28,6 +31,7 @@ from kiosk.flow.print_kit import (
     CAPABILITY,
     PrintOutcome,
     PrintPort,
+    has_receipt_printer,
     installed_printers,
 )
 from kiosk.flow.screens import Action, ScreenName
@@ -35,6 +39,7 @@ from kiosk.flow.screens import Action, ScreenName
 log = logging.getLogger(__name__)
 
 TITLES = {CertificateKind.PARTICIPATION: "参保证明", CertificateKind.RIGHTS_RECORD: "个人权益记录"}
+RECEIPT_VERSION = "receipt"  # CHOOSE's value: print the receipt version instead of A4
 
 
 class Phase(StrEnum):
@@ -50,6 +55,7 @@ class Printing:
     phase: Phase
     a4: bool
     pages: int | None = None
+    kind: CertificateKind = CertificateKind.PARTICIPATION
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,9 @@ class Certificate:
     certificate: CertificateView = field(repr=False)
     printed: PrintOutcome
     a4: bool
+    # The A4 printer could not print it and a receipt printer is here: the receipt version
+    # (the same content, the same code) is offered, as is leaving to come back later.
+    receipt_instead: bool = False
 
     @property
     def state(self) -> str:
@@ -88,6 +97,9 @@ class CertificateSteps:
         self._certificate: CertificateView | None = None
         self._printed: PrintOutcome | None = None
         self._asked: Call | None = None
+        # Where it prints: decided when printing starts (the A4 printer's health may change
+        # meanwhile), and turned to the receipt printer when the citizen asks for that.
+        self._a4: bool | None = None
 
     # Steps ----------------------------------------------------------------------------------
 
@@ -109,7 +121,9 @@ class CertificateSteps:
         assert certificate is not None
         title = f"{TITLES[self._kind]} {certificate.code}"
         self._phase = Phase.PRINTING
-        if printers.a4:
+        if self._a4 is None:
+            self._a4 = printers.a4
+        if self._a4:
             def run(edge: object) -> PrintOutcome:
                 # The PDF goes from the edge to the printer on the worker, never kept.
                 return printers.print_pdf(certificate_port(edge).certificate_pdf(certificate),
@@ -181,6 +195,10 @@ class CertificateSteps:
             return LEAVE if tap.action is Action.BACK else None
         if tap.action is Action.REPRINT and not self._printed.ok:
             return self._reprint()
+        if (tap.action is Action.CHOOSE and tap.value == RECEIPT_VERSION
+                and self._receipt_instead()):
+            self._a4, self._printed = False, None
+            return self._print()
         if tap.action in (Action.DONE, Action.BACK):
             return self._done()
         return None
@@ -190,9 +208,18 @@ class CertificateSteps:
             return self._pin.shown()
         if self._printed is not None and self._certificate is not None and self._asked is None:
             return Shown(ScreenName.CERTIFICATE,
-                         Certificate(self._certificate, self._printed, self._printers.a4))
+                         Certificate(self._certificate, self._printed, self._on_a4(),
+                                     self._receipt_instead()))
         pages = self._certificate.pages if self._certificate is not None else None
-        return Shown(ScreenName.PRINTING, Printing(self._phase, self._printers.a4, pages))
+        return Shown(ScreenName.PRINTING, Printing(self._phase, self._on_a4(), pages, self._kind))
+
+    def _on_a4(self) -> bool:
+        return self._printers.a4 if self._a4 is None else self._a4
+
+    def _receipt_instead(self) -> bool:
+        printed = self._printed
+        return (printed is not None and not printed.ok and self._a4 is True
+                and has_receipt_printer(self._printers))
 
     def wipe(self) -> None:
         printed = self._printed
@@ -217,10 +244,26 @@ def _start(ctx: JourneyContext) -> CertificateSteps:
     return CertificateSteps(ctx)
 
 
+def _start_rights_record(ctx: JourneyContext) -> CertificateSteps:
+    return CertificateSteps(ctx, CertificateKind.RIGHTS_RECORD)
+
+
+SCREENS = (ScreenName.PRINTING, ScreenName.CERTIFICATE, ScreenName.PIN)
+
 CERTIFICATE = Journey(
     key="certificate",
     home_target="home.certificate",
-    screens=(ScreenName.PRINTING, ScreenName.CERTIFICATE, ScreenName.PIN),
+    screens=SCREENS,
     start=_start,
+    has_fn=_has_printer,
+)
+
+# The same steps for the other document: its own button on the services menu, since a
+# citizen comes for one of them by name (a bank asks for the 参保证明, a lawyer for the record).
+RIGHTS_RECORD = Journey(
+    key="rights_record",
+    home_target="home.rights_record",
+    screens=SCREENS,
+    start=_start_rights_record,
     has_fn=_has_printer,
 )

@@ -1,12 +1,15 @@
 """Printing a certificate: its progress, then the certificate screen (kiosk.flow.journeys.
 certificate).
 
-`printing`: issued at the edge, then printing (A4 or the receipt version), in calm words.
+`printing`: issued at the edge, then printing (A4 or the receipt version), in calm words, naming
+the document (参保证明 or 个人权益记录).
 `certificate`: printed (take it from the slot), or paper out (held: part of it may be in the
-tray, a reprint is marked 【重印】), or printer trouble; always the verification code and the
-QR code that opens the electronic copy on a phone. Targets: `certificate.reprint`,
-`certificate.done`, `certificate.end`. Words: `certificate.printing.<phase>.*`,
-`certificate.<state>.title` / `.body`.
+tray, a reprint is marked 【重印】), or printer trouble; after A4 trouble on a terminal with a
+receipt printer, the receipt version instead or coming back later; always the verification
+code and the QR code that opens the electronic copy on a phone. Targets:
+`certificate.reprint`, `certificate.receipt`, `certificate.done`, `certificate.end`. Words:
+`certificate.printing.<phase>.<a4|receipt>.title[_rights_record]` / `.body`,
+`certificate.<state>.title` / `.body`, `certificate.receipt_offer`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 from kivy.metrics import dp
 from kivy.uix.anchorlayout import AnchorLayout
 
-from kiosk.flow.journeys.certificate import Certificate, Printing
+from kiosk.edge.certificates import CertificateKind
+from kiosk.flow.journeys.certificate import RECEIPT_VERSION, Certificate, Printing
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.ui.screens.base import KioskScreen, UiContext, spacer
@@ -37,20 +41,22 @@ class PrintingScreen(KioskScreen):
         for widget in (spacer(0.8), self.dots, self.title, self.body, spacer(1.2)):
             self.column.add_widget(widget)
 
-    def _words(self, view: View) -> str | None:
+    def _words(self, view: View) -> tuple[str, str] | None:
+        """The title and body keys of what is printing, or None (not a certificate)."""
         data = view.content.data if view.content is not None else None
         if not isinstance(data, Printing):
             return None
-        return f"certificate.printing.{data.phase}.{'a4' if data.a4 else 'receipt'}"
+        words = f"certificate.printing.{data.phase}.{'a4' if data.a4 else 'receipt'}"
+        named = "" if data.kind is CertificateKind.PARTICIPATION else "_rights_record"
+        return f"{words}.title{named}", f"{words}.body"
 
     def prompt_keys(self, view: View) -> tuple[str, ...]:
-        words = self._words(view)
-        return (f"{words}.title", f"{words}.body") if words else self.prompts
+        return self._words(view) or self.prompts
 
     def render(self, view: View) -> None:
         words, t = self._words(view), self.ctx.t
-        self.title.text = t(f"{words}.title") if words else t("printing.title")
-        self.body.text = t(f"{words}.body") if words else t("printing.body")
+        title, body = words or ("printing.title", "printing.body")
+        self.title.text, self.body.text = t(title), t(body)
 
     def started(self) -> None:
         self.dots.start()
@@ -85,6 +91,8 @@ class CertificateScreen(KioskScreen):
         self.reprint = self.button("certificate.reprint", Action.REPRINT,
                                    text=t("certificate.reprint"))
         self.done = self.button("certificate.done", Action.DONE, text=t("certificate.done"))
+        self.receipt = self.value_button("certificate.receipt", Action.CHOOSE, RECEIPT_VERSION,
+                                         text=t("certificate.receipt"))
         self.actions = self.action_row(
             self.button("certificate.end", Action.END, primary=False, text=t("button.end")),
             self.done,
@@ -110,14 +118,20 @@ class CertificateScreen(KioskScreen):
         self.mark.fill = rgba(p.info_mark if state == "done" else p.problem_mark)
         self.headline.text = t(f"certificate.{state}.title")
         self.body.text = t(f"certificate.{state}.body")
+        if data.receipt_instead:
+            self.body.text += "\n" + t("certificate.receipt_offer")
         self.code.text = t("certificate.code", code=data.certificate.code)
         self.qr.text = data.certificate.phone_url
-        self.done.text = t("certificate.done" if state == "done" else "certificate.decline")
-        shown = self.reprint.parent is not None
-        if data.may_reprint and not shown:
-            self.actions.add_widget(self.reprint)
-        elif not data.may_reprint and shown:
-            self.actions.remove_widget(self.reprint)
+        self.done.text = t("certificate.done" if state == "done" else
+                           "certificate.come_back" if data.receipt_instead else
+                           "certificate.decline")
+        for button, wanted in ((self.reprint, data.may_reprint),
+                               (self.receipt, data.receipt_instead)):
+            shown = button.parent is not None
+            if wanted and not shown:
+                self.actions.add_widget(button)
+            elif not wanted and shown:
+                self.actions.remove_widget(button)
         self.reprint.text = t("certificate.reprint_marked" if state == "held"
                               else "certificate.reprint")
 

@@ -246,3 +246,72 @@ def test_the_edges_certificate_prints_on_a4_with_a_qr_code_a_phone_can_read(
                         str(root)], check=True, timeout=60, capture_output=True)
         codes = zxingcpp.read_barcodes(Image.open(root.with_suffix(".png")))
     assert [c.text for c in codes] == ["http://127.0.0.1:8200/verify/K7QM-3XPD-9WTR-2HFC"]
+
+
+def _queued(cupsd: PrivateCupsd, queue_name: str) -> str:
+    """CUPS's list of the queue's jobs not yet finished (`lpstat -o`): empty when none."""
+    return cupsd.run("lpstat", "-o", queue_name, check=False).stdout.strip()
+
+
+def _taken(printer: CupsDocumentPrinter, title: str) -> str | None:
+    try:
+        return printer.submit_pdf(cjk_pdf(1), title)
+    except DocumentPrinterUnavailable:
+        return None
+
+
+def test_a_job_in_a_queue_that_was_disabled_is_canceled_and_fails_offline(
+        private_cupsd: PrivateCupsd) -> None:
+    # The driver's idle poll is slow: it has not seen the queue stop when the job comes, so
+    # CUPS takes the job into the stopped queue; following it, the driver sees the queue
+    # stopped and, past stall_timeout_s, cancels the job rather than leave it to print later.
+    printer = CupsDocumentPrinter(CAPTURE_QUEUE, server=private_cupsd.server,
+                                  poll_interval_s=60, stall_timeout_s=1.0)
+    events = Events(printer)
+    folder = private_cupsd.capture_root / CAPTURE_QUEUE
+    printer.start()
+    try:
+        events.health("ok")
+        private_cupsd.run("cupsdisable", CAPTURE_QUEUE)
+        before = set(folder.glob("job-*.prn"))
+        job = printer.submit_pdf(cjk_pdf(1), "disabled")
+        failed = events.next(PrintFailed, job_id=job)
+        assert failed.failure is DocPrintFailure.OFFLINE  # type: ignore[attr-defined]
+        assert printer.health().code == DocPrinterHealthCode.OFFLINE
+        assert _queued(private_cupsd, CAPTURE_QUEUE) == ""  # nothing left to print later
+        assert set(folder.glob("job-*.prn")) == before
+    finally:
+        private_cupsd.run("cupsenable", CAPTURE_QUEUE)
+        printer.stop()
+
+
+def test_a_job_waiting_for_paper_too_long_is_canceled_and_fails_paper_out(
+        private_cupsd: PrivateCupsd) -> None:
+    printer, events = started(private_cupsd, CAPTURE_QUEUE, stall_timeout_s=1.0)
+    folder = private_cupsd.capture_root / CAPTURE_QUEUE
+    try:
+        events.health("ok")
+        before = set(folder.glob("job-*.prn"))
+        private_cupsd.set_paper_out(CAPTURE_QUEUE, True)
+        job = printer.submit_pdf(cjk_pdf(1), "no paper")
+        failed = events.next(PrintFailed, job_id=job)
+        assert failed.failure is DocPrintFailure.PAPER_OUT  # type: ignore[attr-defined]
+        assert printer.health().code == DocPrinterHealthCode.PAPER_OUT
+        assert _queued(private_cupsd, CAPTURE_QUEUE) == ""
+        private_cupsd.set_paper_out(CAPTURE_QUEUE, False)
+        # CUPS keeps the canceled job's media-empty reason on the idle queue until a job's
+        # backend clears it: the driver takes the next job on an idle queue all the same.
+        # (Refused only until its poll has seen the queue idle again after the cancel.)
+        again = wait_for(lambda: _taken(printer, "refilled"), "the driver to take a job")
+        done = events.next(PrintCompleted, job_id=again)
+        wait_for(lambda: printer.health().code == "ok", "health ok once a job has printed")
+        # Only the job printed after the refill came out: the canceled one never did.
+        assert set(folder.glob("job-*.prn")) - before == {output(private_cupsd, done)}
+    finally:
+        private_cupsd.set_paper_out(CAPTURE_QUEUE, False)
+        printer.stop()
+
+
+def test_the_stall_timeout_is_checked() -> None:
+    with pytest.raises(ValueError):
+        CupsDocumentPrinter(CAPTURE_QUEUE, stall_timeout_s=0)

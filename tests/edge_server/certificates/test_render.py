@@ -187,6 +187,13 @@ def test_the_receipt_version_fits_the_printer_document(made):
     assert any("124.20" in t or "1490.40" in t for t in texts)  # the contributions' sums
 
 
+def test_a_slip_names_each_amount_by_its_column():
+    columns = ["险种", "年度", "缴费情况", "个人缴费(元)", "单位缴费(元)"]
+    line = receipt.row_text(columns, ["养老", "2026", "已缴12期", "1000.00", "1600.00"])
+    assert line == "养老 2026 已缴12期 个人缴费1000.00元 单位缴费1600.00元"
+    assert receipt.row_text(["a"], ["x", "y"]) == "x y"  # a row longer than its headings
+
+
 def test_a_long_record_is_cut_to_the_receipt_limit(made):
     doc = made[2]
     long_section = content.Section("缴费记录", ["a"], [["很长的一行" * 20]] * 150)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import shutil
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,39 @@ def test_the_supervised_cupsd_prints_and_leaves_the_machine_alone(tmp_path: Path
     assert _digest(STOCK_CONF) == before  # the bind mount lived in cupsd's namespace only
     assert not Path("/root/PDF").exists()
     assert not folder.exists()  # its temporary folder went with it
+
+
+def test_stop_removes_the_base_it_made_and_keeps_one_it_was_given() -> None:
+    own = PrivateCupsd()
+    assert own.owns_base and own.base.name.startswith("hrss-cupsd-")
+    given_base = cupsd_module.new_base()
+    given = PrivateCupsd(given_base)
+    try:
+        for scheduler in (own, given):
+            scheduler.start()
+            scheduler.add_pdf_queue()
+        assert (own.base / "etc" / "cupsd.conf").exists()
+    finally:
+        own.stop()
+        given.stop()
+    assert not own.base.exists()  # spool, logs and printed PDFs with it
+    assert (given_base / "etc" / "cupsd.conf").exists() and not given.owns_base
+    own.stop()  # twice: nothing left to do, no error
+    asked = PrivateCupsd(given_base, owns_base=True)  # a base made for this run: removed too
+    asked.stop()  # never started: stop() still tidies up
+    assert not given_base.exists()
+
+
+def test_the_supervised_cupsd_removes_the_stacks_folder_when_asked(tmp_path: Path) -> None:
+    base = cupsd_module.new_base()
+    service = cupsd_module.stack_spec(base=base, remove_base=True)
+    try:
+        with supervised(tmp_path / "logs") as sup:
+            try:
+                sup.start(service.spec)
+            except ProcessFailed as exc:
+                fail_on_missing(exc)
+            assert (base / "etc" / "cupsd.conf").exists()
+        assert not base.exists()  # the process removed it as it stopped
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

@@ -114,10 +114,12 @@ IMPLEMENTATIONS: Mapping[tuple[PeripheralKind, Impl], str] = {
     (PeripheralKind.CARD, Impl.SIMULATED): "drivers.registry:simulated_card_reader",
     (PeripheralKind.IDCARD, Impl.REAL): "drivers.idcard.serial:SerialIdCardReader",
     (PeripheralKind.IDCARD, Impl.SIMULATED): "drivers.idcard.serial:simulated_idcard_reader",
-    (PeripheralKind.QR, Impl.REAL): "drivers.qr.serial:SerialQrScanner",
-    (PeripheralKind.QR, Impl.SIMULATED): "drivers.qr.serial:simulated_scanner",
-    (PeripheralKind.CAMERA, Impl.REAL): "drivers.camera.opencv:OpenCvCamera",
-    (PeripheralKind.CAMERA, Impl.SIMULATED): "drivers.camera.opencv:simulated_camera",
+    # A serial scanner, or `scanner = "camera"` (drivers/qr/scanners.py).
+    (PeripheralKind.QR, Impl.REAL): "drivers.qr.scanners:qr_scanner",
+    (PeripheralKind.QR, Impl.SIMULATED): "drivers.qr.scanners:simulated_qr_scanner",
+    # OpenCvCamera, one per device, shared with a camera QR scanner (drivers/camera/shared.py).
+    (PeripheralKind.CAMERA, Impl.REAL): "drivers.camera.shared:shared_camera",
+    (PeripheralKind.CAMERA, Impl.SIMULATED): "drivers.camera.shared:simulated_shared_camera",
     # A simulated terminal runs the real engine on the simulated camera's frames.
     (PeripheralKind.FACE, Impl.REAL): "drivers.face.dlib_engine:DlibFaceEngine",
     (PeripheralKind.FACE, Impl.SIMULATED): "drivers.face.dlib_engine:DlibFaceEngine",

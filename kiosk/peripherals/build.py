@@ -15,7 +15,10 @@ def _options(kind: PeripheralKind, impl: Impl, settings: KioskSettings) -> dict[
     options: dict[str, Any] = {}
     if kind is PeripheralKind.CARD and settings.card_reader is not None:
         options["reader_name"] = settings.card_reader
-    if kind is PeripheralKind.CAMERA and settings.camera_source is not None:
+    qr_camera = settings.peripheral_options.get("qr", {}).get("scanner") == "camera"
+    # A camera QR scanner reads the terminal's camera (drivers/qr/scanners.py) unless told.
+    if (kind is PeripheralKind.CAMERA or (kind is PeripheralKind.QR and qr_camera)) and (
+            settings.camera_source is not None):
         source = settings.camera_source
         # "0" is the V4L2 index OpenCV wants as an int; anything else is a path or a URL.
         options["source"] = int(source) if source.isdigit() else source

@@ -176,13 +176,12 @@ class KioskApp(App):
         return root
 
     def _qr_preview(self) -> Callable[[], Any] | None:
-        """The camera QR scanner's frames, for the attract screen's preview (drivers.qr.camera
-        keeps its camera as `.camera`); None with a serial scanner or none."""
+        """The camera QR scanner's preview for the attract screen (drivers.qr.camera: its
+        newest frame, and `demand()` to decode while it shows); None with a serial scanner."""
         from drivers.registry import PeripheralKind
 
-        camera = getattr(self.peripherals[PeripheralKind.QR].device, "camera", None)
-        latest = getattr(camera, "latest_frame", None)
-        return latest if callable(latest) else None
+        preview = getattr(self.peripherals[PeripheralKind.QR].device, "preview", None)
+        return preview if callable(preview) else None
 
     def on_start(self) -> None:
         Window.bind(on_request_close=self._refuse_close, on_touch_down=self._touched)

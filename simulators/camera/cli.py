@@ -17,7 +17,7 @@ camera_app = typer.Typer(
     help=(
         "A simulated camera: scripted personas (a live person, photo and replay spoofs, an "
         "impostor, an empty scene, two people, darkness) served as an MJPEG camera.\n\n"
-        "`serve` runs it; `scene`, `act` and `status` drive a running one. The kiosk reads "
+        "`serve` runs it; `scene`, `qr`, `act` and `status` drive a running one. The kiosk reads "
         "http://HOST:PORT/stream.mjpg with its camera driver. See docs/simulators/camera.md."
     ),
     no_args_is_help=True,
@@ -64,6 +64,19 @@ def scene(
     """Put a new scene in front of the camera (its clock starts at 0; nothing is asked)."""
     _print(_call("PUT", url, "/sim/v1/scene",
                  {"persona": persona, "identity": identity, "seed": seed}))
+
+
+@camera_app.command("qr")
+def qr(
+    text: str = typer.Argument(..., help="What the code holds (an e-card token, any text)."),
+    seed: int = typer.Option(0, min=0, help="Where the phone is held, the hall behind it."),
+    module_px: float = typer.Option(6.0, min=3, max=12, help="Pixels per module: how near."),
+    tilt_deg: float = typer.Option(10.0, min=0, max=40, help="The phone held at an angle."),
+    url: str = typer.Option(DEFAULT_URL, help=_URL_HELP),
+) -> None:
+    """Hold a phone showing TEXT as a QR code in front of the camera (until the next scene)."""
+    _print(_call("PUT", url, "/sim/v1/qr", {"text": text, "seed": seed,
+                                             "module_px": module_px, "tilt_deg": tilt_deg}))
 
 
 @camera_app.command("act")

@@ -3,8 +3,11 @@
     GET  /stream.mjpg      multipart/x-mixed-replace; boundary=frame: one JPEG per part at
                            about `fps`, the current scene; any number of clients
     PUT  /sim/v1/scene     {"persona", "identity"?: "a"|"b", "seed"?: int, "width"?, "height"?}
+    PUT  /sim/v1/qr        {"text", "seed"?, "width"?, "height"?, "module_px"?, "tilt_deg"?}:
+                           a phone showing `text` as a QR code (an e-SSC token, any text)
     POST /sim/v1/act       {"action": "turn-left"|...|null}: what the kiosk just asked
-    GET  /sim/v1/scene     persona, identity, seed, action, t, frames rendered
+    GET  /sim/v1/scene     persona ("qr" for a phone), identity, seed, action, t, frames
+                           rendered, qr_chars (the code's length; never the code itself)
     GET  /sim/v1/health
 
 The kiosk reads the stream with its production driver (drivers/camera/opencv.py, URL source):
@@ -33,6 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from common.clock import Monotonic
 from common.problem import Problem
+from simulators.camera.qr_scene import MAX_TEXT as QR_MAX_TEXT
+from simulators.camera.qr_scene import QrScene
 from simulators.central.bodylimit import BodyLimit
 from webapi.problems import install_problem_handlers
 
@@ -101,6 +106,17 @@ class SceneRequest(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     width: int = Field(default=640, ge=64, le=1920)
     height: int = Field(default=480, ge=48, le=1080)
+
+
+class QrRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=QR_MAX_TEXT)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    width: int = Field(default=640, ge=320, le=1920)
+    height: int = Field(default=480, ge=240, le=1080)
+    module_px: float = Field(default=6.0, ge=3.0, le=12.0)
+    tilt_deg: float = Field(default=10.0, ge=0.0, le=40.0)
 
 
 class ActRequest(BaseModel):
@@ -173,6 +189,20 @@ class CameraSimulator:
                  request.seed)
         return self.scene()
 
+    def show_qr(self, request: QrRequest) -> dict[str, Any]:
+        """A phone showing `request.text` as a QR code, until the next scene."""
+        qr = QrScene(request.text, seed=request.seed, width=request.width,
+                     height=request.height, module_px=request.module_px,
+                     tilt_deg=request.tilt_deg, fps=self.fps)
+        scene = _Scene(persona=qr, request=SceneRequest(
+            persona="qr", seed=request.seed, width=request.width, height=request.height),
+            started_at=self._clock())
+        with self._lock:
+            self._scene = scene
+            self._jpeg = None
+        log.info("scene: a phone showing a QR code of %d characters", qr.chars)  # not the code
+        return self.scene()
+
     def act(self, action: str | None) -> dict[str, Any]:
         with self._lock:
             self._scene.action = action
@@ -187,6 +217,7 @@ class CameraSimulator:
             "persona": request.persona, "identity": request.identity, "seed": request.seed,
             "width": request.width, "height": request.height, "action": scene.action,
             "t": round(self._clock() - scene.started_at, 3), "frames": frames,
+            "qr_chars": scene.persona.chars if isinstance(scene.persona, QrScene) else None,
         }
 
     def health(self) -> dict[str, Any]:
@@ -280,6 +311,10 @@ def create_app(simulator: CameraSimulator) -> FastAPI:
     @app.get("/sim/v1/scene")
     def get_scene() -> dict[str, Any]:
         return simulator.scene()
+
+    @app.put("/sim/v1/qr")
+    def put_qr(request: QrRequest) -> dict[str, Any]:
+        return simulator.show_qr(request)
 
     @app.post("/sim/v1/act")
     def act(request: ActRequest) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from simulators.control_cli import call, print_json
 
 DEFAULT_URL = "http://127.0.0.1:8712"
 DEFAULT_CENTRAL = "http://127.0.0.1:8100"  # `kioskctl central-sim`
+DEFAULT_CAMERA = "http://127.0.0.1:8710"  # `kioskctl sim camera serve`
 
 qr_app = typer.Typer(
     help=(
@@ -98,6 +99,10 @@ def phone(
     window: bool = typer.Option(False, help="Show the QR code in a window (needs a display)."),
     scan_it: bool = typer.Option(False, "--scan", help="Also type it into the running pty "
                                  "scanner (as if held to it)."),
+    to_camera: bool = typer.Option(False, "--to-camera", help="Also hold it in front of the "
+                                   "running camera simulator (a camera QR scanner decodes it)."),
+    camera_url: str = typer.Option(DEFAULT_CAMERA, help="URL of a running `kioskctl sim "
+                                   "camera serve` (for --to-camera)."),
     url: str = typer.Option(DEFAULT_URL, help=_URL_HELP),
 ) -> None:
     """Ask central for an e-card code, as the citizen's app does, and show it."""
@@ -116,6 +121,9 @@ def phone(
     if scan_it:
         _call("POST", url, "/sim/v1/scan", {"text": token})
         out["scanned"] = True
+    if to_camera:
+        call("camera simulator", "PUT", camera_url, "/sim/v1/qr", {"text": token}, timeout=15)
+        out["shown_to_camera"] = True
     print_json(out)
     if window:
         try:

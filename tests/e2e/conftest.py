@@ -22,7 +22,7 @@ def stack(request: pytest.FixtureRequest,
     options = StackOptions(
         workdir=workdir,
         # The camera simulator and the face engine only for a module that certifies
-        # (`WITH_CAMERA = True`): the kiosk decodes its stream all the time.
+        # (`WITH_CAMERA = True`): the processes cost CPU the other modules need.
         with_camera=getattr(request.module, "WITH_CAMERA", False),
         # Likewise the scanner, the ID card reader and the printers (`WITH_QR = True`, ...).
         with_qr=getattr(request.module, "WITH_QR", False),

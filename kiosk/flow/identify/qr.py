@@ -3,7 +3,9 @@
 The code is a short-lived, single-use token only the national platform can resolve: the kiosk
 neither parses nor logs it. A scan becomes `Identified(Credential("qr", {"token": ...}))`; the
 edge asks central whose it is. Nothing stays in a slot, so the method holds no presence: the
-session ends by the citizen's END, the idle timeout, or the next citizen's scan.
+session ends by the citizen's END, the idle timeout, or the next citizen's scan. (A camera
+scanner decodes only while the attract screen asks for the code, drivers/qr/camera.py, so its
+scans arrive there only; a serial scanner's at any time.)
 
 What the scanner hands over is checked as data first (the edge's contract: at most 512
 characters of [A-Za-z0-9_-]): anything else was not an e-SSC code (a payment code, a URL) and

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from kivy.clock import Clock
 from kivy.metrics import dp
 
@@ -34,6 +36,9 @@ class AttractScreen(KioskScreen):
         # Where the QR scanner is a camera: what it sees, small, so the phone can be aimed.
         self.preview: Preview | None = None
         self._tick: object = None
+        # While the preview runs, the scanner decodes (drivers.qr.camera, `demand()`): not
+        # during a session, nor while the face check needs the same cores.
+        self._release: Callable[[], None] | None = None
         if ctx.qr_preview is not None:
             self.preview = Preview(self.theme, size_hint_y=None, height=dp(300))
         self.reader = Banner(self.theme, "warning")
@@ -91,6 +96,9 @@ class AttractScreen(KioskScreen):
     def _start_preview(self) -> None:
         if self.preview is not None and self._tick is None and "qr" in self._ways:
             self._tick = Clock.schedule_interval(self._refresh, 1 / PREVIEW_FPS)
+            demand = getattr(self.ctx.qr_preview, "demand", None)
+            if callable(demand) and self._release is None:
+                self._release = demand()
 
     def _refresh(self, *_: object) -> None:
         source = self.ctx.qr_preview
@@ -110,5 +118,8 @@ class AttractScreen(KioskScreen):
         tick, self._tick = self._tick, None
         if tick is not None:
             tick.cancel()  # type: ignore[attr-defined]
+        release, self._release = self._release, None
+        if release is not None:
+            release()
         if self.preview is not None:
             self.preview.blank()  # whoever stood there is not kept on screen

@@ -354,11 +354,13 @@ def test_an_absent_v4l2_device_is_missing(watch, device: object) -> None:
 def test_the_registry_builds_it_for_real_and_simulated_cameras(tmp_path: Path) -> None:
     from drivers.registry import REGISTRY
 
+    # A lease on the process's one OpenCvCamera of that device (drivers/camera/shared.py).
     simulated = REGISTRY.build("camera", "simulated")
-    assert isinstance(simulated, OpenCvCamera)
-    assert simulated.description == "http://127.0.0.1:8710/stream.mjpg"
+    assert isinstance(simulated.owner.camera, OpenCvCamera)  # type: ignore[attr-defined]
+    assert simulated.description == "http://127.0.0.1:8710/stream.mjpg"  # type: ignore[attr-defined]
     real = REGISTRY.build("camera", "real", source=str(tmp_path))
-    assert isinstance(real, OpenCvCamera) and real.description == str(tmp_path)
+    assert isinstance(real.owner.camera, OpenCvCamera)  # type: ignore[attr-defined]
+    assert real.description == str(tmp_path)  # type: ignore[attr-defined]
     assert REGISTRY.build("camera", "real", source="http://[bad").health().code == (
         "driver-unavailable")
 

@@ -38,7 +38,7 @@ def test_serve_starts_with_the_scene_it_was_given(camera_service) -> None:
     status = json.loads(out)
     assert status["scene"] | {"t": 0} == {
         "persona": "dark", "identity": "a", "seed": 4, "width": 640, "height": 480,
-        "action": None, "t": 0, "frames": status["scene"]["frames"],
+        "action": None, "t": 0, "frames": status["scene"]["frames"], "qr_chars": None,
     }
     assert status["health"]["status"] == "ok" and status["health"]["fps"] == 5
 
@@ -77,3 +77,13 @@ def test_serve_refuses_a_scene_it_cannot_draw() -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 2 and "bad scene" in result.stderr
+
+
+def test_qr_holds_a_phone_with_the_code_in_front_of_the_camera(camera_service) -> None:
+    url = camera_service.url
+    code, out, _ = run("qr", "eSSC_cli-token-0123456789", "--seed", "3", "--url", url)
+    assert code == 0, out
+    shown = json.loads(out)
+    assert shown["persona"] == "qr" and shown["qr_chars"] == 25
+    code, _, err = run("qr", "x", "--module-px", "50", "--url", url)
+    assert code != 0 and "module" in (err + _).lower()

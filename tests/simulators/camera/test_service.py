@@ -4,6 +4,7 @@ asked action), and as a real process read by the real camera driver over its MJP
 from __future__ import annotations
 
 import asyncio
+import json
 import queue
 import socket
 from collections.abc import Iterator
@@ -16,7 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from drivers.base import DeviceEvent, HealthChanged
+from drivers.camera.capture import FrameChecks
 from drivers.camera.opencv import OpenCvCamera
+from drivers.qr.decode import make_decoder
+from simulators.camera.qr_scene import QrScene
 from simulators.camera.service import (
     BOUNDARY,
     MAX_BODY,
@@ -124,7 +128,7 @@ def test_scene_and_act_over_http(client, clock) -> None:
     body = client.post("/sim/v1/act", json={"action": "open-mouth"}).json()
     assert body | {"frames": 0} == {
         "persona": "live", "identity": "b", "seed": 7, "width": 640, "height": 480,
-        "action": "open-mouth", "t": 2.0, "frames": 0,
+        "action": "open-mouth", "t": 2.0, "frames": 0, "qr_chars": None,
     }
     assert client.post("/sim/v1/act", json={"action": None}).json()["action"] is None
     assert client.get("/sim/v1/scene").json()["persona"] == "live"
@@ -154,6 +158,40 @@ def test_bad_requests_are_4xx_problems(client, method: str, path: str, body: Any
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == code
     assert client.get("/sim/v1/scene").json()["persona"] == before["persona"]  # unchanged
+
+
+def test_a_phone_showing_a_code_is_streamed_as_a_decodable_moving_scene(simulator,
+                                                                        client) -> None:
+    token = "eSSC_" + "k" * 51
+    body = client.put("/sim/v1/qr", json={"text": token, "seed": 4}).json()
+    assert body["persona"] == "qr" and body["qr_chars"] == len(token)
+    assert token not in json.dumps(client.get("/sim/v1/scene").json())  # a credential
+    jpeg = first_part(simulator).partition(b"\r\n\r\n")[2][:-2]
+    rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR),
+                       cv2.COLOR_BGR2RGB)
+    assert rgb.shape == (480, 640, 3)
+    assert [d.payload for d in make_decoder("zxing").decode(rgb)] == [token.encode()]
+    # The next scene replaces it.
+    assert client.put("/sim/v1/scene", json={"persona": "empty"}).json()["qr_chars"] is None
+
+
+def test_a_held_phone_is_never_frozen_for_the_camera_driver() -> None:
+    scene = QrScene("eSSC_" + "k" * 51, seed=2, fps=15)
+    checks = FrameChecks(frozen_after_s=3.0, dark_after_s=2.0, dark_luma=25.0)
+    findings = {checks.observe(scene.frame(i / 15, None), i / 15).code for i in range(90)}
+    assert findings == {"ok"}
+
+
+@pytest.mark.parametrize("body", [
+    {"text": ""}, {"text": "x" * 1025}, {"text": "ok", "module_px": 1},
+    {"text": "ok", "tilt_deg": 80}, {"text": "ok", "width": 100}, {"text": "ok", "extra": 1},
+    {}, [],
+])
+def test_a_bad_code_to_show_is_a_4xx_problem(client, body: Any) -> None:
+    response = client.put("/sim/v1/qr", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert client.get("/sim/v1/scene").json()["persona"] == "empty"
 
 
 def test_bodies_are_bounded_and_must_be_json(client) -> None:

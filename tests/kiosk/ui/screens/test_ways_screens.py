@@ -35,7 +35,7 @@ def test_the_other_ways_in_are_offered_and_bad_tokens_explained(walk: dict[str, 
     assert "这个二维码已经用过了" in texts["02-message-qr-used"]
     assert "不是给本机的" in texts["03-message-qr-other-terminal"]
     psam = texts["09-message-needs-psam-ways"]
-    assert "第三代卡" in psam and "在扫码器上扫码" in psam and "身份证读卡区" in psam
+    assert "第三代卡" in psam and "出示电子社保卡二维码" in psam and "身份证读卡区" in psam
     assert "号码会自动填好" in texts["10-keypad-id-number-or-idcard"]
     assert "社保服务密码" in texts["11-keypad-pin-after-idcard"]  # the ID card typed the number
     # A QR session: the services without the card's own, and no card to take back.

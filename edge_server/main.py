@@ -33,6 +33,7 @@ from edge_server.routers import (
     health,
     metrics,
     operator,
+    pin_authorisations,
     sessions,
     submissions,
 )
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(applications.router, prefix=API_PREFIX)
     app.include_router(cards.router, prefix=API_PREFIX)
+    app.include_router(pin_authorisations.router, prefix=API_PREFIX)
     app.include_router(submissions.router, prefix=API_PREFIX)
     app.include_router(certification.router, prefix=API_PREFIX)
     app.include_router(field.router, prefix=API_PREFIX)

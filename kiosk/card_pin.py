@@ -4,6 +4,11 @@ The driver (drivers/card, /tmp/team/api-card.md) checks the PIN on the card last
 own worker and within its own total deadline, and answers a `PinResult` rather than raise for
 card trouble. This adapter only turns the keypad's digits into the driver's `Pin` (never
 logged) and keeps a bug in a driver from reaching the flow as anything but "failed".
+
+A staff reload takes the driver's `ReloadAuthoriser` built here over the edge's authorisation
+(kiosk.edge.pin_authorisations): the driver asks it between GET CHALLENGE and RELOAD PIN. The
+driver only knows "refused"; the answer here says why (`reason`: staff refused, too many
+refusals, central unreachable, or the card itself refused the MAC).
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from drivers.absent import Absent
-from kiosk.flow.pin_kit import PinOutcome
+from kiosk.edge.pin_authorisations import PinAuthorisationPort, Refusal, refusal_of
+from kiosk.flow.pin_kit import PinOutcome, outcome_of
+
+CARD_REFUSED = "card-refused"  # the card did not take the MAC (6988): a reason of its own
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +32,7 @@ class PinAnswer:
 
     outcome: str
     tries_left: int | None = None
+    reason: str | None = None  # a refused reload: why (Refusal, or CARD_REFUSED)
 
 
 class CardPin:
@@ -43,6 +52,38 @@ class CardPin:
 
         return self._ask("change", lambda: self._reader.change_pin(Pin.from_digits(old),
                                                                    Pin.from_digits(new)))
+
+    @property
+    def can_reload(self) -> bool:
+        return callable(getattr(self._reader, "reload_pin", None))
+
+    def reload(self, new: str, staff_id: str, staff_code: str,
+               authorisations: PinAuthorisationPort) -> Any:
+        """A new PIN and a fresh tries counter (the card's RELOAD PIN), authorised by the
+        issuer through the edge for the staff member's credential."""
+        from drivers.card.interface import Pin, ReloadRefused, ReloadRequest, StaffCredential
+
+        refusals: list[Refusal] = []
+
+        def authorise(request: ReloadRequest) -> bytes:
+            try:
+                return authorisations.authorise_pin(
+                    "unblock" if request.operation == "unblock" else "reload",
+                    request.card_id_code, request.challenge, request.staff.staff_id,
+                    request.staff.code)
+            except Exception as exc:  # the driver takes ReloadRefused only
+                refusal = refusal_of(exc)
+                if refusal is Refusal.FAILED:
+                    log.warning("PIN reload authorisation failed (%s)", type(exc).__name__)
+                refusals.append(refusal)
+                raise ReloadRefused(str(refusal)) from None
+
+        result = self._ask("reload", lambda: self._reader.reload_pin(
+            Pin.from_digits(new), StaffCredential(staff_id, staff_code), authorise))
+        if outcome_of(result) is PinOutcome.REFUSED:
+            return PinAnswer(PinOutcome.REFUSED, None,
+                             str(refusals[-1]) if refusals else CARD_REFUSED)
+        return result
 
     def _ask(self, what: str, call: Any) -> Any:
         try:

@@ -29,6 +29,7 @@ from edge_server.central.errors import (
     BadAnswer,
     CentralNotFound,
     CentralUnavailable,
+    StaffRefused,
     TokenExpired,
     TokenInvalid,
     TokenOtherTerminal,
@@ -46,13 +47,20 @@ PERSONS = "/central/v1/persons/query"
 PAYMENTS = "/central/v1/pension-payments/query"
 TOKENS = "/central/v1/ecard-tokens/verify"
 HEALTH = "/central/v1/health"
-# (status, code) -> what it means; the token codes only on the token call.
+PIN_AUTHORISATIONS = "/central/v1/cards/pin-authorisations"
+# (status, code) -> what it means; the token codes only on the token call, the staff
+# refusal only on the key centre's.
 _CONTRACT_REFUSALS: dict[tuple[int, str], type[Exception]] = {
     (404, "person-not-found"): CentralNotFound,
     (410, "token-expired"): TokenExpired,
     (422, "token-invalid"): TokenInvalid,
     (409, "token-used"): TokenUsed,
     (403, "token-other-terminal"): TokenOtherTerminal,
+    (403, "staff-refused"): StaffRefused,
+}
+_REFUSAL_PATHS: dict[type[Exception], str] = {
+    TokenExpired: TOKENS, TokenInvalid: TOKENS, TokenUsed: TOKENS, TokenOtherTerminal: TOKENS,
+    StaffRefused: PIN_AUTHORISATIONS,
 }
 MAX_PROBLEM_BYTES = 16 * 1024  # an error body is read only for its code
 _JSON_TYPES = ("application/json",)
@@ -214,10 +222,11 @@ class CentralClient:
         "unavailable"."""
         status = exchange.status
         code = _problem_code(exchange)
-        self.reachability.mark(status < 500 and (
-            status not in (401, 403) or code == "token-other-terminal"))
         refusal = _CONTRACT_REFUSALS.get((status, code or ""))
-        if refusal is not None and (path == TOKENS or refusal is CentralNotFound):
+        if refusal is not None and _REFUSAL_PATHS.get(refusal, path) != path:
+            refusal = None  # a code this call does not have in the contract
+        self.reachability.mark(status < 500 and (status not in (401, 403) or refusal is not None))
+        if refusal is not None:
             return refusal(code)
         if status in (401, 403):
             # A configuration fault, not the citizen's: operators must see it.

@@ -37,3 +37,8 @@ class TokenUsed(Exception):
 
 class TokenOtherTerminal(Exception):
     """The electronic card code was issued for another terminal."""
+
+
+class StaffRefused(Exception):
+    """The issuer's key centre does not accept the staff credential of a PIN reload or unblock
+    (unknown staff or a wrong code: it does not say which)."""

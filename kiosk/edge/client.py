@@ -240,22 +240,25 @@ class EdgeClient:
         key: str | None = None,
         label: str,
         raw_max_bytes: int | None = None,
+        deadline_s: float | None = None,
     ) -> Any:
         """One call. `raw_max_bytes`: the answer is a document (a PDF), returned as bytes up to
-        that size instead of validated JSON."""
+        that size instead of validated JSON. `deadline_s`: a shorter total deadline than the
+        client's (a call made inside another's, such as a card's)."""
         what = f"{method} {label}"
         with self._token_lock:
             headers = {"Authorization": self._authorization}
         if key is not None:
             headers["Idempotency-Key"] = key
-        deadline = Deadline(self._deadline_s)
+        total_s = self._deadline_s if deadline_s is None else min(deadline_s, self._deadline_s)
+        deadline = Deadline(total_s)
         started = time.monotonic()
         try:
             with within(deadline):
                 request = self._http.build_request(
                     method, path, json=json, headers=headers,
-                    timeout=httpx.Timeout(self._deadline_s,
-                                          connect=min(self._connect_timeout_s, self._deadline_s)),
+                    timeout=httpx.Timeout(total_s,
+                                          connect=min(self._connect_timeout_s, total_s)),
                 )
                 response = self._http.send(request, stream=True)
                 try:

@@ -16,7 +16,13 @@ from fastapi import FastAPI
 
 from common.clock import utc_now
 from common.version import __version__
-from simulators.central import routes_central, routes_certification, routes_services, routes_sim
+from simulators.central import (
+    routes_central,
+    routes_certification,
+    routes_keys,
+    routes_services,
+    routes_sim,
+)
 from simulators.central.bodylimit import BodyLimit
 from simulators.central.config import CentralSimConfig
 from simulators.central.deps import SimState
@@ -74,6 +80,7 @@ def create_app(
     app.include_router(routes_services.router)
     app.include_router(routes_sim.router)
     app.include_router(routes_certification.router)
+    app.include_router(routes_keys.router)
     app.add_middleware(BodyLimit)
     return app
 

@@ -93,6 +93,8 @@ READ_ONLY_POSTS = {
     "/api/v1/field/trips",
     # Checks an uploaded PDF's signature (public, for banks and employers): it changes nothing.
     "/verify/pdf",
+    # A MAC for the card's current challenge: asked twice, the same MAC; the card changes.
+    "/api/v1/cards/pin-authorisations",
 }
 
 

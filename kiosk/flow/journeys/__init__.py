@@ -18,6 +18,7 @@ from kiosk.flow.journeys.field_certify import FIELD_CERTIFY
 from kiosk.flow.journeys.field_login import FIELD_LOGIN
 from kiosk.flow.journeys.field_trip import FIELD_TRIP
 from kiosk.flow.journeys.pin import PIN_CHANGE
+from kiosk.flow.journeys.pin_unlock import PIN_UNLOCK
 
 # In the order of the services menu (walk-up ones appear on the attract screen instead).
 JOURNEYS: tuple[Journey, ...] = (
@@ -27,6 +28,7 @@ JOURNEYS: tuple[Journey, ...] = (
     CERTIFICATE,  # offered where the terminal has a printer (A4, else receipt)
     RIGHTS_RECORD,  # the same steps for the 个人权益记录
     PIN_CHANGE,  # offered with a card PIN port, for sessions opened by the card
+    PIN_UNLOCK,  # likewise, where the reader reloads a PIN (staff credentials)
     CARD_LOSS,
     CARD_LOSS_REVERSAL,
     CERTIFY,  # offered where the terminal has a camera and a face engine

@@ -8,7 +8,8 @@ one (6983) says where to unlock it. `PIN_CHANGE` is the journey that changes it:
     home ─START→ [tries left] → pin (old, 1/3) ─NEXT→ pin (new, 2/3) ─NEXT→ pin (again, 3/3)
       ─NEXT→ [change on the card] → pin "changed" ─DONE→ home
                                    → wrong old PIN: back to 1/3, tries left shown
-                                   → locked: explained (the counter, or staff at this kiosk)
+                                   → locked: explained (the counter, or staff at this kiosk:
+                                     "a staff member unlocks it here", pin_unlock.py)
 
 The digits live in the `FieldEntry`s only, are sent once, and wiped after each answer and when
 the journey ends. While the card checks, the pin screen shows "checking" (no second tap).
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
+from typing import Protocol
 
 from kiosk.flow.events import Tap
 from kiosk.flow.journeys.base import LEAVE, Call, Capabilities, Journey, JourneyContext, Shown, Step
@@ -42,6 +44,11 @@ class PinState(StrEnum):
     REMOVED = "removed"  # the card left before it answered: put it back
     UNAVAILABLE = "unavailable"  # the reader or the card did not answer
     CHANGED = "changed"  # the new PIN is on the card
+    # A staff reload's outcomes (kiosk.flow.journeys.pin_unlock)
+    UNLOCKED = "unlocked"  # the new PIN is on the card, three tries
+    STAFF_REFUSED = "staff-refused"  # unknown staff ID or a wrong staff code
+    STAFF_LIMITED = "staff-limited"  # too many refusals: wait
+    CENTRAL_DOWN = "central-down"  # the issuer cannot be asked now
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,8 @@ class PinPad:
     error: str | None = None  # i18n key (`pin.error.wrong` takes {tries})
     step: int = 1
     steps: int = 1
+    # LOCKED: a staff member may unlock it here (a CHOOSE tap with STAFF_UNLOCK).
+    staff_unlock: bool = False
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -66,6 +75,9 @@ class PinPad:
     @property
     def accepts_keys(self) -> bool:
         return self.state is PinState.ENTRY
+
+
+STAFF_UNLOCK = "staff-unlock"  # the CHOOSE tap's value on a locked PIN
 
 
 def pin_entry(label: str = "field.card_pin") -> FieldEntry:
@@ -102,6 +114,74 @@ def state_after(result: PinResultLike) -> tuple[PinState, str | None]:
             return PinState.UNAVAILABLE, None
 
 
+class StaffUnlockOffer:
+    """The locked state's offer: a staff member unlocks the PIN here (pin_unlock.py), with
+    the step machine the host journey delegates to until it is done."""
+
+    def __init__(self, port: PinPort) -> None:
+        from kiosk.flow.journeys.pin_unlock import reload_port
+
+        self._port = reload_port(port)
+        self.steps: PinUnlockLike | None = None
+        self._begun = False
+
+    @property
+    def offered(self) -> bool:
+        return self._port is not None
+
+    def handles(self, tap: Tap, locked: bool) -> bool:
+        """Whether `tap` is the unlock's: it is running, or `tap` (on a locked PIN) starts it."""
+        if self.steps is not None:
+            return True
+        if (not locked or self._port is None or tap.action is not Action.CHOOSE
+                or tap.value != STAFF_UNLOCK):
+            return False
+        from kiosk.flow.journeys.pin_unlock import PinUnlockSteps
+
+        self.steps = PinUnlockSteps(self._port)
+        self._begun = False
+        return True
+
+    def on_tap(self, tap: Tap) -> Step:
+        """The unlock's step for `tap` (its first one when `tap` started it); LEAVE once it
+        has ended (then `finish`)."""
+        assert self.steps is not None
+        if not self._begun:
+            self._begun = True
+            return self.steps.begin()
+        return self.steps.on_tap(tap)
+
+    def finish(self) -> bool:
+        """The unlock has ended: whether the card has a new PIN now."""
+        steps, self.steps = self.steps, None
+        if steps is None:
+            return False
+        steps.wipe()
+        return steps.unlocked
+
+    def wipe(self) -> None:
+        if self.steps is not None:
+            self.steps.wipe()
+        self.steps = None
+
+
+class PinUnlockLike(Protocol):
+    """What the host sees of pin_unlock.PinUnlockSteps (named here: no import circle)."""
+
+    @property
+    def unlocked(self) -> bool: ...
+
+    def begin(self) -> Step: ...
+
+    def on_tap(self, tap: Tap) -> Step: ...
+
+    def on_answer(self, call: Call, value: object) -> Step: ...
+
+    def shown(self) -> Shown: ...
+
+    def wipe(self) -> None: ...
+
+
 class PinCheck:
     """Typing the card's PIN and having the card verify it; `passed` once it has."""
 
@@ -113,6 +193,7 @@ class PinCheck:
         self._state = PinState.ENTRY
         self._tries: int | None = None
         self._asked: Call | None = None
+        self._offer = StaffUnlockOffer(port)
         self.passed = False
 
     def begin(self) -> Step:
@@ -121,6 +202,8 @@ class PinCheck:
         return self._asked
 
     def on_answer(self, call: Call, value: object) -> Step:
+        if self._offer.steps is not None:
+            return self._offer.steps.on_answer(call, value)
         if call is not self._asked or not hasattr(value, "outcome"):
             return None
         self._asked = None
@@ -138,6 +221,8 @@ class PinCheck:
         return None
 
     def on_tap(self, tap: Tap) -> Step:
+        if self._offer.handles(tap, locked=self._state is PinState.LOCKED):
+            return self._on_unlock_tap(tap)
         if self._state is not PinState.ENTRY:
             return LEAVE if tap.action in (Action.BACK, Action.DONE) else None
         if tap.action is Action.BACK:
@@ -150,21 +235,35 @@ class PinCheck:
             return self._asked
         return None
 
+    def _on_unlock_tap(self, tap: Tap) -> Step:
+        step = self._offer.on_tap(tap)
+        if step is not LEAVE:
+            return step
+        if self._offer.finish():  # a new PIN on the card: the holder types it to go on
+            self._state, self._tries = PinState.ENTRY, None
+            return self.begin()
+        return None  # back to the locked state
+
     def shown(self) -> Shown:
+        if self._offer.steps is not None:
+            return self._offer.steps.shown()
         return Shown(ScreenName.PIN, pad(self._entry, self._purpose, self._state, self._tries,
-                                         self._step, self._steps))
+                                         self._step, self._steps,
+                                         staff_unlock=self._offer.offered))
 
     def wipe(self) -> None:
         self._entry.wipe()
+        self._offer.wipe()
         self._asked = None
 
 
 def pad(entry: FieldEntry, purpose: str, state: PinState, tries: int | None,
-        step: int = 1, steps: int = 1) -> PinPad:
+        step: int = 1, steps: int = 1, *, staff_unlock: bool = False) -> PinPad:
     value = entry.value
     return PinPad(purpose, state, DOT * len(value), len(value), entry.max_length,
                   ready=len(value) >= entry.min_length, tries_left=tries, error=entry.error,
-                  step=step, steps=steps)
+                  step=step, steps=steps,
+                  staff_unlock=staff_unlock and state is PinState.LOCKED)
 
 
 class PinChangeSteps:
@@ -179,6 +278,7 @@ class PinChangeSteps:
         self._state = PinState.ENTRY
         self._tries: int | None = None
         self._asked: Call | None = None
+        self._offer = StaffUnlockOffer(port)
 
     def begin(self) -> Step:
         port = self._port
@@ -186,6 +286,8 @@ class PinChangeSteps:
         return self._asked
 
     def on_answer(self, call: Call, value: object) -> Step:
+        if self._offer.steps is not None:
+            return self._offer.steps.on_answer(call, value)
         if call is not self._asked or not hasattr(value, "outcome"):
             return None
         self._asked = None
@@ -204,7 +306,13 @@ class PinChangeSteps:
         self._state, self._entries[0].error = state_after(result)
         return None
 
-    def on_tap(self, tap: Tap) -> Step:
+    def on_tap(self, tap: Tap) -> Step:  # noqa: PLR0911 (one return per way a tap ends)
+        if self._offer.handles(tap, locked=self._state is PinState.LOCKED):
+            step = self._offer.on_tap(tap)
+            if step is not LEAVE:
+                return step
+            # A new PIN on the card: what this journey was for. Else back to the locked state.
+            return LEAVE if self._offer.finish() else None
         if self._state is not PinState.ENTRY:
             return LEAVE if tap.action in (Action.BACK, Action.DONE) else None
         if tap.action is Action.BACK:
@@ -243,15 +351,18 @@ class PinChangeSteps:
         return False
 
     def shown(self) -> Shown:
+        if self._offer.steps is not None:
+            return self._offer.steps.shown()
         purposes = ("pin.old", "pin.new", "pin.repeat")
         entry = self._entries[self._at]
         return Shown(ScreenName.PIN, pad(entry, "pin.changed" if self._state is PinState.CHANGED
                                          else purposes[self._at], self._state, self._tries,
-                                         self._at + 1, 3))
+                                         self._at + 1, 3, staff_unlock=self._offer.offered))
 
     def wipe(self) -> None:
         for entry in self._entries:
             entry.wipe()
+        self._offer.wipe()
         self._asked = None
 
 

@@ -4,6 +4,7 @@ The keypad screen (keypad.py) under its own name and targets: `pin.key-0` … `p
 `pin.erase`, `pin.next`, `pin.back`, `pin.end`, and `pin.done` once there is nothing to type
 (locked, the card left, changed). Above the keys: how many tries the card has left. Locked is
 explained with where to unlock it; the keys then go away, so nobody types into a locked card.
+Where the reader can reload a PIN, locked also offers `pin.staff-unlock` (pin_unlock.py).
 Words: `<purpose>.title` / `.hint` (`pin.verify`, `pin.old`, `pin.new`, `pin.repeat`), and
 `pin.state.<state>.title` / `.body`.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from kivy.uix.widget import Widget
 
-from kiosk.flow.journeys.pin import PinPad, PinState
+from kiosk.flow.journeys.pin import STAFF_UNLOCK, PinPad, PinState
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.ui.screens.base import UiContext, spacer
@@ -27,10 +28,13 @@ class PinScreen(KeypadScreen):
 
     def __init__(self, ctx: UiContext) -> None:
         self._done_shown = False
+        self._unlock_shown = False
         self._built = False
         super().__init__(ctx)
         t = ctx.t
         self.done = self.button("pin.done", Action.DONE, text=t("button.done"))
+        self.unlock = self.value_button("pin.staff-unlock", Action.CHOOSE, STAFF_UNLOCK,
+                                        primary=False, text=t("pin.staff_unlock"))
 
     def _layout(self) -> tuple[Widget, ...]:
         self.tries = Banner(self.theme, "info")
@@ -82,6 +86,7 @@ class PinScreen(KeypadScreen):
         self.display.opacity = 1 if typing else 0
         self.next.disabled = not (pad.ready and pad.accepts_keys)
         self._show_done(not typing)
+        self._show_unlock(pad.staff_unlock and not typing)
 
     def _show_done(self, wanted: bool) -> None:
         """Nothing to type: DONE takes the place of NEXT."""
@@ -94,6 +99,16 @@ class PinScreen(KeypadScreen):
         else:
             self.actions.remove_widget(self.done)
             self.actions.add_widget(self.next)
+
+    def _show_unlock(self, wanted: bool) -> None:
+        """A locked PIN that a staff member can unlock here: the offer, before DONE."""
+        if wanted == self._unlock_shown:
+            return
+        self._unlock_shown = wanted
+        if wanted:
+            self.actions.add_widget(self.unlock, index=1)  # Kivy's index 0 is the last child
+        else:
+            self.actions.remove_widget(self.unlock)
 
     def clear(self) -> None:
         super().clear()

@@ -5,9 +5,12 @@ Every function returns a ProcessSpec plus what a client needs to reach the proce
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +49,7 @@ def pcscd(workdir: Path, vpcd_port: int | None = None) -> Pcscd:
     """
     require("pcscd", "vpcd", "unshare")
     port = vpcd_port or free_port_pair()
-    run_dir = workdir / "run"
+    run_dir, cleanup = _socket_dir(workdir)
     conf_dir = workdir / "reader.conf.d"
     run_dir.mkdir(parents=True, exist_ok=True)
     conf_dir.mkdir(parents=True, exist_ok=True)
@@ -59,7 +62,7 @@ def pcscd(workdir: Path, vpcd_port: int | None = None) -> Pcscd:
         f"CHANNELID    0x{port:04X}\n"
     )
     inner = (
-        f"mkdir -p /run/pcscd && mount --bind '{run_dir}' /run/pcscd"
+        f"mkdir -p /run/pcscd '{run_dir}' && mount --bind '{run_dir}' /run/pcscd"
         f" && exec pcscd --foreground --config '{conf_dir}' --info"
     )
     argv = ["unshare", "--mount", "--propagation", "private"]
@@ -67,8 +70,27 @@ def pcscd(workdir: Path, vpcd_port: int | None = None) -> Pcscd:
         argv.append("--map-root-user")
     argv += ["sh", "-c", inner]
     socket_path = run_dir / "pcscd.comm"
-    spec = ProcessSpec(name="pcscd", argv=argv, ready=socket_path.exists, ready_timeout=15)
+    spec = ProcessSpec(name="pcscd", argv=argv, ready=socket_path.exists, ready_timeout=15,
+                       cleanup=cleanup)
     return Pcscd(spec=spec, socket_path=socket_path, vpcd_port=port)
+
+
+# A Unix socket's path has room for 107 bytes (sun_path); libpcsclite cuts a longer one and
+# then finds no pcscd ("the PC/SC service is not running").
+MAX_SOCKET_PATH = 100
+
+
+def _socket_dir(workdir: Path) -> tuple[Path, Callable[[], None] | None]:
+    """Where pcscd's socket goes: in the workdir, or, when that path would be too long for a
+    socket, in a short folder of the system's temporary directory named after the workdir
+    (the same one again after a restart), removed when pcscd is stopped."""
+    run_dir = workdir / "run"
+    if len(os.fsencode(run_dir / "pcscd.comm")) <= MAX_SOCKET_PATH:
+        return run_dir, None
+    digest = hashlib.sha256(os.fsencode(workdir.resolve())).hexdigest()[:12]
+    short = Path(tempfile.gettempdir()) / f"hrss-pcscd-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return short, lambda: shutil.rmtree(short, ignore_errors=True)
 
 
 @dataclass(frozen=True)

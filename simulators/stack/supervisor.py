@@ -35,6 +35,8 @@ class ProcessSpec:
     ready: Callable[[], bool] | None = None
     ready_timeout: float = 30.0
     stop_timeout: float = 10.0
+    # Run by stop() once the process has gone (say, to remove a folder made for it).
+    cleanup: Callable[[], None] | None = None
 
 
 class ManagedProcess:
@@ -123,6 +125,8 @@ class ManagedProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self.spec.cleanup is not None:
+            self.spec.cleanup()
         return self._proc.returncode
 
     def kill(self) -> None:

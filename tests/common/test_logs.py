@@ -11,15 +11,28 @@ CITIZEN_ID = "11010519491231002X"
 NAME = "张三丰"
 
 
+_THIRD_PARTY = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 @pytest.fixture
 def log_stream():
     stream = io.StringIO()
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
+    # An earlier test in this process may have run a uvicorn server, which sets its loggers'
+    # levels (log_level="warning"): start from the state a fresh process has.
+    third = {name: logging.getLogger(name) for name in _THIRD_PARTY}
+    saved_third = {name: (lg.level, lg.disabled) for name, lg in third.items()}
+    for lg in third.values():
+        lg.setLevel(logging.NOTSET)
+        lg.disabled = False
     setup_logging("DEBUG", stream)
     yield stream
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])
+    for name, (level, disabled) in saved_third.items():
+        third[name].setLevel(level)
+        third[name].disabled = disabled
 
 
 def test_message_args_exceptions_and_third_party_loggers_are_redacted(log_stream):

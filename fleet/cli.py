@@ -10,11 +10,16 @@ from typing import Annotated, Any
 
 import typer
 
+from fleet.manager.rollouts.cli import rollouts_app  # typer only, like this module
+from fleet.updates.cli import artifacts_app  # typer only, like this module
+
 fleet_app = typer.Typer(
     help="Fleet management: the manager (registry, presence, commands; REST) and the agent "
     "that runs on every terminal. Both talk MQTT 5 under hrss/v1 (docs/fleet.md).",
     no_args_is_help=True,
 )
+fleet_app.add_typer(rollouts_app, name="rollouts")
+fleet_app.add_typer(artifacts_app, name="artifacts")
 
 ConfigOption = Annotated[
     Path | None,

@@ -1,11 +1,12 @@
 """`AgentCore`: the agent's session rules with no I/O (house style 9, after h11 and mqttproto).
 
 Inputs are method calls (`connecting`, `connected`, `disconnected`, `health_due`, `command`,
-`jobs_due`, `stopping`); outputs are frozen data (`Publish`, `Will`, `RecordAnswer`,
-`SaveJobs`, `NeedReport`) that a shell carries out. The core reads no clock (`now` is passed
-in), touches no file, takes no lock and never blocks: the agent (`fleet.agent.service`) and the
-fleet simulator (`simulators.fleet`) drive the same core, the one over a real MQTT client, the
-other for thousands of terminals at once. Calls must be serialised by the shell.
+`jobs_due`, `job_progress`, `job_finished`, `stopping`); outputs are frozen data (`Publish`,
+`Will`, `RecordAnswer`, `SaveJobs`, `NeedReport`, `RunJob`) that a shell carries out. The core
+reads no clock (`now` is passed in), touches no file, takes no lock and never blocks: the agent
+(`fleet.agent.service`) and the fleet simulator (`simulators.fleet`) drive the same core, the one
+over a real MQTT client, the other for thousands of terminals at once. Calls must be serialised
+by the shell.
 
 The rules (docs/contracts/fleet-mqtt.md):
 - presence: each connection gets a new, higher `session_seq` (chosen and persisted by the shell)
@@ -15,7 +16,10 @@ The rules (docs/contracts/fleet-mqtt.md):
   redelivery; `rejected` when addressed to another device or with bad arguments, `expired` when
   late, `unknown-command` when no handler is registered;
 - jobs: a job command's id is the job's id; its state is handed to the shell to keep after every
-  change, resumed after a restart, and republished after every birth.
+  change, resumed after a restart, and republished after every birth. An external job (an
+  update) is worked on by the shell (`RunJob`, handed out when it starts and again after every
+  restart of the core while it runs), which reports back (`job_progress`, `job_finished`); the
+  core keeps, publishes and republishes it like any other job. External jobs run one at a time.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
-from fleet.agent.commands import COMMANDS, CommandHandler, job_handler
+from fleet.agent.commands import COMMANDS, CommandHandler, external_job_handler, job_handler
 from fleet.agent.commands.base import (
     Answer,
     BadArgs,
@@ -60,7 +65,7 @@ log = logging.getLogger(__name__)
 # The records the core hands out, importable from here by the core's users (the simulator).
 __all__ = [
     "AgentCore", "AnsweredCommand", "Effect", "HealthReport", "Identity", "JobRecord",
-    "NeedReport", "Publish", "RecordAnswer", "SaveJobs", "Will",
+    "NeedReport", "Publish", "RecordAnswer", "RunJob", "SaveJobs", "Will",
 ]
 
 #: How long an answered command's record outlives the command's expiry (clock skew between
@@ -113,7 +118,15 @@ class NeedReport:
     """Call `command` again with a health report: this command publishes health."""
 
 
-Effect = Publish | RecordAnswer | SaveJobs | NeedReport
+@dataclass(frozen=True)
+class RunJob:
+    """Work on this external job (from where its own durable state left it) and report back
+    with `job_progress` and `job_finished`. Comes after the `SaveJobs` that made it running."""
+
+    job: JobRecord
+
+
+Effect = Publish | RecordAnswer | SaveJobs | NeedReport | RunJob
 
 
 @dataclass(frozen=True)
@@ -154,6 +167,8 @@ class AgentCore:
         self.health_seq = 0
         self.jobs: dict[str, JobRecord] = {j.job_id: j for j in jobs}
         self._last_tick: float | None = None  # Unix time of the last `jobs_due`
+        # External jobs handed to the shell by this core (a new core hands running ones out again).
+        self._handed_out: set[str] = set()
 
     def _topic(self, channel: Channel) -> str:
         return device_topic(self.identity.device_id, channel)
@@ -351,6 +366,11 @@ class AgentCore:
             return Answer(CommandStatus.ERROR, {"error": "no such job"}), []
         if job.state.final:  # nothing to cancel; say how it ended
             return Answer(CommandStatus.OK, self._job_ack(job)), []
+        external = external_job_handler(self.handlers, job.name)
+        if external is not None and job.state is JobState.RUNNING and not external.cancellable:
+            return Answer(CommandStatus.ERROR,
+                          {"error": f"a running {job.name} cannot be cancelled",
+                           **self._job_ack(job)}), []
         job = self.jobs[job.job_id] = job.advanced(now.timestamp(), state=JobState.CANCELLED)
         return Answer(CommandStatus.OK, self._job_ack(job)), [self._save_jobs(now),
                                                                *self._job_updates([job], now)]
@@ -361,14 +381,68 @@ class AgentCore:
         elapsed = 0.0 if self._last_tick is None else max(0.0, t - self._last_tick)
         self._last_tick = t
         changed: list[JobRecord] = []
+        runs: list[RunJob] = []
         for job in self.active_jobs:
-            new, notable = self._advance(job, elapsed, t)
+            if external_job_handler(self.handlers, job.name) is not None:
+                new, notable = self._advance_external(job, t, runs)
+            else:
+                new, notable = self._advance(job, elapsed, t)
             self.jobs[job.job_id] = new
             if notable:
                 changed.append(new)
         if not changed:
+            return [*runs]
+        # Saved (running) before the shell is asked to work on it.
+        return [self._save_jobs(now), *self._job_updates(changed, now), *runs]
+
+    def _advance_external(
+        self, job: JobRecord, t: float, runs: list[RunJob]
+    ) -> tuple[JobRecord, bool]:
+        if job.state is JobState.RUNNING:
+            if job.job_id not in self._handed_out:  # a new core: the shell works on it again
+                self._handed_out.add(job.job_id)
+                runs.append(RunJob(job))
+            return job, False
+        busy = any(j.state is JobState.RUNNING and j.job_id != job.job_id
+                   and external_job_handler(self.handlers, j.name) is not None
+                   for j in self.jobs.values())
+        if busy:  # one at a time: it waits, queued, for the running one to end
+            return job, False
+        new = job.advanced(t, state=JobState.RUNNING)
+        self.jobs[job.job_id] = new
+        self._handed_out.add(job.job_id)
+        runs.append(RunJob(new))
+        return new, True
+
+    def job_progress(
+        self, job_id: str, now: datetime, *, progress: float, output: Mapping[str, Any]
+    ) -> list[Effect]:
+        """The shell's report on a running external job; kept and published when the output
+        changed (a new phase) or the progress moved by a step."""
+        job = self.jobs.get(job_id)
+        if job is None or job.state is not JobState.RUNNING:
+            return []  # finished, cancelled while queued, or forgotten: nothing to say
+        progress = min(1.0, max(0.0, progress))
+        if dict(output) == job.output and progress - job.progress < PROGRESS_STEP:
             return []
-        return [self._save_jobs(now), *self._job_updates(changed, now)]
+        self.jobs[job_id] = job.advanced(now.timestamp(), progress=progress, output=dict(output))
+        return [self._save_jobs(now), *self._job_updates([self.jobs[job_id]], now)]
+
+    def job_finished(
+        self, job_id: str, now: datetime, *, error: str = "",
+        output: Mapping[str, Any] | None = None,
+    ) -> list[Effect]:
+        """The shell finished an external job: succeeded, or failed with `error`."""
+        job = self.jobs.get(job_id)
+        self._handed_out.discard(job_id)
+        if job is None or job.state.final:
+            return []
+        state = JobState.FAILED if error else JobState.SUCCEEDED
+        new = job.advanced(now.timestamp(), state=state, error=error,
+                           output=dict(output if output is not None else job.output),
+                           progress=job.progress if error else 1.0)
+        self.jobs[job_id] = new
+        return [self._save_jobs(now), *self._job_updates([new], now)]
 
     def _advance(self, job: JobRecord, elapsed: float, t: float) -> tuple[JobRecord, bool]:
         """The job after `elapsed` seconds, and whether the change is worth a message."""

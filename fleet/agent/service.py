@@ -3,9 +3,11 @@
 The core decides (presence, sequencing, commands, jobs); this shell does the I/O it asks for:
 the MQTT transport (injected, `fleet.agent.transport`), the state directory
 (`fleet.agent.state`), the kiosk's status endpoint, the edge's health and psutil
-(`fleet.agent.health`), and the clock. Threads: the transport's threads only enqueue work or
-make non-blocking calls; the agent's main thread does the rest in order, so nothing slow ever
-runs on the network thread.
+(`fleet.agent.health`), the update runner (`fleet.agent.update`) and the clock. Threads: the
+transport's threads and the job worker only enqueue work or make non-blocking calls; the agent's
+main thread does the rest in order, so nothing slow ever runs on the network thread. The job
+worker carries out external jobs (`RunJob`: updates, one at a time) and reports back through the
+main thread.
 Every wait has a deadline, so `request_stop()` ends `run()` within a few seconds.
 """
 
@@ -30,17 +32,21 @@ from fleet.agent.core import (
     Effect,
     HealthReport,
     Identity,
+    JobRecord,
     NeedReport,
     Publish,
     RecordAnswer,
+    RunJob,
     SaveJobs,
 )
 from fleet.agent.health import EdgeProbe, KioskProbe, system_health
 from fleet.agent.settings import AgentSettings
 from fleet.agent.state import AnsweredCommands, JobStore, PeripheralMemory, SessionSeqStore
 from fleet.agent.transport import Callbacks, MqttTransport, Transport, TransportFactory
+from fleet.agent.update.health import TerminalStatus
+from fleet.agent.update.runner import JobEnd, RunnerConfig, UpdateRunner
 from fleet.mqtt import ConnectOptions, IncomingMessage, MqttError, Will
-from fleet.protocol import Channel, device_topic
+from fleet.protocol import Channel, JobState, device_topic
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,11 @@ TRANSPORT_STOP_TIMEOUT_S = 2.0
 STOP_POLL_S = 0.25
 #: How often running jobs are advanced.
 JOB_TICK_S = 1.0
+#: How long `stop` waits for the job worker (an update resumes after the next start anyway).
+JOB_WORKER_STOP_TIMEOUT_S = 2.0
+#: After an unexpected error in an external job, the worker tries again (from the job's
+#: durable state) after this long.
+JOB_RETRY_S = 30.0
 
 
 class _Stop:
@@ -63,8 +74,21 @@ class _Born:
     session_seq: int
 
 
+@dataclass(frozen=True)
+class _JobProgress:
+    job_id: str
+    progress: float
+    output: dict[str, object]
+
+
+@dataclass(frozen=True)
+class _JobEnded:
+    job_id: str
+    end: JobEnd
+
+
 _STOP = _Stop()
-_Task = _Stop | _Born | IncomingMessage
+_Task = _Stop | _Born | IncomingMessage | _JobProgress | _JobEnded
 
 
 def mqtt_transport(settings: AgentSettings) -> MqttTransport:
@@ -118,6 +142,15 @@ class Agent:
             jobs=self._jobs.load(),
         )
         self._tasks: queue.SimpleQueue[_Task] = queue.SimpleQueue()
+        self._stop_jobs = threading.Event()
+        self._job_queue: queue.SimpleQueue[JobRecord] = queue.SimpleQueue()
+        self._job_worker = threading.Thread(target=self._work_on_jobs, name="job-worker",
+                                            daemon=True)
+        self.updates = UpdateRunner(
+            RunnerConfig.from_settings(settings),
+            TerminalStatus(settings.kiosk_status_url, settings.kiosk_timeout_s,
+                           settings.edge_url, settings.edge_timeout_s, self._stop_jobs),
+        )
         # Serialises the core: it is called from the transport's threads and the main thread.
         self._lock = threading.Lock()
         factory = transport if transport is not None else mqtt_transport(settings)
@@ -138,6 +171,8 @@ class Agent:
         psutil.cpu_percent(interval=None)  # prime the non-blocking CPU measurement
         self._probe.report()  # learn the kiosk's app version for the first birth
         log.info("fleet agent %s (site %r) starting", self.device_id, self.settings.site)
+        self._job_worker.start()
+        self._resume_orphan_update()
         self.mqtt.start()
         interval = self.settings.health_interval_s
         next_health = time.monotonic() + interval
@@ -157,6 +192,8 @@ class Agent:
                 try:
                     if isinstance(task, IncomingMessage):
                         self.handle_command(task.payload)
+                    elif isinstance(task, _JobProgress | _JobEnded):
+                        self._job_reported(task)
                     elif isinstance(task, _Born) or time.monotonic() >= next_health:
                         # Every interval, and right after each birth.
                         next_health = time.monotonic() + interval
@@ -172,6 +209,9 @@ class Agent:
             self._shutdown()
 
     def _shutdown(self) -> None:
+        self._stop_jobs.set()
+        if self._job_worker.is_alive():
+            self._job_worker.join(JOB_WORKER_STOP_TIMEOUT_S)
         announced = False
         for effect in self._core(lambda: self.core.stopping(self._clock())):
             assert isinstance(effect, Publish)
@@ -259,6 +299,8 @@ class Agent:
                 self._answered.record(effect.command_id, effect.answer)
             elif isinstance(effect, SaveJobs):
                 self._jobs.save(effect.jobs)
+            elif isinstance(effect, RunJob):
+                self._job_queue.put(effect.job)
             elif isinstance(effect, Publish):
                 sent = self._publish(effect) and sent
         return sent
@@ -277,3 +319,54 @@ class Agent:
             return False
         return True
 
+
+    # -- external jobs (the job worker thread) --------------------------------------------------
+
+    def _resume_orphan_update(self) -> None:
+        """An update a previous process left half-way, whose job this agent no longer holds
+        (jobs.json lost): finish it anyway, so the slots end committed or rolled back."""
+        state = self.updates.unfinished()
+        job = self.core.jobs.get(state.job_id) if state is not None else None
+        if state is None or (job is not None and not job.state.final):
+            return  # nothing left, or the core hands the job out again itself
+        log.warning("resuming update %s, whose job is no longer held", state.job_id)
+        self._job_queue.put(JobRecord(job_id=state.job_id, name=state.kind.value, args={},
+                                      state=JobState.RUNNING))
+
+    def _work_on_jobs(self) -> None:
+        while not self._stop_jobs.is_set():
+            try:
+                job = self._job_queue.get(timeout=STOP_POLL_S)
+            except queue.Empty:
+                continue
+            self._work_on(job)
+
+    def _work_on(self, job: JobRecord) -> None:
+        def report(progress: float, output: dict[str, object]) -> None:
+            self._tasks.put(_JobProgress(job.job_id, progress, output))
+
+        while not self._stop_jobs.is_set():
+            try:
+                end = self.updates.run(job.job_id, job.name, job.args, report, self._stop_jobs)
+            except Exception:
+                # A bug or a full disk mid-phase: the job's durable state says where it was,
+                # and trying again resumes (or, past the attempts, refuses or rolls back).
+                log.exception("job %s (%s) failed; trying again in %gs", job.job_id, job.name,
+                              JOB_RETRY_S)
+                self._stop_jobs.wait(JOB_RETRY_S)
+                continue
+            if end is not None:
+                self._tasks.put(_JobEnded(job.job_id, end))
+            return
+
+    def _job_reported(self, task: _JobProgress | _JobEnded) -> None:
+        now = self._clock()
+        with self._lock:
+            if isinstance(task, _JobProgress):
+                effects = self.core.job_progress(task.job_id, now, progress=task.progress,
+                                                 output=task.output)
+            else:
+                log.info("job %s ended: %s", task.job_id, task.end.error or "succeeded")
+                effects = self.core.job_finished(task.job_id, now, error=task.end.error,
+                                                 output=task.end.output)
+        self._apply(effects)

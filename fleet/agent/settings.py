@@ -50,3 +50,32 @@ class AgentSettings(BrokerSettings):
     # this many, none longer than an hour past its expiry.
     answered_commands_max: int = Field(200, ge=1, le=10_000)
 
+
+    # -- updates (fleet/agent/update; docs/fleet.md, "Updates on the terminal") ---------------
+    # The A/B slots: <install_root>/{a,b} and the `current` link the kiosk's service starts
+    # from. The agent's state_dir must lie outside it: an update replaces a slot whole.
+    install_root: Path = Path("/opt/hrss-kiosk")
+    # The TUF repository and the directory holding the trusted root.json (provisioned; never
+    # taken from a command). metadata dir None: <state_dir>/tuf.
+    update_repository_url: str = ""
+    update_metadata_dir: Path | None = None
+    # "module:factory" of the artifact client (fleet/updates/client.py's interface).
+    update_client: str = "fleet.updates.client:ArtifactClient"
+    download_timeout_s: float = Field(1800.0, gt=0, le=24 * 3600)
+    # Restarts the kiosk app on the slot `current` points at (argv, no shell; it gets
+    # HRSS_INSTALL_ROOT, HRSS_SLOT and HRSS_VERSION). It may restart the agent too: every
+    # phase resumes after a restart.
+    restart_command: list[str] = Field(
+        default_factory=lambda: ["systemctl", "restart", "--no-block", "hrss-kiosk.service"])
+    restart_timeout_s: float = Field(60.0, gt=0, le=600)
+    # Daily hours (China time) in which an update may switch, "HH:MM-HH:MM"; None: any time.
+    # Rollbacks do not wait for it (they only wait for the session lock).
+    maintenance_window: str | None = Field(
+        None, pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
+    # The new release must report healthy within this long after the switch, or it is rolled
+    # back; the update lock and the health gate are polled this often.
+    commit_deadline_s: float = Field(300.0, gt=0, le=24 * 3600)
+    update_poll_s: float = Field(2.0, gt=0, le=60)
+    # Tests only: the update blocks at this point (a phase name, "install-partial" or
+    # "switched") until the agent stops, so a test can kill it there.
+    update_pause_at: str | None = None

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from common.clock import utc_now
+from common.clock import Deadline, utc_now
 from common.problem import Problem
 from fleet.manager.models import CommandRecord, CommandState
 from fleet.manager.registry import Registry
@@ -136,6 +136,38 @@ class CommandService:
             return False
         self._registry.mark_sent(record.id, utc_now())
         return True
+
+    def publish_stored(self, records: Sequence[CommandRecord]) -> int:
+        """Publish commands already stored (rollouts insert theirs in the transaction of their
+        decision): all at once, then wait for the broker, then mark them sent in one
+        transaction. Expired ones never go out. Returns how many the broker took."""
+        now = utc_now()
+        handles = []
+        for record in records:
+            remaining = (record.expires_at - now).total_seconds()
+            if remaining <= 0:
+                continue
+            message = Command(device_id=record.device_id, id=record.id, name=record.name,
+                              args=record.args, expires_at=record.expires_at)
+            try:
+                handle = self._mqtt.publish(device_topic(record.device_id, Channel.COMMAND),
+                                            encode(message), qos=1,
+                                            message_expiry_s=math.ceil(remaining))
+            except MqttError as exc:
+                log.warning("%d commands not sent yet (%s)", len(records) - len(handles), exc)
+                break
+            handles.append((record.id, handle))
+        sent: list[str] = []
+        deadline = Deadline(PUBLISH_TIMEOUT_S)
+        for command_id, handle in handles:
+            try:
+                handle.wait(max(0.1, deadline.remaining()))
+            except MqttError:
+                continue  # stays pending: published again later
+            sent.append(command_id)
+        if sent:
+            self._registry.mark_sent_many(sent, utc_now())
+        return len(sent)
 
     def redeliver(self, device_ids: Sequence[str]) -> None:
         """After accepted births: re-send what those devices have not answered (agents answer a

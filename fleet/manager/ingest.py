@@ -203,6 +203,8 @@ class IngestWriter:
         stats.health_ignored += outcome.health_ignored
         stats.results_applied += outcome.results_applied
         stats.results_ignored += outcome.results_ignored
+        stats.jobs_applied += outcome.jobs_applied
+        stats.jobs_ignored += outcome.jobs_ignored
         stats.last_committed_at = committed
         stats.add_latencies(
             [(committed - p.ts.timestamp()) * 1000.0 for p in stored if isinstance(p, Health)]

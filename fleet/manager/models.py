@@ -118,8 +118,94 @@ class CommandRecord(SQLModel, table=True):
     output: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
+class JobRecord(SQLModel, table=True):
+    """The newest `hrss.job/1` message of each job (the highest `update` wins: duplicates and
+    reordering change nothing). Only jobs started by a command of the same device are kept, so
+    a terminal cannot fill the table with jobs nobody asked for."""
+
+    __tablename__ = "fleet_job"
+
+    device_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    job_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(String(64), nullable=False))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    update: int = Field(sa_column=Column(BigInteger, nullable=False))
+    progress: float = 0.0
+    output: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str = ""
+    ts: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    recorded_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+class DeviceLabels(SQLModel, table=True):
+    """What operators say about a terminal that it does not report itself (region, tags), for
+    rollout filters. Kept apart from `fleet_device`, so labels can be set before a terminal
+    first connects and survive its row being forgotten."""
+
+    __tablename__ = "fleet_device_labels"
+
+    device_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    region: str | None = Field(default=None, sa_column=Column(String(128), index=True))
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
+class Rollout(SQLModel, table=True):
+    """A staged rollout of one release (fleet/manager/rollouts). `spec` is what the operator
+    asked for; the other columns are the state machine's, changed only under the row's lock."""
+
+    __tablename__ = "fleet_rollout"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_fleet_rollout_idempotency"),
+        Index("ix_fleet_rollout_state", "state"),
+    )
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(String(128), nullable=False))
+    spec: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(String(512)))
+    group_index: int = 0  # the group being rolled out (0-based)
+    group_started_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    groups: int = 0
+    total: int = 0
+    idempotency_key: str = Field(sa_column=Column(String(128), nullable=False))
+    request_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    # Bumped by every change: watchers (SSE) see that something moved without diffing rows.
+    revision: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class RolloutTarget(SQLModel, table=True):
+    """One terminal of a rollout: chosen once, at creation, so that no terminal is in one
+    rollout twice (the primary key) and a restart changes nobody's group."""
+
+    __tablename__ = "fleet_rollout_target"
+    __table_args__ = (
+        Index("ix_fleet_rollout_target_state", "rollout_id", "state"),
+        Index("ix_fleet_rollout_target_device", "device_id"),
+    )
+
+    rollout_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    device_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    group_index: int = 0
+    position: int = 0  # order within the group (seeded shuffle)
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    previous_version: str | None = Field(default=None, sa_column=Column(String(64)))
+    not_before: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    attempt: int = 0
+    command_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    rollback_command_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    cancel_command_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    error: str | None = Field(default=None, sa_column=Column(String(512)))
+    updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
+
+
 TABLES = [
-    Device.__table__, PresenceEvent.__table__, HealthSample.__table__, CommandRecord.__table__
+    Device.__table__, PresenceEvent.__table__, HealthSample.__table__, CommandRecord.__table__,
+    JobRecord.__table__, DeviceLabels.__table__, Rollout.__table__, RolloutTarget.__table__,
 ]
 
 #: The registry's own metadata for migrations: SQLModel.metadata holds every SQLModel table in

@@ -14,6 +14,7 @@ from fleet.manager.commands import CommandService
 from fleet.manager.db import open_database
 from fleet.manager.ingest import IngestWriter
 from fleet.manager.registry import Registry
+from fleet.manager.rollouts.ticker import RolloutTicker
 from fleet.manager.settings import FleetManagerSettings
 from fleet.manager.stats import IngestStats
 from fleet.mqtt import ConnectOptions, MqttClient
@@ -99,6 +100,7 @@ class FleetManager:
         )
         self.sweeper = Sweeper(self.registry, settings.offline_after_s,
                                settings.unconfirmed_retention_s)
+        self.rollouts = RolloutTicker(self.db, self.commands, interval_s=settings.rollout_tick_s)
         self.mqtt.subscribe(MANAGER_SUBSCRIPTION, self.writer.submit, qos=1)
 
     def start(self) -> None:
@@ -106,6 +108,7 @@ class FleetManager:
         self.writer.start()
         self.sweeper.start()
         self.mqtt.start()
+        self.rollouts.start()
         log.info(
             "fleet manager %s: broker %s, persistent session (expiry %ds), database %s",
             self.mqtt.options.client_id, self.mqtt.broker, self.settings.session_expiry_s,
@@ -115,6 +118,7 @@ class FleetManager:
     def stop(self) -> None:
         # The subscription stays: the broker keeps our share for us until we are back (or the
         # session expires), so a restart loses nothing.
+        self.rollouts.stop()
         self.writer.stop()
         # Before MQTT goes, so that a re-send under way (after a birth the writer just applied)
         # still reaches the broker. Queued re-sends are dropped: those commands wait for the

@@ -48,6 +48,8 @@ class FleetManagerSettings(BrokerSettings):
     # Devices that never sent a health the registry stored are forgotten after this long.
     unconfirmed_retention_s: float = Field(86_400.0, gt=0)
     access_log: bool = False
+    # How often every unfinished rollout takes a step (sends due, counts results).
+    rollout_tick_s: float = Field(1.0, gt=0, le=60)
 
 
     def mqtt_client_id(self) -> str:

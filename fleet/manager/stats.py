@@ -32,6 +32,8 @@ class IngestStats:
         self.health_ignored = 0
         self.results_applied = 0
         self.results_ignored = 0
+        self.jobs_applied = 0
+        self.jobs_ignored = 0
         self.db_errors = 0
         self.first_received_at: float | None = None
         self.last_committed_at: float | None = None
@@ -63,6 +65,8 @@ class IngestStats:
             "health_ignored": self.health_ignored,
             "results_applied": self.results_applied,
             "results_ignored": self.results_ignored,
+            "jobs_applied": self.jobs_applied,
+            "jobs_ignored": self.jobs_ignored,
             "db_errors": self.db_errors,
             "first_received_at": self.first_received_at,
             "last_committed_at": self.last_committed_at,

@@ -248,6 +248,9 @@ class KnownCommand(StrEnum):
     # Publish the birth of the current session again: a manager got health from a session it has
     # no birth for (the birth went out while no manager was subscribed).
     REBIRTH = "rebirth"
+    # A/B updates of the terminal's slots (jobs; docs/contracts/fleet-mqtt.md, "Updates").
+    UPDATE = "update"
+    ROLLBACK = "rollback"
 
 
 KNOWN_COMMANDS = frozenset(c.value for c in KnownCommand)

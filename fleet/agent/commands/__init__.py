@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fleet.agent.commands.base import CommandHandler, JobHandler
+from fleet.agent.commands.base import CommandHandler, ExternalJobHandler, JobHandler
 from fleet.agent.commands.cancel_job import CancelJobCommand
 from fleet.agent.commands.ping import Ping
 from fleet.agent.commands.rebirth import Rebirth
 from fleet.agent.commands.report_health import ReportHealth
+from fleet.agent.commands.update import Rollback, Update
 from fleet.agent.commands.wait import Wait
 
 
@@ -29,6 +30,8 @@ COMMANDS: Mapping[str, CommandHandler] = registry(
     Wait(),
     CancelJobCommand(),
     Rebirth(),
+    Update(),
+    Rollback(),
 )
 
 
@@ -37,4 +40,14 @@ def job_handler(handlers: Mapping[str, CommandHandler], name: str) -> JobHandler
     return handler if handler is not None and hasattr(handler, "step") else None  # type: ignore[return-value]
 
 
-__all__ = ["COMMANDS", "CommandHandler", "JobHandler", "job_handler", "registry"]
+def external_job_handler(
+    handlers: Mapping[str, CommandHandler], name: str
+) -> ExternalJobHandler | None:
+    handler = handlers.get(name)
+    return handler if getattr(handler, "external", False) else None  # type: ignore[return-value]
+
+
+__all__ = [
+    "COMMANDS", "CommandHandler", "ExternalJobHandler", "JobHandler", "external_job_handler",
+    "job_handler", "registry",
+]

@@ -3,6 +3,11 @@
 A handler is pure: it sees the command and the time, and returns an outcome the core carries
 out (answer now, publish health now, start or cancel a job). It never does I/O itself, so the
 same handlers run in the agent and in the fleet simulator.
+
+Two kinds of job: a `JobHandler` steps its job from the record alone (`wait`); an
+`ExternalJobHandler` only validates and names its job, and the shell does the work (an update
+does I/O), reporting back to the core (`AgentCore.job_progress` / `job_finished`), so that
+durability, publishing and republication stay in the core for both kinds.
 """
 
 from __future__ import annotations
@@ -71,3 +76,12 @@ class JobHandler(CommandHandler, Protocol):
     def step(self, job: JobRecord, elapsed_s: float) -> JobStep:
         """Advance `job` by `elapsed_s` seconds of work (pure: from the record alone)."""
         ...
+
+
+class ExternalJobHandler(CommandHandler, Protocol):
+    """A job whose work the shell carries out (`fleet.agent.core.RunJob`). External jobs run one
+    at a time (they share the terminal's slots); `cancellable` False: a running one cannot be
+    cancelled (a queued one can)."""
+
+    external: bool
+    cancellable: bool

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from common.version import __version__
-from fleet.manager.api.routes import commands, devices, health
+from fleet.manager.api.routes import commands, devices, health, rollouts
 from fleet.manager.service import FleetManager
 from webapi.problems import install_problem_handlers
 
@@ -47,7 +47,7 @@ def create_app(manager: FleetManager) -> FastAPI:
     app.state.manager = manager
     install_problem_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, devices, commands):
+    for module in (health, devices, commands, rollouts):
         api.include_router(module.router)
     app.include_router(api)
     return app

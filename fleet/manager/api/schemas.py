@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.manager.models import NO_PRESENCE_SEQ, CommandRecord, Device, PresenceEvent
+from fleet.manager.rollouts.spec import Label
 from fleet.protocol import PresenceKind
 from fleet.protocol.messages import CommandName
 
@@ -74,6 +75,13 @@ class PresenceEventOut(BaseModel):
     def of(cls, e: PresenceEvent) -> PresenceEventOut:
         return cls(kind=e.kind, session_seq=e.session_seq, reason=e.reason, sent_at=e.sent_at,
                    recorded_at=e.recorded_at)
+
+
+class LabelsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    region: Label | None = None
+    tags: list[Label] = Field(default_factory=list, max_length=32)
 
 
 class CommandRequest(BaseModel):

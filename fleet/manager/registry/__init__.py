@@ -23,6 +23,8 @@ presence lie for longer than the sweep allows. The rules (docs/contracts/fleet-m
   day each) is timed out; devices that never sent a stored health are forgotten after
   `unconfirmed_retention_s` (forged ids leave no ghost terminals).
 - A command result is applied once, to a command of the device that sent it.
+- A job keeps its message with the highest `update`, and only if a command of the same device
+  started it (registry/jobs.py).
 """
 
 from __future__ import annotations
@@ -35,11 +37,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, text
 from sqlmodel import Session
 
+from common.clock import utc_now
 from fleet.manager.db import Database
-from fleet.manager.models import CommandRecord, Device, PresenceEvent
-from fleet.manager.registry import commands, health, presence, queries, sweep
+from fleet.manager.models import CommandRecord, Device, JobRecord, PresenceEvent
+from fleet.manager.registry import commands, health, jobs, presence, queries, sweep
 from fleet.manager.registry.outcome import BatchOutcome, RejectReason
-from fleet.protocol import Birth, CommandResult, Death, Health, Payload
+from fleet.protocol import Birth, CommandResult, Death, Health, JobUpdate, Payload
 
 __all__ = ["BatchOutcome", "Registry", "RejectReason"]
 
@@ -124,6 +127,10 @@ class Registry:
         for p in payloads:
             if isinstance(p, CommandResult):
                 commands.apply_result(conn, p, now, out)
+        # After the results: a job's start command is stored before its first job message.
+        job_updates = [p for p in payloads if isinstance(p, JobUpdate)]
+        if job_updates:
+            jobs.apply_jobs(conn, job_updates, now, out)
         return sampled
 
     # -- inactivity ---------------------------------------------------------------------------
@@ -174,6 +181,10 @@ class Registry:
         with Session(self.db.read) as session:
             return queries.presence_events(session, device_id, limit)
 
+    def set_labels(self, device_id: str, region: str | None, tags: list[str]) -> None:
+        with self.db.write.begin() as conn:
+            queries.set_labels(conn, device_id, region, tags, utc_now())
+
     # -- commands -----------------------------------------------------------------------------
 
     def get_command(self, command_id: str) -> CommandRecord | None:
@@ -192,6 +203,19 @@ class Registry:
     def mark_sent(self, command_id: str, now: datetime) -> None:
         with self.db.write.begin() as conn:
             commands.mark_sent(conn, command_id, now)
+
+    def get_job(self, device_id: str, job_id: str) -> JobRecord | None:
+        with Session(self.db.read) as session:
+            return jobs.get_job(session, device_id, job_id)
+
+    def jobs_of(self, device_id: str, limit: int) -> list[JobRecord]:
+        with Session(self.db.read) as session:
+            return jobs.jobs_of(session, device_id, limit)
+
+    def mark_sent_many(self, command_ids: Sequence[str], now: datetime) -> None:
+        with self.db.write.begin() as conn:
+            for command_id in command_ids:
+                commands.mark_sent(conn, command_id, now)
 
     def deliverable_commands(self, device_ids: Sequence[str], now: datetime) -> list[CommandRecord]:
         with Session(self.db.read) as session:

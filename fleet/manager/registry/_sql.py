@@ -7,12 +7,25 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from fleet.manager.models import CommandRecord, Device, HealthSample, PresenceEvent
+from fleet.manager.models import (
+    CommandRecord,
+    Device,
+    DeviceLabels,
+    HealthSample,
+    JobRecord,
+    PresenceEvent,
+    Rollout,
+    RolloutTarget,
+)
 
 DEV = Device.__table__
 CMD = CommandRecord.__table__
 EVT = PresenceEvent.__table__
 SAMPLE = HealthSample.__table__
+JOB = JobRecord.__table__
+LABELS = DeviceLabels.__table__
+ROLLOUT = Rollout.__table__
+TARGET = RolloutTarget.__table__
 
 
 def presence_newer(seq: Any, kind: Any) -> Any:

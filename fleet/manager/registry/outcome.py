@@ -16,6 +16,7 @@ class RejectReason(StrEnum):
     DEVICE_MISMATCH = "device-mismatch"  # the payload names another device than its topic
     SESSION_AHEAD = "session-ahead"  # session_seq too far ahead of the wall clock
     STORE_FAILED = "store-failed"  # the database refused it (alone, not with its batch)
+    TOO_LARGE = "too-large"  # valid, but bigger than the registry keeps (a job's output)
 
 
 @dataclass
@@ -30,6 +31,8 @@ class BatchOutcome:
     health_ignored: int = 0
     results_applied: int = 0
     results_ignored: int = 0
+    jobs_applied: int = 0
+    jobs_ignored: int = 0  # older than the stored update, or a job no command of ours started
 
     def merge(self, other: BatchOutcome) -> None:
         self.reborn.extend(other.reborn)
@@ -40,3 +43,5 @@ class BatchOutcome:
         self.health_ignored += other.health_ignored
         self.results_applied += other.results_applied
         self.results_ignored += other.results_ignored
+        self.jobs_applied += other.jobs_applied
+        self.jobs_ignored += other.jobs_ignored

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import Connection, select
 from sqlmodel import Session, col
 
 from fleet.manager.models import Device, PresenceEvent
+from fleet.manager.registry._sql import LABELS, upsert_insert
 
 
 def get_device(session: Session, device_id: str) -> Device | None:
@@ -33,3 +36,13 @@ def presence_events(session: Session, device_id: str, limit: int) -> list[Presen
         .limit(limit)
     )
     return list(session.scalars(stmt).all())
+
+
+def set_labels(conn: Connection, device_id: str, region: str | None, tags: list[str],
+               now: datetime) -> None:
+    ins = upsert_insert(conn)(LABELS).values(device_id=device_id, region=region, tags=tags,
+                                             updated_at=now)
+    conn.execute(ins.on_conflict_do_update(
+        index_elements=[LABELS.c.device_id],
+        set_={"region": ins.excluded.region, "tags": ins.excluded.tags,
+              "updated_at": ins.excluded.updated_at}))

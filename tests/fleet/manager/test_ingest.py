@@ -165,7 +165,8 @@ def test_invalid_and_foreign_messages_are_acknowledged_and_dropped(
     assert registry.get_device("T-5") is None and registry.get_device("T-6") is None
 
 
-ZERO = {"topic": 0, "decode": 0, "device-mismatch": 0, "session-ahead": 0, "store-failed": 0}
+ZERO = {"topic": 0, "decode": 0, "device-mismatch": 0, "session-ahead": 0, "store-failed": 0,
+        "too-large": 0}
 
 
 def _stalled(writer: IngestWriter) -> threading.Event:

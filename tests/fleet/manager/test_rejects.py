@@ -27,4 +27,4 @@ def test_every_reject_is_counted_and_at_most_the_budget_is_logged(
     assert len(caplog.records) == 5
     assert rejects.total == 102
     assert rejects.counts() == {"topic": 1, "decode": 100, "device-mismatch": 0,
-                                "session-ahead": 0, "store-failed": 1}
+                                "session-ahead": 0, "store-failed": 1, "too-large": 0}

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from common.problem import Problem
 from fleet.manager.api.deps import DeviceIdPath, RegistryDep
-from fleet.manager.api.schemas import DeviceList, DeviceOut, PresenceEventOut
+from fleet.manager.api.schemas import DeviceList, DeviceOut, LabelsIn, PresenceEventOut
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -46,3 +46,11 @@ def presence_events(
     if registry.get_device(device_id) is None:
         raise Problem(404, "device-not-found", "No such device")
     return [PresenceEventOut.of(e) for e in registry.presence_events(device_id, limit)]
+
+
+@router.put("/{device_id}/labels")
+def set_labels(device_id: DeviceIdPath, body: LabelsIn, registry: RegistryDep) -> LabelsIn:
+    """Region and tags of a terminal, for rollout filters (idempotent: the same body again
+    changes nothing). A terminal not yet seen may be labelled ahead of its first connection."""
+    registry.set_labels(device_id, body.region, sorted(set(body.tags)))
+    return LabelsIn(region=body.region, tags=sorted(set(body.tags)))

@@ -13,7 +13,7 @@ def test_health_says_not_ready_without_a_broker(api: httpx.Client) -> None:
     assert body["database"] == {"ok": True}
     assert body["state"] == "degraded"
     assert body["ingest"]["rejected"] == {"topic": 0, "decode": 0, "device-mismatch": 0,
-                                          "session-ahead": 0, "store-failed": 0}
+                                          "session-ahead": 0, "store-failed": 0, "too-large": 0}
     assert body["client_id"].startswith("fleet-manager-")
 
 

@@ -280,7 +280,15 @@ class ArtifactClient:
             return artifact
         dirname, sep, _ = info.path.rpartition("/")
         url = f"{self.targets_url}{dirname}{sep}{sha256}.{basename}"
+        resumed = part.exists() and part.stat().st_size > 0
         self._resume(url, part, info.length, http, deadline)
+        if resumed and not self._matches(info, part):
+            # The kept part was no prefix of this file (a disk fault, a file from elsewhere):
+            # that is our fault, not the store's. Once more from byte zero before refusing.
+            log.warning("a resumed download of %s did not verify; downloading it whole",
+                        info.path)
+            part.unlink(missing_ok=True)
+            self._resume(url, part, info.length, http, deadline)
         try:
             with part.open("rb") as fh:
                 info.verify_length_and_hashes(fh)

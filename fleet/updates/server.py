@@ -92,11 +92,16 @@ def _file(request: Request, path: Path, *, immutable: bool) -> Response:
     wanted = request.headers.get("range")
     if wanted is not None:
         match = SINGLE_RANGE_RE.match(wanted.strip())
-        if match is None:
-            # Several ranges or a malformed header: served whole, as if none was asked.
+        first, last, suffix = match.groups() if match else (None, None, None)
+        if match is None or (first is not None and last and int(last) < int(first)):
+            # Several ranges or a malformed header (a last byte before the first is invalid,
+            # RFC 9110 14.1.1): served whole, as if none was asked, never starlette's 400.
             request.scope["headers"] = [(k, v) for k, v in request.scope["headers"]
                                         if k != b"range"]
-        elif match.group(1) is not None and int(match.group(1)) >= size:
+        elif (first is not None and int(first) >= size) or (suffix is not None
+                                                            and int(suffix) == 0):
+            # Past the end, or the last zero bytes: nothing to send (answered as problem+json,
+            # not starlette's plain text).
             response = problem_response(Problem(416, "range-not-satisfiable",
                                                 f"the file has {size} bytes"), request)
             response.headers["Content-Range"] = f"bytes */{size}"

@@ -163,3 +163,121 @@ class SlotKiosk:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# -- the signed store, as an operator runs it (kioskctl fleet artifacts …) ---------------------
+
+
+def release_tree(directory: Path, version: str, *, health: str = "ok") -> Path:
+    """What a slot holds, as a source tree for `kioskctl fleet artifacts build`; `health` as
+    in `release` ("bad": the SlotKiosk reports its card reader missing)."""
+    (directory / "app" / "data").mkdir(parents=True, exist_ok=True)
+    (directory / "HEALTH").write_text(health)
+    (directory / "app" / "run.sh").write_text("#!/bin/sh\necho kiosk\n")
+    (directory / "app" / "run.sh").chmod(0o755)
+    (directory / "app" / "data" / "strings.json").write_text("{}")
+    return directory
+
+
+class OperatorStore:
+    """A TUF artifact store driven only through `kioskctl fleet artifacts` processes: the
+    offline keys in one directory, the online keys in another, as docs/fleet-updates.md says."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.repo = base / "repo"
+        self.offline = base / "offline-keys"
+        self.online = base / "online-keys"
+        self.dist = base / "dist"
+
+    def kioskctl(self, *args: str | Path, check: bool = True) -> Any:
+        """One `kioskctl fleet artifacts …` process; its CompletedProcess (text)."""
+        import subprocess
+
+        from tests.fleet.updates.support import KIOSKCTL
+
+        proc = subprocess.run([KIOSKCTL, "fleet", "artifacts", *map(str, args)],
+                              check=False, capture_output=True, text=True, timeout=60,
+                              cwd=self.base)
+        if check:
+            assert proc.returncode == 0, f"kioskctl {args[0]} exited {proc.returncode}:\n" \
+                                         f"{proc.stdout}\n{proc.stderr}"
+        return proc
+
+    def init(self, *options: str) -> OperatorStore:
+        self.base.mkdir(parents=True, exist_ok=True)
+        self.kioskctl("init", "--repo", self.repo, "--offline-keys", self.offline,
+                      "--online-keys", self.online, *options)
+        return self
+
+    @property
+    def root_json(self) -> bytes:
+        """The first root: what the terminals are provisioned with (they walk on from it)."""
+        return (self.repo / "metadata" / "1.root.json").read_bytes()
+
+    def build(self, version: str, *, health: str = "ok") -> Path:
+        src = release_tree(self.base / "src" / version, version, health=health)
+        out = self.dist / f"hrss-kiosk-{version}.tar.gz"
+        self.kioskctl("build", src, "--version", version, "--out", out)
+        return out
+
+    def sign(self, *artifacts: Path) -> None:
+        self.kioskctl("sign", "--repo", self.repo, "--offline-keys", self.offline, *artifacts)
+
+    def publish(self, *artifacts: Path) -> None:
+        self.kioskctl("publish", "--repo", self.repo, "--online-keys", self.online, *artifacts)
+
+    def ship(self, version: str, *, health: str = "ok") -> str:
+        """Build, sign and publish one release; its target path."""
+        path = self.build(version, health=health)
+        self.sign(path)
+        self.publish(path)
+        return f"kiosk/{path.name}"
+
+    def served_file(self, target: str) -> Path:
+        """The file the store serves for `target` (<dir>/<sha256>.<name>)."""
+        directory, _, name = target.rpartition("/")
+        found = list((self.repo / "targets" / directory).glob(f"*.{name}"))
+        assert len(found) == 1, found
+        return found[0]
+
+
+@dataclass
+class SlotTerminal:
+    """One terminal's disk and kiosk for a real agent: `version` installed in slot a (current),
+    a SlotKiosk running it, the restart hook, and its own run directory (KIOSK_RUN_DIR)."""
+
+    root: Path
+    run_dir: Path
+    kiosk: SlotKiosk
+    hook: Path
+
+    @classmethod
+    def install(cls, base: Path, version: str = "1.0.0") -> SlotTerminal:
+        from fleet.agent.update.slots import Slots
+
+        slots = Slots(base / "opt")
+        slots.install("a", release(base / "build" / f"{version}.tar.gz", version), version)
+        slots.switch("a")
+        run_dir = base / "run"
+        run_dir.mkdir(parents=True)
+        (run_dir / "running").write_text(f"{version}\n")
+        (run_dir / "health").write_text("ok")
+        return cls(base / "opt", run_dir, SlotKiosk(run_dir), restart_hook(base))
+
+    def agent_env(self, repository_url: str, *, commit_deadline_s: float = 4.0,
+                  poll_s: float = 0.2) -> dict[str, str]:
+        """The agent's settings for this terminal, with the real (default) artifact client."""
+        return {"AGENT_INSTALL_ROOT": str(self.root),
+                "AGENT_UPDATE_REPOSITORY_URL": repository_url,
+                "AGENT_RESTART_COMMAND": json.dumps([str(self.hook)]),
+                "AGENT_COMMIT_DEADLINE_S": str(commit_deadline_s),
+                "AGENT_UPDATE_POLL_S": str(poll_s), "KIOSK_RUN_DIR": str(self.run_dir)}
+
+    def running(self) -> str:
+        """What the kiosk runs now (the release the restart hook last started)."""
+        return (self.run_dir / "running").read_text().strip()
+
+    def restarts(self) -> list[str]:
+        log = self.run_dir / "restarts.log"
+        return log.read_text().split() if log.exists() else []

@@ -87,6 +87,10 @@ class KioskSettings(DeviceSettings):
     # Loopback status endpoint read by the fleet agent (and automation when enabled).
     status_host: str = "127.0.0.1"
     status_port: int = Field(8600, ge=0, le=65535)
+    # The fleet agent's control routes on that endpoint (POST /control/*: maintenance, a
+    # screenshot of an idle screen): only with this file, whose content is the bearer token
+    # (`KIOSK_CONTROL_TOKEN_FILE`). Unset: those routes answer 404.
+    control_token_file: Path | None = None
 
     # Peripherals: one implementation per kind (real, simulated, absent).
     peripherals: PeripheralSettings = Field(default_factory=PeripheralSettings)

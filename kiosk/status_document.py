@@ -2,7 +2,8 @@
 
 What `GET /status` answers and the fleet agent reads: version, device id, screen, whether a
 citizen session is open (the update lock), the health of every kind of the registry of
-peripherals, and the state of the edge credential. An allow-list: nothing else can get in,
+peripherals, the state of the edge credential, maintenance, and the last word from the edge.
+An allow-list: nothing else can get in,
 and no citizen data is ever in it.
 The model validates what the kiosk sends; tests/contracts checks it against the JSON Schema.
 """
@@ -20,6 +21,7 @@ from common.masking import redact
 from drivers.base import Health, HealthState
 from drivers.registry import Impl
 from kiosk.edge.credentials import CredentialState, CredentialStatus
+from kiosk.edge.reachability import EdgeContact
 from kiosk.peripherals import Peripheral, Peripherals
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 SCHEMA = "hrss.kiosk-status/1"
 MAX_REASON_CHARS = 512
 MAX_CHECKED_AT = 7_258_118_400.0  # 2200-01-01: a clock beyond it is broken, not the future
+MAX_OUTBOX_DEPTH = 1_000_000
+# Entries added within major 1 that are left out, not sent as null, when the kiosk has none.
+_OMITTED_WHEN_NONE = ("maintenance", "edge", "outbox")
 
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
@@ -52,6 +57,36 @@ class CredentialEntry(BaseModel):
     expires_at: Annotated[float | None, Field(ge=0, le=MAX_CHECKED_AT, allow_inf_nan=False)] = None
 
 
+class MaintenanceEntry(BaseModel):
+    """Out of service on the fleet's word (POST /control/maintenance); pending: on, but a
+    citizen is still being served, so the notice is not on screen yet."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    on: Annotated[bool, Field(strict=True)]
+    pending: Annotated[bool, Field(strict=True)]
+
+
+class EdgeEntry(BaseModel):
+    """The outcome of the kiosk's last edge call (kiosk.edge.reachability)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reachable: Annotated[bool, Field(strict=True)]
+    checked_at: Annotated[float, Field(ge=0, le=MAX_CHECKED_AT, allow_inf_nan=False, strict=True)]
+
+
+class OutboxEntry(BaseModel):
+    """A local durable queue's depth. The hall kiosk has none (the outbox is the edge's,
+    docs/outbox.md; field mode queues at the edge too), so it never sends this: the model
+    holds the contract's shape for a terminal that will."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    depth: Annotated[int, Field(ge=0, le=MAX_OUTBOX_DEPTH, strict=True)]
+    oldest_age_s: Annotated[float | None, Field(ge=0, allow_inf_nan=False, strict=True)] = None
+
+
 class KioskStatus(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -64,9 +99,17 @@ class KioskStatus(BaseModel):
     peripherals: Annotated[dict[Name, PeripheralEntry], Field(max_length=32)]
     # A minor addition to major 1; None (sent as null) only for a kiosk without credentials.
     credential: CredentialEntry | None = None
+    # Minor additions to major 1, left out when unknown (never null).
+    maintenance: MaintenanceEntry | None = None
+    edge: EdgeEntry | None = None
+    outbox: OutboxEntry | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        document = self.model_dump(mode="json", by_alias=True)
+        for name in _OMITTED_WHEN_NONE:
+            if document.get(name) is None:
+                document.pop(name, None)
+        return document
 
 
 def peripheral_entry(peripheral: Peripheral, health: Health) -> PeripheralEntry:
@@ -94,7 +137,10 @@ def credential_entry(status: CredentialStatus) -> CredentialEntry:
 
 def build_status(*, app_version: str, device_id: str, screen: str, session_active: bool,
                  peripherals: Peripherals,
-                 credential: CredentialStatus | None = None) -> KioskStatus:
+                 credential: CredentialStatus | None = None,
+                 maintenance: tuple[bool, bool] | None = None,
+                 edge: EdgeContact | None = None) -> KioskStatus:
+    """`maintenance`: (on, pending); `edge`: the last edge call's outcome, None before one."""
     return KioskStatus(
         app_version=app_version,
         device_id=device_id,
@@ -102,6 +148,10 @@ def build_status(*, app_version: str, device_id: str, screen: str, session_activ
         session_active=session_active,
         peripherals={p.name: peripheral_entry(p, health) for p, health in peripherals.health()},
         credential=credential_entry(credential) if credential is not None else None,
+        maintenance=(MaintenanceEntry(on=maintenance[0], pending=maintenance[1])
+                     if maintenance is not None else None),
+        edge=(EdgeEntry(reachable=edge.reachable, checked_at=_clamped(edge.checked_at))
+              if edge is not None else None),
     )
 
 

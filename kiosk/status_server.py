@@ -11,10 +11,19 @@ active, and peripheral health. The `/automation/*` routes exist only when automa
 - `POST /automation/screenshot {"name": "benefits"}` -> 200 {"path": ...} after the next frame
 - `GET  /automation/texts` -> {"screen", "texts", "targets"}: the visible texts of the current
   screen, top to bottom, and the ids of the buttons a tap would reach now
+
+The `/control/*` routes are the fleet agent's (docs/contracts/kiosk-status.md, "Control"):
+only with a control token file (`[kiosk] control_token_file`), only for loopback clients, and
+only with `Authorization: Bearer <the file's content>`; otherwise 404, 403, 401.
+
+- `POST /control/maintenance {"on": bool, "reason": str <= 200}` -> 200 {"on", "pending"}
+- `POST /control/screenshot {"max_width": 64..1920}` -> 200 image/png of the next frame;
+  409 {"error": "session-active"} while a citizen is served, 503 {"error": "ui-not-ready"}
 """
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import json
 import logging
@@ -22,11 +31,15 @@ import re
 import socket
 import sys
 import threading
+import unicodedata
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Annotated, Any, Protocol, TypeVar
 from urllib.parse import parse_qs, urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kiosk.screen_watch import ScreenWatch
 
@@ -37,6 +50,15 @@ UI_TIMEOUT_S = 10.0  # how long a tap, text or screenshot request waits for the 
 _SCREENSHOT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 StatusSource = Callable[[], dict[str, Any]]
+
+MAX_CONTROL_BODY = 4 * 1024
+MAX_TOKEN_FILE_BYTES = 4 * 1024
+MAX_SCREENSHOT_BYTES = 2 * 1024 * 1024
+MAX_REASON_CHARS = 200
+MIN_SHOT_WIDTH, MAX_SHOT_WIDTH = 64, 1920
+DEFAULT_SHOT_WIDTH = 540
+SESSION_ACTIVE = "session-active"
+UI_NOT_READY = "ui-not-ready"
 
 
 class AutomationError(Exception):
@@ -59,6 +81,81 @@ class Automation(Protocol):
     def texts(self, timeout_s: float) -> dict[str, Any]:
         """{"screen": name, "texts": [visible texts, top to bottom], "targets": [button ids]}"""
         ...
+
+
+class Control(Protocol):
+    """The fleet agent's operations on the running kiosk; each blocks the HTTP thread until the
+    UI thread is done. Raise AutomationError for an answer other than 200 (409 with
+    SESSION_ACTIVE, 503 with UI_NOT_READY)."""
+
+    def maintenance(self, on: bool, reason: str, timeout_s: float) -> dict[str, bool]:
+        """{"on": ..., "pending": ...}"""
+        ...
+
+    def screenshot_png(self, max_width: int, timeout_s: float) -> bytes:
+        """The next frame as PNG, at most `max_width` wide and MAX_SCREENSHOT_BYTES long."""
+        ...
+
+
+class MaintenanceBody(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    on: Annotated[bool, Field(strict=True)]
+    reason: Annotated[str, Field(max_length=MAX_REASON_CHARS, strict=True)] = ""
+
+    @field_validator("reason")
+    @classmethod
+    def _plain_words(cls, value: str) -> str:
+        # Shown to citizens as one line: line breaks and tabs become spaces; any other
+        # control character (a bidi override, NUL) is refused.
+        value = " ".join(value.split())
+        if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co") for c in value):
+            raise ValueError("control characters are not allowed")
+        return value
+
+
+class ScreenshotBody(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_width: Annotated[int, Field(ge=MIN_SHOT_WIDTH, le=MAX_SHOT_WIDTH, strict=True)] = (
+        DEFAULT_SHOT_WIDTH)
+
+
+class _ControlToken:
+    """The token file, read at each request (so that a rotated token applies at once), as
+    hostile data: bounded, stripped; an empty or unreadable file lets nobody in."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._complained = False
+
+    def accepts(self, authorization: str | None) -> bool:
+        expected = self._read()
+        if not expected or authorization is None:
+            return False
+        scheme, _, given = authorization.partition(" ")
+        if scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), expected)
+
+    def _read(self) -> bytes:
+        try:
+            with self._path.open("rb") as fh:
+                raw = fh.read(MAX_TOKEN_FILE_BYTES + 1)
+        except OSError as exc:
+            self._complain(f"cannot be read ({type(exc).__name__})")
+            return b""
+        token = raw.strip() if len(raw) <= MAX_TOKEN_FILE_BYTES else b""
+        if not token:
+            self._complain("is empty or too large")
+        else:
+            self._complained = False
+        return token
+
+    def _complain(self, what: str) -> None:
+        if not self._complained:  # once per change, not once per request
+            self._complained = True
+            log.warning("control token file %s %s: control requests refused", self._path, what)
 
 
 class _Server(ThreadingHTTPServer):
@@ -101,17 +198,22 @@ class StatusServer:
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def start(
-        self, status: StatusSource, watch: ScreenWatch, automation: Automation | None = None
+        self, status: StatusSource, watch: ScreenWatch, automation: Automation | None = None,
+        control: Control | None = None, control_token_file: Path | None = None,
     ) -> None:
-        self._httpd.RequestHandlerClass = _make_handler(status, watch, automation)
+        """`control` is served only with `control_token_file` (else /control/* is 404)."""
+        token = _ControlToken(control_token_file) if control_token_file is not None else None
+        self._httpd.RequestHandlerClass = _make_handler(
+            status, watch, automation, control if token is not None else None, token)
         # A short poll interval makes stop() quick; serving itself is select()-driven.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
             name="kiosk-status", daemon=True,
         )
         self._thread.start()
-        log.info("status endpoint on %s/status%s", self.url,
-                 " with automation hooks" if automation is not None else "")
+        log.info("status endpoint on %s/status%s%s", self.url,
+                 " with automation hooks" if automation is not None else "",
+                 " with control routes" if control is not None and token is not None else "")
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -122,7 +224,8 @@ class StatusServer:
 
 
 def _make_handler(
-    status: StatusSource, watch: ScreenWatch, automation: Automation | None
+    status: StatusSource, watch: ScreenWatch, automation: Automation | None,
+    control: Control | None = None, token: _ControlToken | None = None,
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "kiosk-status"
@@ -152,6 +255,9 @@ def _make_handler(
             if length < 0:  # read(-1) would wait for the client to close the connection
                 self.close_connection = True
                 self._send(HTTPStatus.BAD_REQUEST, {"error": "bad Content-Length"})
+                return
+            if url.path.startswith("/control/"):
+                self._control(url.path, length)
                 return
             if length > 64 * 1024:
                 self.close_connection = True
@@ -212,12 +318,55 @@ def _make_handler(
             else:
                 raise AutomationError(HTTPStatus.NOT_FOUND, f"no route POST {path}")
 
+        # Control (the fleet agent) -----------------------------------------------------------
+
+        def _control(self, path: str, length: int) -> None:
+            configured = control is not None and token is not None
+            if length > MAX_CONTROL_BODY:
+                if configured:
+                    self._refuse_unread(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                                        f"body larger than {MAX_CONTROL_BODY} bytes")
+                else:
+                    self._refuse_unread(HTTPStatus.NOT_FOUND, f"no route POST {path}")
+                return
+            # Read even what is refused below: closing on an unread body can reset the
+            # connection before the client has read the answer.
+            self._raw_body = self.rfile.read(length) if length else b""
+            if control is None or token is None:  # (configured, spelt out for the type checker)
+                self._send(HTTPStatus.NOT_FOUND, {"error": f"no route POST {path}"})
+                return
+            if not _loopback(self.client_address[0]):
+                self._send(HTTPStatus.FORBIDDEN, {"error": "control is loopback only"})
+                return
+            if not token.accepts(self.headers.get("Authorization")):
+                self._send(HTTPStatus.UNAUTHORIZED, {"error": "unauthorized"})
+                return
+            try:
+                if path == "/control/maintenance":
+                    wanted = _validated(MaintenanceBody, self._json_body())
+                    log.info("control: maintenance %s", "on" if wanted.on else "off")
+                    self._send(HTTPStatus.OK,
+                               control.maintenance(wanted.on, wanted.reason, UI_TIMEOUT_S))
+                elif path == "/control/screenshot":
+                    shot = _validated(ScreenshotBody, self._json_body())
+                    png = control.screenshot_png(shot.max_width, UI_TIMEOUT_S)
+                    self._send_bytes(HTTPStatus.OK, png, "image/png")
+                else:
+                    raise AutomationError(HTTPStatus.NOT_FOUND, f"no route POST {path}")
+            except AutomationError as exc:
+                self._send(exc.status, {"error": str(exc), **exc.extra})
+
+        def _refuse_unread(self, code: HTTPStatus, error: str) -> None:
+            # The body is left unread (too large to bother): this connection cannot go on.
+            self.close_connection = True
+            self._send(code, {"error": error})
+
         # Plumbing ------------------------------------------------------------------------
 
         def _json_body(self) -> dict[str, Any]:
             try:
                 body = json.loads(self._raw_body or b"{}")
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[..." too deep
                 raise AutomationError(HTTPStatus.BAD_REQUEST, "body is not JSON") from exc
             if not isinstance(body, dict):
                 raise AutomationError(HTTPStatus.BAD_REQUEST, "body must be a JSON object")
@@ -225,14 +374,32 @@ def _make_handler(
 
         def _send(self, code: HTTPStatus, payload: dict[str, Any]) -> None:
             data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+            self._send_bytes(code, data, "application/json; charset=utf-8")
+
+        def _send_bytes(self, code: HTTPStatus, data: bytes, content_type: str) -> None:
             self.send_response(code)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            if self.close_connection:  # tell the client, or it would reuse a closed connection
+                self.send_header("Connection", "close")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
             self.end_headers()
             self.wfile.write(data)
 
     return Handler
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(model: type[M], body: dict[str, Any]) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        # Field locations only: the values a client sent stay out of the answer and the log.
+        where = sorted({".".join(str(p)[:32] for p in e["loc"]) or "body" for e in exc.errors()})
+        raise AutomationError(HTTPStatus.BAD_REQUEST, "bad body",
+                              fields=where[:5]) from None
 
 
 def _seconds(text: str) -> float:

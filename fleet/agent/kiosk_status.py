@@ -29,6 +29,9 @@ MAX_STATUS_BYTES = 64 * 1024
 
 #: Code of a peripheral entry that breaks the contract (and whose own code is unusable).
 BAD_ENTRY = "bad-status"
+#: Bounds of the entries added within major 1 (kiosk-status.schema.json).
+MAX_CHECKED_AT = 7_258_118_400.0
+MAX_OUTBOX_DEPTH = 1_000_000
 
 _SCHEMA = re.compile(r"^(?P<name>[a-z][a-z0-9.-]{0,63})/(?P<major>[0-9]{1,6})$")
 _CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -58,6 +61,34 @@ class PeripheralStatus(BaseModel):
     reason: Annotated[str, Field(max_length=MAX_TEXT_LEN)] = ""
 
 
+class MaintenanceStatus(BaseModel):
+    """Maintenance on the fleet's word; `pending`: on, a citizen still being served."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    on: Annotated[bool, Field(strict=True)]
+    pending: Annotated[bool, Field(strict=True)]
+
+
+class EdgeStatus(BaseModel):
+    """The outcome of the kiosk's last call to its edge server."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    reachable: Annotated[bool, Field(strict=True)]
+    checked_at: Annotated[float, Field(ge=0, le=MAX_CHECKED_AT, allow_inf_nan=False,
+                                       strict=True)]  # a number, not "1780000000"
+
+
+class OutboxStatus(BaseModel):
+    """A kiosk's local durable queue (the hall kiosk has none and leaves it out)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    depth: Annotated[int, Field(ge=0, le=MAX_OUTBOX_DEPTH, strict=True)]
+    oldest_age_s: Annotated[float | None, Field(ge=0, allow_inf_nan=False, strict=True)] = None
+
+
 class KioskStatus(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
@@ -73,6 +104,11 @@ class KioskStatus(BaseModel):
              PeripheralStatus],
         Field(max_length=MAX_PERIPHERALS),
     ]
+    # Added within major 1: None when absent (an older kiosk) or null. One that breaks the
+    # contract refuses the document, as any other top-level field does.
+    maintenance: MaintenanceStatus | None = None
+    edge: EdgeStatus | None = None
+    outbox: OutboxStatus | None = None
 
 
 class _Envelope(KioskStatus):

@@ -47,6 +47,7 @@ from kiosk.edge.models import (
     Subsidies,
 )
 from kiosk.edge.problems import problem_from
+from kiosk.edge.reachability import EdgeReachability
 from kiosk.field.edge_calls import FieldQueue, TripPrepared
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class EdgeClient:
         self._on_refused = on_credential_refused
         self._connect_timeout_s = connect_timeout_s
         self._max_bytes = max_answer_bytes
+        self.reachability = EdgeReachability()  # every call's outcome, for /status
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + API,
             headers={
@@ -266,17 +268,22 @@ class EdgeClient:
                 finally:
                     response.close()
         except (httpx.TransportError, DeadlinePassed) as exc:  # connect, deadline, resets, ...
+            self.reachability.record(False)
             raise EdgeUnreachable(f"{type(exc).__name__} on {what}") from exc
         except AnswerTooLarge:
+            self.reachability.record(True)  # it answered, too much
             raise EdgeProblem(INVALID_RESPONSE, response.status_code,
                               title=f"answer larger than {raw_max_bytes or self._max_bytes}"
                                     f" bytes on {what}"
                               ) from None
         status = response.status_code
+        if 200 <= status < 300:
+            self.reachability.record(True)
         log.debug("edge %s -> %d in %.0f ms", what, status, (time.monotonic() - started) * 1000)
         if not 200 <= status < 300:
             error = problem_from(status, response.headers.get("content-type", ""), content,
                                  response.headers.get("retry-after"), what)
+            self.reachability.record(not isinstance(error, EdgeUnreachable))  # a gateway's 5xx
             if isinstance(error, EdgeProblem) and error.credential_refused:
                 self._credential_refused(error)
             raise error

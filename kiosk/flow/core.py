@@ -29,6 +29,7 @@ from kiosk.flow.events import (
     FlowEvent,
     IdleTick,
     IdleWarning,
+    MaintenanceSet,
     MessageExpired,
     RetryDue,
     Tap,
@@ -113,6 +114,8 @@ class KioskFlow:
         self._pending: Pending | None = None
         self._requests = 0
         self._active: _Active | None = None
+        # Maintenance (the fleet's word): the operator's reason while on, None while off.
+        self._maintenance: str | None = None
 
         self._idle = IdleCountdown(scheduler, self.handle, self._config.idle_timeout_s,
                                    self._config.idle_warning_s)
@@ -143,6 +146,18 @@ class KioskFlow:
     def _session(self) -> Session | None:
         return self._operator.citizen
 
+    @property
+    def maintenance(self) -> tuple[bool, bool]:
+        """(on, pending): pending while on and not shown yet, because a citizen is served."""
+        on = self._maintenance is not None
+        return on, on and not self._maintenance_shown
+
+    @property
+    def serving_citizen(self) -> bool:
+        """Anything but the idle attract screen or the out-of-service notice is on screen: it
+        may be a citizen's (screenshots are refused then)."""
+        return not (self._at_rest or self._maintenance_shown)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
@@ -150,10 +165,14 @@ class KioskFlow:
     def handle(self, event: object) -> None:
         """Apply one event. Call on the flow's thread only."""
         before = self._view
-        if isinstance(event, FlowEvent):
+        if self._maintenance_shown and (isinstance(event, Tap)
+                                        or not isinstance(event, FlowEvent)):
+            self._while_out_of_service(event)  # taps and device events
+        elif isinstance(event, FlowEvent):
             self._on_flow_event(event)
         else:
             self._on_device_event(event)
+        self._enforce_maintenance()
         self._hold.want(self._advice_outlives_token())
         self._publish(before, event)
         self._perform()
@@ -324,6 +343,9 @@ class KioskFlow:
                     self._finish()
             case MessageExpired(generation=gen) if gen == self._hold.generation:
                 self._go(ScreenName.ATTRACT)
+            case MaintenanceSet(on=on, reason=reason):
+                self._maintenance = reason if on else None
+                log.info("flow: maintenance %s", "on" if on else "off")
             case _:
                 log.debug("flow: stale %s ignored", type(event).__name__)
 
@@ -582,6 +604,48 @@ class KioskFlow:
 
     def _end_remote(self, session_id: str) -> None:
         self._effects.append(EndRemote(session_id, self._new_key()))
+
+    # Maintenance ----------------------------------------------------------------------------
+
+    @property
+    def _maintenance_shown(self) -> bool:
+        notice = self._notice
+        return (self._screen is ScreenName.MESSAGE and notice is not None
+                and notice.key == Msg.MAINTENANCE)
+
+    @property
+    def _at_rest(self) -> bool:
+        """Nobody is being served: the attract screen, no token in hand, nothing under way."""
+        return (self._screen is ScreenName.ATTRACT and self._session is None
+                and self._active is None and self._pending is None and self._begun is None
+                and not self._token_present)
+
+    def _enforce_maintenance(self) -> None:
+        """Show the out-of-service notice the moment nobody is served; leave it when off."""
+        reason = self._maintenance
+        if reason is None:
+            if self._maintenance_shown:
+                self._go(ScreenName.ATTRACT)
+            return
+        notice = self._notice
+        if self._at_rest or (self._maintenance_shown and notice is not None
+                             and notice.detail != reason):
+            self._show(Notice(key=Msg.MAINTENANCE, tone=Tone.INFO, detail=reason))
+
+    def _while_out_of_service(self, event: object) -> None:
+        """Out of service, nothing citizen-facing works: taps and new tokens are ignored, but
+        the devices' presence is still followed (a pulled card, a scanner unplugged)."""
+        if isinstance(event, Tap):
+            log.info("flow: tap %s ignored: out of service", event.action)
+            return
+        for method in self._methods.values():
+            intent = method.interpret(event)
+            if isinstance(intent, Availability):
+                self._on_availability(method, intent.available)
+                return
+            if intent is not None:
+                log.info("flow: %s ignored: out of service", type(intent).__name__)
+                return
 
     # Screens --------------------------------------------------------------------------------
 

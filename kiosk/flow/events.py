@@ -61,4 +61,17 @@ class MessageExpired:
     generation: int
 
 
-FlowEvent = Tap | Activity | EdgeAnswered | RetryDue | IdleWarning | IdleTick | MessageExpired
+@dataclass(frozen=True)
+class MaintenanceSet:
+    """The fleet turned maintenance on or off (kiosk.status_server, POST /control/maintenance).
+
+    On: the out-of-service notice shows as soon as no citizen is being served (a session open
+    now is never cut). `reason` is the operator's plain words, shown on that notice.
+    """
+
+    on: bool
+    reason: str = ""
+
+
+FlowEvent = (Tap | Activity | EdgeAnswered | RetryDue | IdleWarning | IdleTick | MessageExpired
+             | MaintenanceSet)

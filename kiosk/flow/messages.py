@@ -27,6 +27,8 @@ class Msg(StrEnum):
     CARD_DATA_INVALID = "msg.card_data_invalid"
     SESSION_EXPIRED = "msg.session_expired"
     DEVICE_NOT_AUTHORISED = "msg.device_not_authorised"
+    # Out of service on the fleet's word (maintenance); the operator's reason is its detail.
+    MAINTENANCE = "msg.maintenance"
     UNEXPECTED = "msg.unexpected"
     # Submissions (apply, card loss)
     DUPLICATE_APPLICATION = "msg.duplicate_application"

@@ -33,6 +33,9 @@ class Notice:
     journey: str | None = None  # a service the notice offers (e.g. reversing a loss report)
     # Other ways of identifying the notice offers (the card cannot be used: "qr", "idcard").
     ways: tuple[str, ...] = ()
+    # Words that are not the catalogue's, shown under the body as given (maintenance's reason,
+    # typed by an operator; never citizen data).
+    detail: str = ""
 
 
 @dataclass(frozen=True)

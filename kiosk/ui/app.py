@@ -34,6 +34,7 @@ from kiosk.field.queue_poll import QueuePoller
 from kiosk.field.session import StaffSessions
 from kiosk.flow import Activity, FlowConfig, KioskFlow, RetryPolicy, Tap, pin_kit, print_kit
 from kiosk.flow.certify_kit import capabilities_of, install_kit, installed_kit
+from kiosk.flow.events import MaintenanceSet
 from kiosk.flow.ports import EdgePort, Scheduler
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
@@ -47,6 +48,7 @@ from kiosk.status_server import StatusServer
 from kiosk.ui.automation import UiAutomation
 from kiosk.ui.bridge import HardwareBridge
 from kiosk.ui.chrome import Footer, Header, IdleOverlay
+from kiosk.ui.control import UiControl
 from kiosk.ui.frames import after_frames, capture, unique_path
 from kiosk.ui.screens import SCREENS, KioskScreen, UiContext
 from kiosk.ui.screens.field_banner import make_banner
@@ -149,6 +151,9 @@ class KioskApp(App):
         self.screens: dict[ScreenName, KioskScreen] = {}
         self._shown: KioskScreen | None = None
         self._stopped = False
+        # (on, pending) of maintenance for /status: written on the UI thread, read by the
+        # status server's (a tuple is replaced whole, never changed in place).
+        self._maintenance: tuple[bool, bool] = (False, False)
 
     # Building -------------------------------------------------------------------------------
 
@@ -219,16 +224,34 @@ class KioskApp(App):
         if s.screenshots_dir is not None:
             log.warning("screenshots of every screen go to %s: simulated cards only",
                         s.screenshots_dir)
-        self.status.start(self.status_document, self.watch, automation)
+        control = UiControl(self) if s.control_token_file is not None else None
+        self.status.start(self.status_document, self.watch, automation,
+                          control=control, control_token_file=s.control_token_file)
 
     def status_document(self) -> dict[str, Any]:
         """GET /status (docs/contracts/kiosk-status.md): names of things and health only."""
+        reachability = getattr(self.edge, "reachability", None)  # a test's fake edge has none
         return build_status(
             app_version=__version__, device_id=self.settings.device_id,
             screen=self.watch.screen, session_active=self.watch.session_active,
             peripherals=self.peripherals,
             credential=self.credentials.status() if self.credentials is not None else None,
+            maintenance=self._maintenance,
+            edge=reachability.last() if reachability is not None else None,
         ).as_json()
+
+    # Control (kiosk.ui.control, on the UI thread) ---------------------------------------------
+
+    def set_maintenance(self, on: bool, reason: str) -> tuple[bool, bool]:
+        self.flow.handle(MaintenanceSet(on, reason))
+        self._maintenance = self.flow.maintenance
+        return self._maintenance
+
+    def ui_ready(self) -> bool:
+        return self.watch.screen != "starting" and not self._stopped
+
+    def serving_citizen(self) -> bool:
+        return self.flow.serving_citizen or self.overlay.shown
 
     # Input ----------------------------------------------------------------------------------
 
@@ -257,6 +280,7 @@ class KioskApp(App):
     # Rendering ------------------------------------------------------------------------------
 
     def render(self, view: View) -> None:
+        self._maintenance = self.flow.maintenance
         screen = self.screens[view.screen]
         if self._shown is not screen:  # (the manager starts on attract without our say-so)
             if self._shown is not None:

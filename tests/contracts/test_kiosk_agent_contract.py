@@ -22,12 +22,19 @@ from drivers.card.fake import FakeCardReader
 from drivers.registry import REGISTRY, Impl, PeripheralKind
 from fleet.agent import kiosk_status as agent
 from kiosk import status_document as kiosk
+from kiosk.edge.reachability import EdgeContact
 from kiosk.peripherals import Peripheral, Peripherals
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs/contracts/kiosk-status.schema.json"
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())
 VALIDATOR = jsonschema_rs.validator_for(SCHEMA)
 PERIPHERAL = SCHEMA["$defs"]["peripheral"]
+# The entries added within major 1 that the agent reads, with its model and the kiosk's.
+ADDED = {"maintenance": (agent.MaintenanceStatus, kiosk.MaintenanceEntry),
+         "edge": (agent.EdgeStatus, kiosk.EdgeEntry),
+         "outbox": (agent.OutboxStatus, kiosk.OutboxEntry)}
+# The hall kiosk keeps no local durable queue (the outbox is the edge's): it never sends one.
+NEVER_SENT = {"outbox"}
 
 
 def _kiosk_document(impl: Impl = Impl.REAL, health: Health | None = None) -> dict[str, Any]:
@@ -40,7 +47,8 @@ def _kiosk_document(impl: Impl = Impl.REAL, health: Health | None = None) -> dic
               for kind in PeripheralKind if kind is not PeripheralKind.CARD]
     return kiosk.build_status(app_version="0.1.0", device_id="hall-3-kiosk-07",
                               screen="starting", session_active=False,
-                              peripherals=Peripherals(items)).as_json()
+                              peripherals=Peripherals(items), maintenance=(True, True),
+                              edge=EdgeContact(False, 1780000000.5)).as_json()
 
 
 def _agent_accepts(document: Any) -> bool:
@@ -75,6 +83,18 @@ def test_every_document_the_kiosk_builds_keeps_the_schema_and_the_agent_reads_it
         assert (got.state, got.code, got.reason) == (entry["state"], entry["code"],
                                                      entry["reason"])
     assert (read.screen, read.session_active, read.app_version) == ("starting", False, "0.1.0")
+    assert read.maintenance is not None and read.edge is not None and read.outbox is None
+    assert (read.maintenance.on, read.maintenance.pending) == (True, True)
+    assert (read.edge.reachable, read.edge.checked_at) == (False, 1780000000.5)
+
+
+def test_an_older_kiosks_document_reads_as_none_for_the_added_entries() -> None:
+    document = {k: v for k, v in _kiosk_document().items() if k not in ADDED}
+    assert VALIDATOR.is_valid(document)
+    read = agent.check_kiosk_status(document)
+    assert (read.maintenance, read.edge, read.outbox) == (None, None, None)
+    nulls = {**document, **dict.fromkeys(ADDED)}
+    assert VALIDATOR.is_valid(nulls) and agent.check_kiosk_status(nulls).edge is None
 
 
 def _model_fields(model: Any) -> tuple[set[str], set[str]]:
@@ -91,7 +111,7 @@ def test_both_models_have_the_schemas_fields() -> None:
     k_top, _ = _model_fields(kiosk.KioskStatus)
     k_entry, _ = _model_fields(kiosk.PeripheralEntry)
     assert (k_top, k_entry) == (top, entry)
-    assert set(_kiosk_document()) == top
+    assert set(_kiosk_document()) == top - NEVER_SENT
     assert all(set(e) == entry for e in _kiosk_document()["peripherals"].values())
 
     # The agent requires exactly what the schema requires, and knows no field it does not.
@@ -99,6 +119,14 @@ def test_both_models_have_the_schemas_fields() -> None:
     a_entry, a_entry_required = _model_fields(agent.PeripheralStatus)
     assert a_required == required and a_entry_required == entry_required
     assert a_top <= top and a_entry <= entry
+    assert set(ADDED) <= a_top  # the agent reads every added entry
+
+    for name, (agent_model, kiosk_model) in ADDED.items():
+        definition = SCHEMA["$defs"][name]
+        a_names, a_req = _model_fields(agent_model)
+        k_names, k_req = _model_fields(kiosk_model)
+        assert a_names == k_names == set(definition["properties"]), name
+        assert a_req == k_req == set(definition["required"]), name
 
 
 # Envelope changes: for each, the schema and the agent must agree on accept/refuse.
@@ -113,6 +141,18 @@ MUTATIONS: list[tuple[str, Any]] = [
     ("peripherals", {f"p{i}": {"state": "ok", "code": "ok"} for i in range(33)}),
     ("peripherals", {"fingerprint": {"state": "ok", "code": "ok", "added_in_1_1": 1}}),
     ("added_in_1_1", {"anything": True}),
+    ("maintenance", {"on": True, "pending": False}),
+    ("maintenance", {"on": "yes", "pending": False}),
+    ("maintenance", {"on": True}), ("maintenance", []), ("maintenance", True),
+    ("maintenance", {"on": False, "pending": False, "since": 1}),
+    ("edge", {"reachable": True, "checked_at": 0}), ("edge", {"reachable": 1, "checked_at": 0}),
+    ("edge", {"reachable": True, "checked_at": -1}), ("edge", {"reachable": True}),
+    ("edge", {"reachable": True, "checked_at": "1780000000"}),
+    ("edge", {"reachable": True, "checked_at": 7258118401}),
+    ("outbox", {"depth": 0, "oldest_age_s": None}), ("outbox", {"depth": 3, "oldest_age_s": 9.5}),
+    ("outbox", {"depth": 3}), ("outbox", {"depth": -1}), ("outbox", {"depth": 1_000_001}),
+    ("outbox", {"depth": True}), ("outbox", {"depth": "3"}), ("outbox", {"oldest_age_s": 1.0}),
+    ("outbox", {"depth": 1, "oldest_age_s": -0.5}), ("outbox", {"depth": 1, "oldest_age_s": "1"}),
 ]
 
 
@@ -158,6 +198,26 @@ def test_schema_and_agent_agree_on_any_envelope(changes: dict[str, Any]) -> None
         else:
             document[field] = value
     assert _agent_accepts(document) == VALIDATOR.is_valid(document), changes
+
+
+_FLAG = st.one_of(st.booleans(), st.integers(-1, 2), st.none(), st.text(max_size=4))
+_NUMBER = st.one_of(st.integers(-10, 2_000_000), st.floats(allow_nan=False, allow_infinity=False),
+                    st.none(), st.booleans(), st.text(max_size=4))
+_ADDED_ENTRY = st.one_of(
+    st.none(),
+    st.fixed_dictionaries({}, optional={"on": _FLAG, "pending": _FLAG}),
+    st.fixed_dictionaries({}, optional={"reachable": _FLAG, "checked_at": _NUMBER}),
+    st.fixed_dictionaries({}, optional={"depth": st.one_of(st.integers(-10, 2_000_000),
+                                                           st.none(), st.booleans()),
+                                        "oldest_age_s": _NUMBER}),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from(sorted(ADDED)), entry=_ADDED_ENTRY)
+def test_schema_and_agent_agree_on_any_added_entry(name: str, entry: Any) -> None:
+    document = {**copy.deepcopy(_BASE), name: entry}
+    assert _agent_accepts(document) == VALIDATOR.is_valid(document), (name, entry)
 
 
 _BASE = _kiosk_document()

@@ -84,7 +84,8 @@ def test_status_reports_health_and_no_citizen_data(kiosk: RunningKiosk) -> None:
     reader = status["peripherals"]["card_reader"]
     assert (reader["state"], reader["code"]) == ("missing", "not-configured")
     assert set(status) == {"schema", "app_version", "device_id", "screen", "session_active",
-                           "peripherals", "credential"}  # hrss.kiosk-status/1 (kiosk-status.md)
+                           "peripherals", "credential", "maintenance"}  # kiosk-status.md
+    assert status["maintenance"] == {"on": False, "pending": False}
     # A legacy dev1 token (no expiry): usable as far as the kiosk can tell, never shown.
     assert status["credential"] == {"state": "valid", "out_of_service": False, "expires_at": None}
 

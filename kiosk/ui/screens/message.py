@@ -30,6 +30,8 @@ class MessageScreen(KioskScreen):
         self.mark = Mark(th, pos_hint={"center_x": 0.5})
         self.title = self.text("display", bold=True)
         self.body = self.text("heading")
+        # Words from outside the catalogue (maintenance: the operator's reason), as given.
+        self.detail = self.text("heading", colour=p.info_text)
         self.retrying = FitBox(spacing=dp(16))
         self.dots = BusyDots(th, animate=ctx.animate, pos_hint={"center_x": 0.5})
         self.retry_text = self.text("body", colour=p.text_muted, text=ctx.t("message.retrying"))
@@ -38,7 +40,7 @@ class MessageScreen(KioskScreen):
         self.offer = self.text("heading", colour=p.info_text)
         # Other ways of identifying (the card cannot be used here): one line each.
         self.ways = self.text("heading", colour=p.info_text)
-        for widget in (self.mark, self.title, self.body, self.offer, self.ways):
+        for widget in (self.mark, self.title, self.body, self.detail, self.offer, self.ways):
             # + self.retrying
             self.panel.add_widget(widget)
         self.buttons = BoxLayout(size_hint_y=None, height=dp(th.button_height),
@@ -62,6 +64,7 @@ class MessageScreen(KioskScreen):
                                Tone.INFO: p.info_mark}[notice.tone])
         self.title.text = t(f"{notice.key}.title")
         self.body.text = t(f"{notice.key}.body")
+        self.detail.text = t("message.reason", reason=notice.detail) if notice.detail else ""
         shown = self.retrying.parent is not None
         if notice.retrying and not shown:
             self.panel.add_widget(self.retrying)

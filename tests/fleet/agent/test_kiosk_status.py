@@ -96,3 +96,32 @@ def test_the_probe_reports_a_refused_document_as_its_own_state(
     assert set(report.peripherals) == {"card_reader", "printer"}
     assert {(p.state, p.code) for p in report.peripherals.values()} == {("missing", code)}
     assert caplog.text.count("document refused") == 1  # once per change, not per poll
+
+
+def test_maintenance_edge_and_outbox_are_read_and_none_when_absent() -> None:
+    older = read_kiosk_status(_bytes(kiosk_status()))
+    assert (older.maintenance, older.edge, older.outbox) == (None, None, None)
+    status = read_kiosk_status(_bytes({
+        **kiosk_status(),
+        "maintenance": {"on": True, "pending": True, "added_in_1_9": 1},  # unknown: ignored
+        "edge": {"reachable": False, "checked_at": 1780000000},
+        "outbox": {"depth": 12, "oldest_age_s": 95.5},
+    }))
+    assert status.maintenance is not None and status.edge is not None
+    assert status.outbox is not None
+    assert (status.maintenance.on, status.maintenance.pending) == (True, True)
+    assert (status.edge.reachable, status.edge.checked_at) == (False, 1780000000.0)
+    assert (status.outbox.depth, status.outbox.oldest_age_s) == (12, 95.5)
+
+
+@pytest.mark.parametrize(("field", "entry"), [
+    ("maintenance", {"on": "yes", "pending": False}), ("maintenance", {"on": True}),
+    ("edge", {"reachable": True, "checked_at": "soon"}), ("edge", {"reachable": None}),
+    ("outbox", {"depth": -1}), ("outbox", {"depth": 1.5}), ("outbox", "full"),
+])
+def test_an_added_entry_outside_the_contract_refuses_the_document_naming_it(
+    field: str, entry: Any
+) -> None:
+    refused = _refused(_bytes({**kiosk_status(), field: entry}))
+    assert refused.rejection is StatusRejection.INVALID and field in refused.detail
+    assert "soon" not in refused.detail and "full" not in refused.detail  # never the values

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from fleet.manager.config_cli import devices_app  # typer only, like this module
+from fleet.manager.remote_cli import remote_app  # typer only, like this module
 from fleet.manager.rollouts.cli import rollouts_app  # typer only, like this module
 from fleet.updates.cli import artifacts_app  # typer only, like this module
 
@@ -20,6 +22,8 @@ fleet_app = typer.Typer(
 )
 fleet_app.add_typer(rollouts_app, name="rollouts")
 fleet_app.add_typer(artifacts_app, name="artifacts")
+fleet_app.add_typer(devices_app, name="devices")
+fleet_app.add_typer(remote_app, name="remote")
 
 ConfigOption = Annotated[
     Path | None,

@@ -2,7 +2,8 @@
 
 Inputs are method calls (`connecting`, `connected`, `disconnected`, `health_due`, `command`,
 `jobs_due`, `job_progress`, `job_finished`, `stopping`); outputs are frozen data (`Publish`,
-`Will`, `RecordAnswer`, `SaveJobs`, `NeedReport`, `RunJob`) that a shell carries out. The core
+`Will`, `RecordAnswer`, `SaveJobs`, `NeedReport`, `RunJob`, `ConfigChanged`) that a shell
+carries out. The core
 reads no clock (`now` is passed in), touches no file, takes no lock and never blocks: the agent
 (`fleet.agent.service`) and the fleet simulator (`simulators.fleet`) drive the same core, the one
 over a real MQTT client, the other for thousands of terminals at once. Calls must be serialised
@@ -40,6 +41,7 @@ from fleet.agent.commands.base import (
     Outcome,
     StartJob,
 )
+from fleet.agent.commands.set_config import ConfigChange, RunningConfig
 from fleet.agent.records import AnsweredCommand, JobRecord
 from fleet.protocol.codec import ProtocolError, decode, encode
 from fleet.protocol.messages import (
@@ -54,6 +56,8 @@ from fleet.protocol.messages import (
     JobState,
     JobUpdate,
     KioskHealth,
+    MaintenanceHealth,
+    OutboxHealth,
     Payload,
     PeripheralHealth,
     SystemHealth,
@@ -64,8 +68,9 @@ log = logging.getLogger(__name__)
 
 # The records the core hands out, importable from here by the core's users (the simulator).
 __all__ = [
-    "AgentCore", "AnsweredCommand", "Effect", "HealthReport", "Identity", "JobRecord",
-    "NeedReport", "Publish", "RecordAnswer", "RunJob", "SaveJobs", "Will",
+    "AgentCore", "AnsweredCommand", "ConfigChanged", "Effect", "HealthReport", "Identity",
+    "JobRecord", "NeedReport", "Publish", "RecordAnswer", "RunJob", "RunningConfig", "SaveJobs",
+    "Will",
 ]
 
 #: How long an answered command's record outlives the command's expiry (clock skew between
@@ -126,7 +131,14 @@ class RunJob:
     job: JobRecord
 
 
-Effect = Publish | RecordAnswer | SaveJobs | NeedReport | RunJob
+@dataclass(frozen=True)
+class ConfigChanged:
+    """Keep this configuration (before the result that follows it), then apply its values."""
+
+    config: RunningConfig
+
+
+Effect = Publish | RecordAnswer | SaveJobs | NeedReport | RunJob | ConfigChanged
 
 
 @dataclass(frozen=True)
@@ -147,6 +159,10 @@ class HealthReport:
     kiosk: KioskHealth
     peripherals: Mapping[str, PeripheralHealth]
     edge: EdgeHealth | None = None  # None: this agent does not read an edge
+    temperature_c: float | None = None  # None: no thermal zone to read
+    edge_reachable: bool | None = None  # the kiosk's view; None when it does not say
+    outbox: OutboxHealth | None = None
+    maintenance: MaintenanceHealth | None = None
 
 
 AnsweredLookup = Callable[[str], AnsweredCommand | None]
@@ -159,9 +175,13 @@ class AgentCore:
         *,
         jobs: Iterable[JobRecord] = (),
         handlers: Mapping[str, CommandHandler] = COMMANDS,
+        config: RunningConfig | None = None,
     ) -> None:
         self.identity = identity
         self.handlers = handlers
+        # The configuration running (set-config); by default the provisioned interval only.
+        self.config = config if config is not None else RunningConfig(
+            defaults={"health_interval_s": identity.health_interval_s})
         self.session_seq: int | None = None
         self.born = False  # the birth of `session_seq` has been handed out
         self.health_seq = 0
@@ -203,13 +223,18 @@ class AgentCore:
         birth = Birth(
             device_id=ident.device_id, ts=now, session_seq=self.session_seq,
             app_version=app_version, agent_version=ident.agent_version, site=ident.site,
-            hostname=ident.hostname, health_interval_s=ident.health_interval_s,
-            commands=sorted(self.handlers),
+            hostname=ident.hostname, health_interval_s=self.health_interval_s,
+            commands=sorted(self.handlers), config=self.config.report(),
         )
         return self._publish(Channel.BIRTH, birth)
 
     def disconnected(self) -> None:
         self.born = False
+
+    @property
+    def health_interval_s(self) -> float:
+        """The interval running: the desired one if set, else the provisioned one."""
+        return float(self.config.values.get("health_interval_s", self.identity.health_interval_s))
 
     @property
     def online(self) -> bool:
@@ -237,6 +262,8 @@ class AgentCore:
             device_id=self.identity.device_id, ts=now, session_seq=self.session_seq,
             seq=self.health_seq, app_version=report.app_version, system=report.system,
             kiosk=report.kiosk, peripherals=dict(report.peripherals), edge=report.edge,
+            temperature_c=report.temperature_c, edge_reachable=report.edge_reachable,
+            outbox=report.outbox, maintenance=report.maintenance,
         )
         return [self._publish(Channel.HEALTH, health)]
 
@@ -309,7 +336,26 @@ class AgentCore:
                 return self._birth_now(report, now)
             case StartJob():
                 return self._start_job(command, outcome, now)
+            case ConfigChange():
+                return self._set_config(outcome)
         return self._cancel_job(outcome, now)
+
+    def _set_config(self, change: ConfigChange) -> tuple[Answer, list[Effect]]:
+        """A newer revision replaces the desired values whole (a key no longer desired goes
+        back to its provisioned value); an older or the same one changes nothing."""
+        running = self.config
+        if change.revision <= running.revision:
+            return Answer(CommandStatus.OK, {
+                "config": running.report_json(), "applied": {}, "refused": change.refused,
+                "ignored": f"revision {change.revision} is not newer than {running.revision}",
+            }), []
+        self.config = replace(running, revision=change.revision, desired=dict(change.accepted))
+        applied = self.config.report_json()["values"]
+        return Answer(CommandStatus.OK, {
+            "config": self.config.report_json(),
+            "applied": {k: applied[k] for k in change.accepted if k in applied},
+            "refused": change.refused,
+        }), [ConfigChanged(self.config)]
 
     def _health_now(
         self, report: HealthReport | None, now: datetime

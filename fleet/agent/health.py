@@ -1,5 +1,6 @@
-"""Health collection: the host (psutil), the kiosk's local status endpoint and, when configured,
-the hall's edge server (its outbox, central reachability and cache).
+"""Health collection: the host (psutil, the thermal zones), the kiosk's local status endpoint
+(its peripherals, and its own view of the edge, its outbox and its maintenance mode) and, when
+configured, the hall's edge server (its outbox, central reachability and cache).
 
 The agent never opens the peripherals itself (the card reader is exclusive); it asks the kiosk,
 which knows each driver's health (docs/contracts/drivers.md).
@@ -17,7 +18,7 @@ from typing import Any
 
 import httpx
 import psutil
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from common.clock import Deadline
 from common.http import AnswerTooLarge, DeadlinePassed, deadline_transport, read_bounded, within
@@ -33,9 +34,12 @@ from fleet.protocol.messages import (
     KIOSK_UNREACHABLE,
     EdgeHealth,
     KioskHealth,
+    MaintenanceHealth,
+    OutboxHealth,
     PeripheralHealth,
     PeripheralState,
     SystemHealth,
+    TemperatureC,
 )
 
 log = logging.getLogger(__name__)
@@ -80,10 +84,44 @@ def system_health(disk_path: Path) -> SystemHealth:
     )
 
 
+# -- temperature ----------------------------------------------------------------------------
+
+#: Thermal zones read at most (a PC has a handful; more is not a thermal directory).
+MAX_THERMAL_ZONES = 64
+_TEMPERATURE = TypeAdapter(TemperatureC)
+
+
+def read_temperature(thermal_dir: Path) -> float | None:
+    """The hottest of `<thermal_dir>/thermal_zone*/temp` (millidegrees Celsius), in degrees;
+    None where there is none. A zone that cannot be read or says something outside -40..150
+    (a disabled sensor reads -273 or 0x7fffffff) is left out alone."""
+    try:
+        zones = sorted(thermal_dir.glob("thermal_zone*"))[:MAX_THERMAL_ZONES]
+    except OSError:
+        return None
+    readings: list[float] = []
+    for zone in zones:
+        try:
+            with (zone / "temp").open("rb") as f:
+                raw = f.read(32)
+            value = _TEMPERATURE.validate_python(int(raw.strip()) / 1000.0)
+        except (OSError, ValueError):  # ValidationError is a ValueError
+            continue
+        readings.append(round(value, 1))
+    return max(readings, default=None)
+
+
+# -- the kiosk ---------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class KioskReport:
     kiosk: KioskHealth
     peripherals: dict[str, PeripheralHealth]
+    # From the status document's optional entries (None when the kiosk does not give them).
+    edge_reachable: bool | None = None
+    outbox: OutboxHealth | None = None
+    maintenance: MaintenanceHealth | None = None
 
 
 class StatusUnavailable(Exception):
@@ -105,7 +143,35 @@ def parse_kiosk_status(body: bytes) -> KioskReport:
             name: PeripheralHealth(state=p.state, code=p.code, reason=p.reason)
             for name, p in status.peripherals.items()
         },
+        **kiosk_extras(status),
     )
+
+
+def _entry(entry: object, name: str) -> Any:
+    return entry.get(name) if isinstance(entry, dict) else getattr(entry, name, None)
+
+
+def kiosk_extras(status: object) -> dict[str, Any]:
+    """The optional `edge`, `outbox` and `maintenance` entries of a status document, each
+    validated alone (a bad one is null, the others stand). Read with getattr: a reader of an
+    older contract has no such attributes, and every entry is then null."""
+    extras: dict[str, Any] = {}
+    edge = getattr(status, "edge", None)
+    reachable = _entry(edge, "reachable") if edge is not None else None
+    if isinstance(reachable, bool):
+        extras["edge_reachable"] = reachable
+    for key, model, fields in (("outbox", OutboxHealth, ("depth", "oldest_age_s")),
+                               ("maintenance", MaintenanceHealth, ("on", "pending"))):
+        entry = getattr(status, key, None)
+        if entry is None:
+            continue
+        given = {f: _entry(entry, f) for f in fields}
+        try:
+            extras[key] = model.model_validate(
+                {f: v for f, v in given.items() if v is not None}, strict=True)
+        except ValidationError:
+            log.debug("kiosk status: %s entry out of the contract; reported as null", key)
+    return extras
 
 
 class KioskProbe:

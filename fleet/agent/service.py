@@ -27,8 +27,10 @@ import psutil
 from common.backoff import Backoff
 from common.clock import Clock, utc_now
 from common.version import __version__
+from fleet.agent.commands.set_config import ConfigStore, apply_live, config_defaults
 from fleet.agent.core import (
     AgentCore,
+    ConfigChanged,
     Effect,
     HealthReport,
     Identity,
@@ -37,10 +39,12 @@ from fleet.agent.core import (
     Publish,
     RecordAnswer,
     RunJob,
+    RunningConfig,
     SaveJobs,
 )
-from fleet.agent.health import EdgeProbe, KioskProbe, system_health
+from fleet.agent.health import EdgeProbe, KioskProbe, read_temperature, system_health
 from fleet.agent.settings import AgentSettings
+from fleet.agent.shell_commands import ShellCommands, Worked
 from fleet.agent.state import AnsweredCommands, JobStore, PeripheralMemory, SessionSeqStore
 from fleet.agent.transport import Callbacks, MqttTransport, Transport, TransportFactory
 from fleet.agent.update.health import TerminalStatus
@@ -88,7 +92,7 @@ class _JobEnded:
 
 
 _STOP = _Stop()
-_Task = _Stop | _Born | IncomingMessage | _JobProgress | _JobEnded
+_Task = _Stop | _Born | IncomingMessage | _JobProgress | _JobEnded | Worked
 
 
 def mqtt_transport(settings: AgentSettings) -> MqttTransport:
@@ -121,6 +125,7 @@ class Agent:
         self._seq_store = SessionSeqStore(settings.state_dir)
         self._answered = AnsweredCommands(settings.state_dir, settings.answered_commands_max)
         self._jobs = JobStore(settings.state_dir)
+        self._config_store = ConfigStore(settings.state_dir)
         self._probe = KioskProbe(
             settings.kiosk_status_url,
             min(settings.kiosk_timeout_s, settings.health_interval_s),
@@ -140,6 +145,7 @@ class Agent:
                 health_interval_s=settings.health_interval_s,
             ),
             jobs=self._jobs.load(),
+            config=RunningConfig(*self._config_store.load(), defaults=config_defaults(settings)),
         )
         self._tasks: queue.SimpleQueue[_Task] = queue.SimpleQueue()
         self._stop_jobs = threading.Event()
@@ -151,6 +157,10 @@ class Agent:
             TerminalStatus(settings.kiosk_status_url, settings.kiosk_timeout_s,
                            settings.edge_url, settings.edge_timeout_s, self._stop_jobs),
         )
+        apply_live(self.core.config, self.updates)  # what set-config left in the state dir
+        # restart-app, reboot, maintenance, logs, screenshot: worked on before the core answers.
+        self.shell_commands = ShellCommands(settings, self.core.handlers, self._answered.get,
+                                            self._tasks.put, clock)
         # Serialises the core: it is called from the transport's threads and the main thread.
         self._lock = threading.Lock()
         factory = transport if transport is not None else mqtt_transport(settings)
@@ -172,10 +182,11 @@ class Agent:
         self._probe.report()  # learn the kiosk's app version for the first birth
         log.info("fleet agent %s (site %r) starting", self.device_id, self.settings.site)
         self._job_worker.start()
+        self.shell_commands.start()
         self._resume_orphan_update()
         self.mqtt.start()
-        interval = self.settings.health_interval_s
-        next_health = time.monotonic() + interval
+        # The interval running (set-config may change it): read again for every message.
+        next_health = time.monotonic() + self.core.health_interval_s
         next_jobs = time.monotonic()
         try:
             while True:
@@ -192,11 +203,14 @@ class Agent:
                 try:
                     if isinstance(task, IncomingMessage):
                         self.handle_command(task.payload)
+                    elif isinstance(task, Worked):
+                        self.handle_command(task.payload, task.started_at, worked=True)
+                        self.shell_commands.handed_back(task.command_id)
                     elif isinstance(task, _JobProgress | _JobEnded):
                         self._job_reported(task)
                     elif isinstance(task, _Born) or time.monotonic() >= next_health:
                         # Every interval, and right after each birth.
-                        next_health = time.monotonic() + interval
+                        next_health = time.monotonic() + self.core.health_interval_s
                         self.publish_health()
                     if self.core.active_jobs and time.monotonic() >= next_jobs:
                         next_jobs = time.monotonic() + JOB_TICK_S
@@ -212,6 +226,7 @@ class Agent:
         self._stop_jobs.set()
         if self._job_worker.is_alive():
             self._job_worker.join(JOB_WORKER_STOP_TIMEOUT_S)
+        self.shell_commands.stop(JOB_WORKER_STOP_TIMEOUT_S)
         announced = False
         for effect in self._core(lambda: self.core.stopping(self._clock())):
             assert isinstance(effect, Publish)
@@ -271,6 +286,10 @@ class Agent:
             kiosk=kiosk.kiosk,
             peripherals=kiosk.peripherals,
             edge=self._edge.report() if self._edge is not None else None,
+            temperature_c=read_temperature(self.settings.thermal_dir),
+            edge_reachable=kiosk.edge_reachable,
+            outbox=kiosk.outbox,
+            maintenance=kiosk.maintenance,
         )
 
     def publish_health(self) -> int | None:
@@ -281,13 +300,20 @@ class Agent:
         effects = self._core(lambda: self.core.health_due(report, self._clock()))
         return self.core.health_seq if self._apply(effects) else None
 
-    def handle_command(self, payload: bytes) -> None:
-        now: datetime = self._clock()
-        effects = self._core(lambda: self.core.command(payload, now, self._answered.get))
+    def handle_command(
+        self, payload: bytes, now: datetime | None = None, *, worked: bool = False
+    ) -> None:
+        if not worked:
+            taken = self.shell_commands.take(payload)
+            if taken is None:  # worked on first; comes back as a `Worked` task
+                return
+            payload = taken
+        at: datetime = now or self._clock()  # a worked command: when its work began
+        effects = self._core(lambda: self.core.command(payload, at, self._answered.get))
         if any(isinstance(e, NeedReport) for e in effects):
             report = self._report()
             effects = self._core(
-                lambda: self.core.command(payload, now, self._answered.get, report)
+                lambda: self.core.command(payload, at, self._answered.get, report)
             )
         self._apply(effects)
 
@@ -301,6 +327,11 @@ class Agent:
                 self._jobs.save(effect.jobs)
             elif isinstance(effect, RunJob):
                 self._job_queue.put(effect.job)
+            elif isinstance(effect, ConfigChanged):
+                # Kept before it is applied (and before the result goes out): after a restart
+                # the agent runs what it last reported.
+                self._config_store.save(effect.config.revision, effect.config.desired)
+                apply_live(effect.config, self.updates)
             elif isinstance(effect, Publish):
                 sent = self._publish(effect) and sent
         return sent

@@ -79,3 +79,23 @@ class AgentSettings(BrokerSettings):
     # Tests only: the update blocks at this point (a phase name, "install-partial" or
     # "switched") until the agent stops, so a test can kill it there.
     update_pause_at: str | None = None
+
+    # -- remote commands (fleet/agent/commands, fleet/agent/shell_commands.py; docs/fleet.md,
+    # "Remote commands"). `restart-app` runs restart_command (above) within restart_timeout_s.
+    # `reboot` runs this (argv, no shell), only while no citizen session is open.
+    reboot_command: list[str] = Field(default_factory=lambda: ["systemctl", "reboot"])
+    reboot_timeout_s: float = Field(30.0, gt=0, le=600)
+    # The kiosk's control API (at the status URL's host and port): the bearer token's file
+    # (provisioned, mode 0600); None: `maintenance` and `screenshot` answer not-configured.
+    kiosk_control_token_file: Path | None = None
+    kiosk_control_timeout_s: float = Field(10.0, gt=0, le=60)
+    # The widest screenshot asked of the kiosk (it is scaled down further to fit a result).
+    screenshot_max_width: int = Field(1280, ge=64, le=4096)
+    # The only files `logs` reads (their tails); None: that source answers not-configured.
+    agent_log_file: Path | None = None
+    kiosk_log_file: Path | None = None
+
+    # -- health and configuration (docs/fleet.md, "Configuration") ------------------------------
+    # Where the thermal zones are (the hottest one is reported as temperature_c); tests point it
+    # at a fake directory. A missing directory: temperature_c is null.
+    thermal_dir: Path = Path("/sys/class/thermal")

@@ -88,6 +88,8 @@ class CommandState(StrEnum):
     PENDING = "pending"  # stored; not yet acknowledged by the broker
     SENT = "sent"  # the broker has it
     TIMED_OUT = "timed-out"  # expired without an answer
+    # A set-config replaced by a newer revision before it was answered: never sent again.
+    SUPERSEDED = "superseded"
 
 
 #: States in which an agent's result is still accepted (a late result beats `timed-out`).
@@ -203,9 +205,30 @@ class RolloutTarget(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UtcDateTime, nullable=False))
 
 
+class DeviceConfig(SQLModel, table=True):
+    """A terminal's desired configuration (set through the REST API, one revision per change)
+    and the configuration it reports running (from its births and set-config results). Kept
+    apart from `fleet_device`: health ingest never touches it."""
+
+    __tablename__ = "fleet_device_config"
+
+    device_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    # 0: nothing desired yet (a row made by a birth's report).
+    revision: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    desired: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    desired_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    command_id: str | None = Field(default=None, sa_column=Column(String(64)))
+    reported_revision: int | None = Field(default=None, sa_column=Column(BigInteger))
+    reported: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    reported_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime))
+    # The newest set-config result's refusals: key -> the agent's reason.
+    refused: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
 TABLES = [
     Device.__table__, PresenceEvent.__table__, HealthSample.__table__, CommandRecord.__table__,
     JobRecord.__table__, DeviceLabels.__table__, Rollout.__table__, RolloutTarget.__table__,
+    DeviceConfig.__table__,
 ]
 
 #: The registry's own metadata for migrations: SQLModel.metadata holds every SQLModel table in

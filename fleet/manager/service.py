@@ -11,6 +11,7 @@ from typing import Any
 from common.clock import utc_now
 from fleet.manager import migrations
 from fleet.manager.commands import CommandService
+from fleet.manager.config import ConfigService
 from fleet.manager.db import open_database
 from fleet.manager.ingest import IngestWriter
 from fleet.manager.registry import Registry
@@ -91,10 +92,11 @@ class FleetManager:
         self.commands = CommandService(
             self.registry, self.mqtt, default_ttl_s=settings.default_command_ttl_s
         )
+        self.config = ConfigService(self.registry, self.commands)
         self.writer = IngestWriter(
             self.registry,
             self.stats,
-            on_reborn=self.commands.redeliver,
+            on_reborn=self._on_reborn,
             on_unborn=self.commands.request_rebirth,
             batch_max=settings.ingest_batch_max,
         )
@@ -102,6 +104,10 @@ class FleetManager:
                                settings.unconfirmed_retention_s)
         self.rollouts = RolloutTicker(self.db, self.commands, interval_s=settings.rollout_tick_s)
         self.mqtt.subscribe(MANAGER_SUBSCRIPTION, self.writer.submit, qos=1)
+
+    def _on_reborn(self, device_ids: list[str]) -> None:
+        self.commands.redeliver(device_ids)
+        self.config.reconcile(device_ids)
 
     def start(self) -> None:
         migrations.upgrade(self.db)
@@ -123,6 +129,7 @@ class FleetManager:
         # Before MQTT goes, so that a re-send under way (after a birth the writer just applied)
         # still reaches the broker. Queued re-sends are dropped: those commands wait for the
         # device's next birth, or time out.
+        self.config.stop()
         self.commands.stop()
         self.mqtt.stop()
         self.sweeper.stop()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -77,6 +77,8 @@ class Birth(Payload):
     # Commands this agent runs (contract 1.1); absent from older agents, which know only
     # `ping` and `report-health`.
     commands: Annotated[list[CommandName], Field(max_length=64)] = Field(default_factory=list)
+    # The configuration this agent runs (contract 1.3, "Configuration"); absent from older agents.
+    config: ReportedConfig | None = None
 
 
 class DeathReason(StrEnum):
@@ -148,6 +150,31 @@ class EdgeHealth(BaseModel):
 
 Peripherals = Annotated[dict[ShortName, PeripheralHealth], Field(max_length=MAX_PERIPHERALS)]
 
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+#: Degrees Celsius a terminal's thermal zones can report and still be read (1.3).
+TemperatureC = Annotated[float, Field(ge=-40, le=150, allow_inf_nan=False)]
+
+
+class OutboxHealth(BaseModel):
+    """The kiosk's view of the edge outbox (1.3, from its status document)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    depth: Counter
+    oldest_age_s: AgeS | None = None
+
+
+class MaintenanceHealth(BaseModel):
+    """The kiosk's maintenance mode (1.3): on now, or asked for and waiting for the session."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    on: bool
+    pending: bool = False
+
 
 class Health(Payload):
     SCHEMA = SchemaId(name="hrss.health", major=1)
@@ -160,6 +187,14 @@ class Health(Payload):
     kiosk: KioskHealth
     peripherals: Peripherals = Field(default_factory=dict)
     edge: EdgeHealth | None = None
+    # 1.3, each null when not known: the hottest thermal zone, and what the kiosk's status
+    # document says (the kiosk's own view of the edge, its outbox, its maintenance mode).
+    # Left out of the message when null: most terminals know none of them, and every byte of
+    # health counts at the manager (benchmarks/fleet_ingest).
+    temperature_c: TemperatureC | None = Field(None, exclude_if=_is_none)
+    edge_reachable: bool | None = Field(None, exclude_if=_is_none)
+    outbox: OutboxHealth | None = Field(None, exclude_if=_is_none)
+    maintenance: MaintenanceHealth | None = Field(None, exclude_if=_is_none)
 
 
 def new_command_id() -> str:
@@ -232,6 +267,41 @@ class JobUpdate(Payload):
     error: Text = ""
 
 
+# -- configuration (contract 1.3, "Configuration") ----------------------------------------
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+MaintenanceWindow = Annotated[str, StringConstraints(
+    pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class ConfigValues(BaseModel):
+    """The settings a manager may set on a terminal (`set-config`), each optional, each
+    validated alone by the agent (one bad value is refused, the others applied). Strict: a
+    string is not a number."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    health_interval_s: IntervalS | None = None
+    maintenance_window: MaintenanceWindow | None = None  # "HH:MM-HH:MM", China time
+    log_level: LogLevel | None = None
+    commit_deadline_s: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] | None = None
+
+
+CONFIG_KEYS: tuple[str, ...] = tuple(ConfigValues.model_fields)
+
+
+class ReportedConfig(BaseModel):
+    """What an agent runs: the newest revision it accepted and every value in effect. Values
+    are plain bounded scalars, not `ConfigValues`: a value this receiver would refuse (a newer
+    agent's) must not make it refuse the birth that carries it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    revision: Counter
+    values: Annotated[dict[ShortName, bool | int | float | Text | None],
+                      Field(max_length=32)] = Field(default_factory=dict)
+
+
 #: Every payload model of this protocol version.
 PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     Birth, Death, Health, Command, CommandResult, JobUpdate
@@ -251,6 +321,14 @@ class KnownCommand(StrEnum):
     # A/B updates of the terminal's slots (jobs; docs/contracts/fleet-mqtt.md, "Updates").
     UPDATE = "update"
     ROLLBACK = "rollback"
+    # Desired configuration (args {revision, values}; docs/contracts/fleet-mqtt.md).
+    SET_CONFIG = "set-config"
+    # Remote operation (docs/contracts/fleet-mqtt.md, "Commands"): answered with their result.
+    RESTART_APP = "restart-app"
+    REBOOT = "reboot"  # refused while a citizen session is open
+    MAINTENANCE = "maintenance"
+    LOGS = "logs"
+    SCREENSHOT = "screenshot"
 
 
 KNOWN_COMMANDS = frozenset(c.value for c in KnownCommand)

@@ -10,9 +10,15 @@ from collections.abc import Mapping
 
 from fleet.agent.commands.base import CommandHandler, ExternalJobHandler, JobHandler
 from fleet.agent.commands.cancel_job import CancelJobCommand
+from fleet.agent.commands.logs import Logs
+from fleet.agent.commands.maintenance import Maintenance
 from fleet.agent.commands.ping import Ping
 from fleet.agent.commands.rebirth import Rebirth
+from fleet.agent.commands.reboot import Reboot
 from fleet.agent.commands.report_health import ReportHealth
+from fleet.agent.commands.restart_app import RestartApp
+from fleet.agent.commands.screenshot import Screenshot
+from fleet.agent.commands.set_config import SetConfig
 from fleet.agent.commands.update import Rollback, Update
 from fleet.agent.commands.wait import Wait
 
@@ -32,6 +38,12 @@ COMMANDS: Mapping[str, CommandHandler] = registry(
     Rebirth(),
     Update(),
     Rollback(),
+    RestartApp(),
+    Reboot(),
+    Maintenance(),
+    Logs(),
+    Screenshot(),
+    SetConfig(),
 )
 
 

@@ -7,7 +7,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleet.manager.models import NO_PRESENCE_SEQ, CommandRecord, Device, PresenceEvent
+from fleet.manager.config import drift
+from fleet.manager.models import (
+    NO_PRESENCE_SEQ,
+    CommandRecord,
+    Device,
+    DeviceConfig,
+    PresenceEvent,
+)
 from fleet.manager.rollouts.spec import Label
 from fleet.protocol import PresenceKind
 from fleet.protocol.messages import CommandName
@@ -32,10 +39,22 @@ class DeviceOut(BaseModel):
     hostname: str | None
     health_interval_s: float | None
     health: dict[str, Any] | None = Field(description="the newest hrss.health/1 body")
+    # From that body, for lists and dashboards (null when the terminal does not report it).
+    temperature_c: float | None = Field(None, description="the hottest thermal zone")
+    edge_reachable: bool | None = Field(None, description="whether the kiosk reaches its edge")
+    outbox: dict[str, Any] | None = Field(None, description="the kiosk's outbox: depth, "
+                                          "oldest_age_s")
+    maintenance: dict[str, Any] | None = Field(None, description="the kiosk's maintenance "
+                                               "mode: on, pending")
+    printer: dict[str, Any] | None = Field(None, description="the printer's state, code, reason")
+    camera: dict[str, Any] | None = Field(None, description="the camera's state, code, reason")
 
     @classmethod
     def of(cls, d: Device) -> DeviceOut:
         known = d.presence_seq != NO_PRESENCE_SEQ
+        health = d.health if isinstance(d.health, dict) else {}
+        peripherals = health.get("peripherals")
+        peripherals = peripherals if isinstance(peripherals, dict) else {}
         return cls(
             id=d.id,
             site=d.site,
@@ -56,6 +75,12 @@ class DeviceOut(BaseModel):
             hostname=d.hostname,
             health_interval_s=d.health_interval_s,
             health=d.health,
+            temperature_c=health.get("temperature_c"),
+            edge_reachable=health.get("edge_reachable"),
+            outbox=health.get("outbox"),
+            maintenance=health.get("maintenance"),
+            printer=peripherals.get("printer"),
+            camera=peripherals.get("camera"),
         )
 
 
@@ -112,3 +137,49 @@ class CommandOut(BaseModel):
             issued_at=c.issued_at, expires_at=c.expires_at, sent_at=c.sent_at,
             answered_at=c.answered_at, output=c.output,
         )
+
+
+class ConfigIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    desired: dict[str, Any] = Field(
+        max_length=32, description="the whole desired configuration (a key left out goes back "
+        "to the terminal's provisioned value): health_interval_s, maintenance_window "
+        "(\"HH:MM-HH:MM\"), log_level, commit_deadline_s")
+    base_revision: int | None = Field(
+        None, ge=0, description="if given, refused (409) unless it is the current revision")
+
+
+class ReportedConfigOut(BaseModel):
+    revision: int
+    values: dict[str, Any]
+    at: datetime | None
+
+
+class ConfigOut(BaseModel):
+    device_id: str
+    revision: int = Field(description="the desired revision (0: none set)")
+    desired: dict[str, Any]
+    desired_at: datetime | None
+    command_id: str | None = Field(description="the set-config command of this revision")
+    reported: ReportedConfigOut | None = Field(description="what the terminal says it runs")
+    refused: dict[str, Any] = Field(description="keys the terminal refused, and why")
+    drift: list[str] = Field(description="desired keys whose reported value differs")
+    in_sync: bool = Field(description="the terminal runs this revision, without drift")
+
+    @classmethod
+    def of(cls, c: DeviceConfig) -> ConfigOut:
+        reported = None if c.reported_revision is None else ReportedConfigOut(
+            revision=c.reported_revision, values=c.reported or {}, at=c.reported_at)
+        keys = drift(c)
+        return cls(
+            device_id=c.device_id, revision=c.revision, desired=c.desired,
+            desired_at=c.desired_at, command_id=c.command_id, reported=reported,
+            refused=c.refused or {}, drift=keys,
+            in_sync=reported is not None and reported.revision >= c.revision and not keys,
+        )
+
+    @classmethod
+    def empty(cls, device_id: str) -> ConfigOut:
+        return cls.of(DeviceConfig(device_id=device_id))
+

@@ -33,14 +33,15 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlmodel import Session
 
 from common.clock import utc_now
 from fleet.manager.db import Database
-from fleet.manager.models import CommandRecord, Device, JobRecord, PresenceEvent
-from fleet.manager.registry import commands, health, jobs, presence, queries, sweep
+from fleet.manager.models import CommandRecord, Device, DeviceConfig, JobRecord, PresenceEvent
+from fleet.manager.registry import commands, config, health, jobs, presence, queries, sweep
 from fleet.manager.registry.outcome import BatchOutcome, RejectReason
 from fleet.protocol import Birth, CommandResult, Death, Health, JobUpdate, Payload
 
@@ -127,6 +128,8 @@ class Registry:
         for p in payloads:
             if isinstance(p, CommandResult):
                 commands.apply_result(conn, p, now, out)
+                if "config" in p.output:  # a set-config result says what the terminal runs
+                    config.record_result(conn, p, now)
         # After the results: a job's start command is stored before its first job message.
         job_updates = [p for p in payloads if isinstance(p, JobUpdate)]
         if job_updates:
@@ -220,3 +223,21 @@ class Registry:
     def deliverable_commands(self, device_ids: Sequence[str], now: datetime) -> list[CommandRecord]:
         with Session(self.db.read) as session:
             return commands.deliverable_commands(session, device_ids, now)
+
+    # -- configuration --------------------------------------------------------------------------
+
+    def get_config(self, device_id: str) -> DeviceConfig | None:
+        with Session(self.db.read) as session:
+            return config.get_config(session, device_id)
+
+    def set_desired(
+        self, device_id: str, desired: dict[str, Any], base_revision: int | None, ttl_s: int
+    ) -> tuple[DeviceConfig, CommandRecord] | None:
+        """Raises sqlalchemy.exc.IntegrityError when another manager stored the same revision
+        at the same moment (the caller asks the client to try again)."""
+        with self.db.write.begin() as conn:
+            return config.set_desired(conn, device_id, desired, base_revision, utc_now(), ttl_s)
+
+    def configs_behind(self, device_ids: Sequence[str], now: datetime) -> list[DeviceConfig]:
+        with Session(self.db.read) as session:
+            return config.behind(session, list(device_ids), now)

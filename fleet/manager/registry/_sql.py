@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from fleet.manager.models import (
     CommandRecord,
     Device,
+    DeviceConfig,
     DeviceLabels,
     HealthSample,
     JobRecord,
@@ -26,6 +27,7 @@ JOB = JobRecord.__table__
 LABELS = DeviceLabels.__table__
 ROLLOUT = Rollout.__table__
 TARGET = RolloutTarget.__table__
+CONFIG = DeviceConfig.__table__
 
 
 def presence_newer(seq: Any, kind: Any) -> Any:

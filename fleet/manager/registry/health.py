@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 _HEALTH_FIELDS = {
     "ts", "session_seq", "seq", "app_version", "system", "kiosk", "peripherals", "edge",
+    "temperature_c", "edge_reachable", "outbox", "maintenance",
 }
 
 

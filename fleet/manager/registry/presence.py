@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Row, case, insert, or_, select, update
 
 from fleet.manager.models import NO_PRESENCE_SEQ
+from fleet.manager.registry import config
 from fleet.manager.registry._sql import DEV, EVT, upsert_insert
 from fleet.manager.registry.outcome import BatchOutcome
 from fleet.protocol import Birth, Death, PresenceKind
@@ -135,7 +136,7 @@ def apply_birth(conn: Connection, birth: Birth, now: datetime, out: BatchOutcome
         break
     # Birth details are kept even when presence already moved on (the birth of the current
     # session may be processed after its death).
-    conn.execute(
+    newest = conn.execute(
         update(DEV)
         .where(DEV.c.id == birth.device_id,
                or_(DEV.c.birth_seq.is_(None), DEV.c.birth_seq <= seq))
@@ -148,6 +149,8 @@ def apply_birth(conn: Connection, birth: Birth, now: datetime, out: BatchOutcome
             health_interval_s=birth.health_interval_s,
         )
     )
+    if newest.rowcount:
+        config.record_birth(conn, birth, now)
 
 
 def apply_death(conn: Connection, death: Death, now: datetime, out: BatchOutcome) -> None:

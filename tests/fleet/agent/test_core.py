@@ -92,8 +92,9 @@ def test_will_birth_health_and_death_of_one_session() -> None:
     [birth] = _messages(core.connected("2.0.0", T0))
     assert isinstance(birth, Birth)
     assert (birth.session_seq, birth.app_version, birth.health_interval_s) == (1_000, "2.0.0", 30)
-    assert birth.commands == ["cancel-job", "ping", "rebirth", "report-health", "rollback",
-                              "update", "wait"]
+    assert birth.commands == ["cancel-job", "logs", "maintenance", "ping", "rebirth", "reboot",
+                              "report-health", "restart-app", "rollback", "screenshot",
+                              "set-config", "update", "wait"]
 
     seqs = [_messages(core.health_due(REPORT, T0))[0].seq for _ in range(3)]
     assert seqs == [1, 2, 3]

@@ -55,6 +55,11 @@ def test_the_previous_release_upgrades_to_head_and_keeps_its_rows(tmp_path: Path
         assert registry.get_device("T-0002").online
 
         migrations.downgrade(db, "-1")
+        assert _revision(db) == "0003"
+        with db.read.connect() as conn:
+            assert not inspect(conn).has_table("fleet_device_config")
+            assert inspect(conn).has_table("fleet_rollout")
+        migrations.downgrade(db, "-1")
         assert _revision(db) == "0002"
         with db.read.connect() as conn:
             assert not inspect(conn).has_table("fleet_rollout")

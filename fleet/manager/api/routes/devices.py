@@ -7,8 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from common.problem import Problem
-from fleet.manager.api.deps import DeviceIdPath, RegistryDep
-from fleet.manager.api.schemas import DeviceList, DeviceOut, LabelsIn, PresenceEventOut
+from fleet.manager.api.deps import DeviceIdPath, ManagerDep, RegistryDep
+from fleet.manager.api.schemas import (
+    ConfigIn,
+    ConfigOut,
+    DeviceList,
+    DeviceOut,
+    LabelsIn,
+    PresenceEventOut,
+)
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -54,3 +61,22 @@ def set_labels(device_id: DeviceIdPath, body: LabelsIn, registry: RegistryDep) -
     changes nothing). A terminal not yet seen may be labelled ahead of its first connection."""
     registry.set_labels(device_id, body.region, sorted(set(body.tags)))
     return LabelsIn(region=body.region, tags=sorted(set(body.tags)))
+
+
+@router.get("/{device_id}/config")
+def get_config(device_id: DeviceIdPath, registry: RegistryDep) -> ConfigOut:
+    """Desired and reported configuration, and the drift between them."""
+    config = registry.get_config(device_id)
+    if config is None:
+        if registry.get_device(device_id) is None:
+            raise Problem(404, "device-not-found", "No such device")
+        return ConfigOut.empty(device_id)
+    return ConfigOut.of(config)
+
+
+@router.put("/{device_id}/config")
+def set_config(device_id: DeviceIdPath, body: ConfigIn, manager: ManagerDep) -> ConfigOut:
+    """A new desired configuration: a new revision, sent to the terminal as `set-config` (now
+    if it is online, else after its next birth; it replaces any older one not yet answered)."""
+    return ConfigOut.of(manager.config.set_desired(device_id, body.desired, body.base_revision))
+

@@ -24,8 +24,10 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "provisioning": ("fleet.protocol", "common"),
     # Simulators speak device-side protocols; they may use the fleet's wire protocol, never the
     # kiosk's internals, the drivers they exist to test, or the edge server.
-    # The fleet simulator runs the agent's I/O-free core (fleet.agent.core), nothing else of it.
-    "simulators": ("fleet.protocol", "fleet.agent.core", "webapi", "common"),
+    # The fleet simulator runs the agent's I/O-free core (fleet.agent.core) and the update
+    # phases' pure state and resume table (fleet.agent.update.state), nothing else of it.
+    "simulators": ("fleet.protocol", "fleet.agent.core", "fleet.agent.update.state", "webapi",
+                   "common"),
 }
 
 

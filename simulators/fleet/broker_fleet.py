@@ -9,7 +9,9 @@ over many sockets) instead of paho's thread per client; the fleet notes measured
 paho connection, and Mosquitto ~3 KB.
 
 Each terminal is touched only by its own loop thread (callbacks, ticks and the operations that
-`kill`/`restart`/`stop` queue), so its `AgentCore` needs no lock.
+`kill`/`restart`/`stop` queue), so its `AgentCore` needs no lock. Update and rollback jobs run
+on a small worker pool (`simulators.fleet.updates.JobWorkers`); their reports are queued back to
+the terminal's loop thread, which hands them to the core.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +32,17 @@ import paho.mqtt.client as paho
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from common.clock import Deadline, utc_now
+from fleet.agent.core import JobRecord, Publish
 from fleet.protocol import Channel, device_topic
 from simulators.fleet.memory_fleet import device_ids
-from simulators.fleet.terminal import VirtualTerminal
+from simulators.fleet.terminal import MODELS, VirtualTerminal
+from simulators.fleet.updates import (
+    Downloads,
+    JobWorkers,
+    ReleaseHealth,
+    SimulatedRunner,
+    UpdateConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +50,22 @@ TICK_S = 0.2  # how often due health and jobs are looked at
 MISC_S = 1.0  # paho keepalive bookkeeping
 
 
-def raise_fd_limit() -> int:
-    """Lift this process's open-file limit to its hard limit (one socket per terminal)."""
+#: Descriptors a fleet needs besides one socket per terminal (logs, HTTP pool, selectors).
+FD_MARGIN = 256
+
+
+def raise_fd_limit(needed: int = 0) -> int:
+    """Lift this process's open-file limit to its hard limit (one socket per terminal); a
+    broker started from this process afterwards inherits it. Raises OSError when even the hard
+    limit is below `needed`."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
+    limit = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if needed > limit:
+        raise OSError(f"{needed} open files needed, the hard limit is {limit} "
+                      "(raise it: ulimit -Hn, or LimitNOFILE= in a unit)")
+    return limit
 
 
 @dataclass
@@ -110,6 +130,32 @@ class _Loop(threading.Thread):
                 self._send(device_id, [*t.health_due(now), *t.jobs_due(now)])
 
     # -- connections ---------------------------------------------------------------------------
+
+    def run_job(self, t: VirtualTerminal, job: JobRecord) -> None:
+        """A `RunJob` of the core (on this thread): the job goes to the worker pool."""
+        d = t.device_id
+
+        def post(work: Callable[[], list[Publish]]) -> None:
+            self.ops.put(lambda: self._send(d, work()))
+
+        self.fleet.workers.submit(t, job, post, lambda: self.fleet.restart([d]))
+
+    def flap(self, device_id: str, down_s: float) -> None:
+        """The link drops (no DISCONNECT: the broker publishes the Will) and comes back after
+        `down_s`; the agent process lives on (same core, a new session)."""
+        self.kill(device_id)
+        back_at = time.monotonic() + down_s
+
+        def again() -> bool:
+            if self.fleet.stopped.is_set():
+                return True  # shutting down: the link stays down
+            if time.monotonic() < back_at:
+                return False
+            if self.slots[device_id].client is None:
+                self.connect(device_id)
+            return True
+
+        self.deferred.append(again)
 
     def connect(self, device_id: str) -> None:
         slot = self.slots[device_id]
@@ -207,23 +253,36 @@ class _Loop(threading.Thread):
 
 class BrokerFleet:
     def __init__(self, host: str, port: int, count: int, *, loops: int = 4,
-                 prefix: str = "SIM", health_interval_s: float = 30, seed: int = 0) -> None:
+                 prefix: str = "SIM", health_interval_s: float = 30, seed: int = 0,
+                 app_version: str = "2.3.4", models: Sequence[str] = MODELS,
+                 updates: UpdateConfig | None = None,
+                 release_health: ReleaseHealth | None = None) -> None:
         self.host, self.port = host, port
-        self.terminals = {d: VirtualTerminal(d, health_interval_s=health_interval_s, seed=seed)
-                          for d in device_ids(count, prefix)}
+        models = list(models) or list(MODELS)
+        self.terminals = {
+            d: VirtualTerminal(d, health_interval_s=health_interval_s, seed=seed,
+                               app_version=app_version, model=models[i % len(models)])
+            for i, d in enumerate(device_ids(count, prefix))
+        }
         self._loops = [_Loop(self, i) for i in range(max(1, loops))]
         self._home: dict[str, _Loop] = {}
         for i, (device_id, t) in enumerate(self.terminals.items()):
             loop = self._loops[i % len(self._loops)]
             loop.slots[device_id] = _Slot(t)
             self._home[device_id] = loop
+            t.on_run = loop.run_job
         self._cond = threading.Condition()
+        self.stopped = threading.Event()
         self.counters: dict[str, int] = {"online": 0, "published": 0, "commands": 0,
                                          "refused": 0, "connect_errors": 0}
+        config = updates or UpdateConfig()
+        self.workers = JobWorkers(SimulatedRunner(config, Downloads(config, self.note),
+                                                  release_health, note=self.note),
+                                  note=self.note)
 
     def note(self, counter: str, delta: int = 1) -> None:
         with self._cond:
-            self.counters[counter] += delta
+            self.counters[counter] = self.counters.get(counter, 0) + delta
             self._cond.notify_all()
 
     def wait(self, predicate: Callable[[dict[str, int]], bool], timeout: float) -> bool:
@@ -239,7 +298,7 @@ class BrokerFleet:
         self._home[device_id].ops.put(op)
 
     def start(self) -> None:
-        raise_fd_limit()
+        raise_fd_limit(len(self.terminals) + FD_MARGIN)
         for loop in self._loops:
             loop.start()
         for device_id in self.terminals:
@@ -262,6 +321,20 @@ class BrokerFleet:
 
             self._on_home(d, again)
 
+    def flap(self, ids: Iterable[str], down_s: float = 1.0) -> None:
+        """Each link drops and is made again after `down_s` (see `_Loop.flap`)."""
+        for d in ids:
+            self._on_home(d, lambda d=d: self._home[d].flap(d, down_s))
+
+    def set_fault(self, ids: Iterable[str], fault: str, on: bool = True) -> None:
+        """A peripheral fault (`terminal.FAULTS`) starts (or ends); health says so at once."""
+        def apply(t: VirtualTerminal) -> None:
+            (t.faults.add if on else t.faults.discard)(fault)
+            t.next_health_at = 0.0
+
+        for d in ids:
+            self._on_home(d, lambda t=self.terminals[d]: apply(t))
+
     def inject(self, device_id: str, messages: Iterable[tuple[str, bytes]]) -> None:
         """Publish raw messages on a terminal's own connection (misbehaviours), as soon as it
         is online (after a queued restart: after its new birth)."""
@@ -279,7 +352,12 @@ class BrokerFleet:
         self._on_home(device_id, lambda: loop.deferred.append(send))
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Clean shutdowns of every terminal (deaths), then the loops end."""
+        """Clean shutdowns of every terminal (deaths), then the loops end; running jobs stop
+        at their next wait (resumed by the next run on the same disk)."""
+        self.stopped.set()
+        for t in self.terminals.values():
+            t.job_stop.set()
+        self.workers.close()
         for d in self.terminals:
             self._on_home(d, lambda d=d: self._home[d].stop_terminal(d))
         self.wait(lambda c: c["online"] <= 0, timeout)

@@ -1,0 +1,569 @@
+"""The update runner of a virtual terminal: real downloads, simulated slots, the real phases.
+
+The terminal's core hands out `RunJob` for an `update` or `rollback` job exactly as on a real
+terminal; a small worker pool (`JobWorkers`, off the fleet's loop threads) runs the job here and
+reports back through the core (`job_progress`, `job_finished`), so the job messages the manager
+sees come from the agent's own code. What is simulated is the terminal under the runner:
+
+- the artifact is really downloaded over HTTP from the artifact store, every byte checked:
+  `tuf` mode: the agent's own client (`fleet.updates.client.ArtifactClient`, loaded as the real
+  runner loads it, "module:factory") with a metadata directory per terminal (a full TUF refresh
+  each); `shared` mode: one TUF refresh per process and target (the same client), then each
+  terminal downloads the vouched-for file itself with HTTP Range and a SHA-256 check;
+- the A/B slots, the update lock and the health gate are a few fields on the terminal's `Disk`;
+  a release is healthy unless `ReleaseHealth` says it is bad (everywhere, or on a hardware
+  model).
+
+The phases, the durable state before each phase, the resume table after a restart and the job
+outputs are the real runner's (`fleet.agent.update.state`; `outcome` mirrors the runner's
+`_outcome`, and tests/simulators/fleet/test_updates.py holds the two equal).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from common.clock import Deadline, utc_now
+from common.files import write_atomically
+from common.http import DeadlinePassed, deadline_transport, within
+from fleet.agent.core import JobRecord, Publish
+from fleet.agent.update.state import (
+    MAX_ATTEMPTS,
+    Action,
+    Artifact,
+    Kind,
+    Phase,
+    UpdateState,
+    resume_action,
+)
+
+if TYPE_CHECKING:
+    from simulators.fleet.terminal import VirtualTerminal
+
+log = logging.getLogger(__name__)
+
+#: As the real runner (fleet/agent/update/runner.py): refusals a download may end in, tries.
+REFUSALS = frozenset({"tampered", "unsigned", "unknown-key", "rollback", "freeze",
+                      "mix-and-match", "not-found", "download-failed"})
+DOWNLOAD_TRIES = 3
+PROGRESS = {Phase.DOWNLOAD: 0.05, Phase.VERIFY: 0.3, Phase.INSTALL: 0.4, Phase.WAIT_LOCK: 0.6,
+            Phase.SWITCH: 0.7, Phase.COMMIT: 0.8, Phase.ROLLBACK: 0.9}
+CRASH_PHASES = frozenset(p.value for p in PROGRESS)
+CHUNK = 64 * 1024
+MODES = ("tuf", "shared")
+DEFAULT_CLIENT = "fleet.updates.client:ArtifactClient"
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    """Where releases come from and how the simulated runner behaves."""
+
+    repository_url: str = ""
+    root_json: bytes | None = None  # the store's 1.root.json: what a terminal is provisioned with
+    work_dir: Path | None = None  # metadata directories and (tuf mode) downloads
+    mode: str = "tuf"
+    client: str = DEFAULT_CLIENT
+    workers: int = 16  # jobs worked on at once (downloads included), over the whole fleet
+    download_timeout_s: float = 120.0  # total, per download
+    stall_timeout_s: float = 20.0  # one socket operation
+    commit_deadline_s: float = 5.0  # the health gate's deadline after the switch
+    poll_s: float = 0.2
+    max_attempts: int = MAX_ATTEMPTS
+    shared_refresh_s: float = 60.0  # shared mode: a target's verified info is reused this long
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+
+
+@dataclass(frozen=True)
+class ReleaseHealth:
+    """Which releases never become healthy: `bad_versions` anywhere, any new release on the
+    hardware models in `bad_on_models` (a driver the new release lacks)."""
+
+    bad_versions: frozenset[str] = frozenset()
+    bad_on_models: frozenset[str] = frozenset()
+
+    def healthy(self, version: str, model: str) -> tuple[bool, str]:
+        if version in self.bad_versions:
+            return False, f"{version} never reports a ready screen"
+        if model in self.bad_on_models:
+            return False, f"{version} never reports a ready screen on {model}"
+        return True, ""
+
+
+@dataclass(frozen=True)
+class JobEnd:
+    """As the real runner's: `error` empty on success, "<reason>: <words>" on failure."""
+
+    error: str
+    output: dict[str, Any]
+
+
+def outcome(state: UpdateState) -> JobEnd:
+    """The job's end as the real runner reports it (`UpdateRunner._outcome`)."""
+    if state.phase is Phase.COMMITTED:
+        out: dict[str, Any] = {"phase": "committed", "version": state.version}
+        return JobEnd("", {**out, "reason": state.reason} if state.reason else out)
+    if state.kind is Kind.ROLLBACK and state.phase is Phase.ROLLED_BACK:
+        return JobEnd("", {"phase": "rolled-back", "version": state.running_version})
+    output = {"phase": state.phase.value, "reason": state.reason,
+              "running_version": state.running_version}
+    return JobEnd(f"{state.reason}: {state.detail}"[:512], output)
+
+
+class TerminalCrashed(Exception):
+    """The simulated agent process died mid-phase (a fault asked for it)."""
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+Report = Callable[[float, dict[str, Any]], None]
+Note = Callable[[str, int], None]
+
+
+def _no_report(progress: float, output: dict[str, Any]) -> None:
+    pass
+
+
+def _no_note(counter: str, delta: int) -> None:
+    pass
+
+
+# -- downloads ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Vouched:
+    artifact: Any  # the client's VerifiedArtifact
+    url: str
+    at: float
+
+
+class Downloads:
+    """Real downloads for many terminals, each within a total deadline; see the module doc."""
+
+    def __init__(self, config: UpdateConfig, note: Note = _no_note) -> None:
+        self.config = config
+        self._note = note
+        self._factory: Any = None
+        self._shared: dict[str, _Vouched] = {}
+        self._shared_lock = threading.Lock()
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+
+    def fetch(self, device_id: str, target: str, stop: threading.Event) -> tuple[Any, str]:
+        """(The client's VerifiedArtifact, the local file or "" when nothing was written)."""
+        if not self.config.repository_url:
+            raise _Refused("download-failed", "no update repository configured")
+        if self.config.mode == "tuf":
+            client = self._client(self._dir("tuf", device_id), self._dir("downloads", device_id))
+            artifact = client.fetch(target, Deadline(self.config.download_timeout_s))
+            self._note("downloads", 1)
+            self._note("download_bytes", int(artifact.length))
+            self._note("tuf_refreshes", 1)
+            return artifact, str(artifact.path)
+        vouched = self._vouched(target)
+        self._download(vouched, stop)
+        return vouched.artifact, ""
+
+    def close(self) -> None:
+        with self._http_lock:
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+
+    # -- the agent's client -----------------------------------------------------------------------
+
+    def _dir(self, kind: str, device_id: str) -> Path:
+        base = self.config.work_dir
+        if base is None:
+            raise _Refused("download-failed", "no work directory for the terminals' metadata")
+        return base / kind / device_id
+
+    def _client(self, metadata_dir: Path, download_dir: Path) -> Any:
+        if self._factory is None:
+            module, _, attr = self.config.client.partition(":")
+            try:
+                self._factory = getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError) as exc:
+                raise _Refused("download-failed",
+                               f"no artifact client {self.config.client}: {exc}") from None
+        if not (metadata_dir / "root.json").exists():
+            if self.config.root_json is None:
+                raise _Refused("download-failed", "no trusted root to provision")
+            metadata_dir.mkdir(parents=True, exist_ok=True)
+            write_atomically(metadata_dir / "root.json", self.config.root_json, mode=0o644)
+        return self._factory(metadata_dir, self.config.repository_url, download_dir,
+                             timeout_s=min(self.config.download_timeout_s,
+                                           self.config.stall_timeout_s))
+
+    def _vouched(self, target: str) -> _Vouched:
+        """One TUF refresh per target per `shared_refresh_s`, for the whole process."""
+        with self._shared_lock:
+            found = self._shared.get(target)
+            if found is not None and time.monotonic() - found.at < self.config.shared_refresh_s:
+                return found
+            client = self._client(self._dir("tuf", "_shared"), self._dir("downloads", "_shared"))
+            artifact = client.fetch(target, Deadline(self.config.download_timeout_s))
+            self._note("tuf_refreshes", 1)
+            # The store's name for the file (fleet/updates/client.py: hash-prefixed).
+            dirname, sep, basename = str(artifact.target).rpartition("/")
+            url = (f"{self.config.repository_url.rstrip('/')}/targets/{dirname}{sep}"
+                   f"{artifact.sha256}.{basename}")
+            found = self._shared[target] = _Vouched(artifact, url, time.monotonic())
+            return found
+
+    # -- shared mode: the terminal's own download ------------------------------------------------
+
+    def _client_http(self) -> httpx.Client:
+        with self._http_lock:
+            if self._http is None:
+                n = self.config.workers
+                self._http = httpx.Client(
+                    transport=deadline_transport(max_connections=n, max_keepalive=n),
+                    timeout=httpx.Timeout(self.config.stall_timeout_s), follow_redirects=False,
+                    headers={"User-Agent": "hrss-fleet-sim", "Accept-Encoding": "identity"})
+            return self._http
+
+    def _download(self, vouched: _Vouched, stop: threading.Event) -> None:
+        """The whole file, resumed with Range after a cut, hashed as it comes (the simulated
+        terminal keeps no copy); refused unless it is the signed length and SHA-256."""
+        length, sha256 = int(vouched.artifact.length), str(vouched.artifact.sha256)
+        digest, have = hashlib.sha256(), 0
+        deadline = Deadline(self.config.download_timeout_s)
+        http = self._client_http()
+        last: Exception | None = None
+        for _ in range(DOWNLOAD_TRIES):
+            headers = {"Range": f"bytes={have}-"} if have else {}
+            try:
+                with within(deadline), http.stream("GET", vouched.url, headers=headers) as resp:
+                    if resp.status_code == 404:
+                        raise _Refused("not-found", "the store has no file for it")
+                    if resp.status_code == 200 and have:
+                        digest, have = hashlib.sha256(), 0  # the range was ignored
+                    elif resp.status_code not in (200, 206):
+                        raise httpx.HTTPStatusError(f"HTTP {resp.status_code}",
+                                                    request=resp.request, response=resp)
+                    for chunk in resp.iter_raw(CHUNK):
+                        have += len(chunk)
+                        if have > length:
+                            raise _Refused("tampered", f"more than the {length} bytes signed")
+                        digest.update(chunk)
+                        self._note("download_bytes", len(chunk))
+                        if stop.is_set():
+                            raise _Stopped
+                if have == length:
+                    break
+            except (httpx.HTTPError, DeadlinePassed) as exc:
+                last = exc
+                if deadline.expired:
+                    break
+        if have != length:
+            raise _Refused("download-failed", f"{have} of {length} bytes by the deadline"
+                           f"{f' ({last!r})' if last else ''}"[:300])
+        if digest.hexdigest() != sha256:
+            raise _Refused("tampered", "the file's SHA-256 is not the signed one")
+        self._note("downloads", 1)
+
+
+# -- the runner -----------------------------------------------------------------------------------
+
+
+class SimulatedRunner:
+    """`fleet.agent.update.runner.UpdateRunner` over a virtual terminal's simulated disk."""
+
+    def __init__(self, config: UpdateConfig, downloads: Downloads,
+                 health: ReleaseHealth | None = None, *, note: Note = _no_note,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.downloads = downloads
+        self.health = health or ReleaseHealth()
+        self._note = note
+        self._clock = clock
+
+    def run(self, t: VirtualTerminal, job: JobRecord, report: Report,
+            stop: threading.Event) -> JobEnd | None:
+        """Do (or go on with) the job; None when `stop` was set first. Raises TerminalCrashed
+        when the terminal's crash fault fires (its state is on the disk, as on a terminal)."""
+        run = _Run(self, t, report, stop)
+        try:
+            state = t.disk.update
+            if state is not None and state.job_id != job.job_id and not state.phase.final:
+                run.report = _no_report  # an update whose job was lost: finish it, unreported
+                run.drive(run.resumed(state))
+                run.report = report
+                state = None
+            if state is not None and state.job_id == job.job_id:
+                return outcome(run.drive(run.resumed(state)))
+            return outcome(run.drive(run.begin(job.job_id, job.name, dict(job.args))))
+        except _Stopped:
+            return None
+
+
+class _Run:
+    def __init__(self, runner: SimulatedRunner, t: VirtualTerminal, report: Report,
+                 stop: threading.Event) -> None:
+        self.runner, self.t, self.report, self.stop = runner, t, report, stop
+        self.config = runner.config
+
+    def begin(self, job_id: str, name: str, args: dict[str, Any]) -> UpdateState:
+        disk = self.t.disk
+        current = disk.current
+        running = disk.slots.get(current)
+        common = {"job_id": job_id, "from_version": running, "from_slot": current,
+                  "rollout_id": args.get("rollout_id")}
+        if name == Kind.ROLLBACK:
+            to_version = str(args["to_version"])
+            other = disk.other()
+            state = UpdateState(kind=Kind.ROLLBACK, phase=Phase.WAIT_LOCK, version=to_version,
+                                to_slot=other, **common)
+            if running == to_version:
+                return state.at(Phase.ROLLED_BACK, running_version=running)
+            if disk.slots.get(other) != to_version:
+                held = disk.slots.get(other) or "no installed release"
+                return state.at(Phase.REFUSED, reason="no-previous-slot",
+                                detail=f"the other slot holds {held}", running_version=running)
+            return state
+        state = UpdateState(kind=Kind.UPDATE, phase=Phase.DOWNLOAD, version=str(args["version"]),
+                            target=str(args["target"]), force=bool(args.get("force")), **common)
+        if running == state.version and not state.force:
+            return state.at(Phase.COMMITTED, reason="already-running", running_version=running)
+        return state
+
+    def resumed(self, state: UpdateState) -> UpdateState:
+        action = resume_action(state, self.t.disk.current, self.config.max_attempts)
+        if action is Action.REPORT:
+            return state
+        if action is Action.GIVE_UP:
+            return state.at(Phase.REFUSED, reason="install-failed",
+                            detail=f"gave up after {state.attempt} restarts in {state.phase}",
+                            running_version=self.t.disk.running())
+        return replace(state, phase=Phase(action.value), attempt=state.attempt + 1)
+
+    def drive(self, state: UpdateState) -> UpdateState:
+        while not state.phase.final:
+            self.enter(state)
+            try:
+                state = self.execute(state)
+            except _Refused as exc:
+                if state.phase.switched and state.kind is Kind.UPDATE:  # never strand it
+                    state = state.at(Phase.ROLLBACK, reason=exc.reason, detail=exc.detail)
+                else:
+                    state = state.at(Phase.REFUSED, reason=exc.reason, detail=exc.detail,
+                                     running_version=self.t.disk.running())
+        self.t.disk.update = state
+        if state.artifact is not None and state.artifact.path:
+            with contextlib.suppress(OSError):
+                Path(state.artifact.path).unlink()  # done with it, whatever the outcome
+        return state
+
+    def enter(self, state: UpdateState) -> None:
+        self.t.disk.update = state  # before the phase's work: a restart redoes the phase
+        self.report(PROGRESS[state.phase], {"phase": state.phase.value,
+                                            "version": state.version})
+        if self.t.crash_at == state.phase.value:
+            self.t.crash_at = None  # once: the restarted agent gets past it
+            raise TerminalCrashed(state.phase.value)
+
+    def execute(self, state: UpdateState) -> UpdateState:
+        work = {
+            Phase.DOWNLOAD: self.download, Phase.VERIFY: self.verify,
+            Phase.INSTALL: self.install, Phase.WAIT_LOCK: self.wait_lock,
+            Phase.SWITCH: self.switch, Phase.COMMIT: self.commit,
+            Phase.ROLLBACK: self.roll_back,
+        }
+        return work[state.phase](state)
+
+    def download(self, state: UpdateState) -> UpdateState:
+        try:
+            artifact, path = self.runner.downloads.fetch(self.t.device_id, state.target,
+                                                         self.stop)
+        except (_Refused, _Stopped):
+            raise
+        except Exception as exc:
+            reason = getattr(exc, "reason", None)
+            if reason in REFUSALS:
+                raise _Refused(reason, (str(exc) or reason)[:300]) from None
+            raise _Refused("download-failed", (str(exc) or type(exc).__name__)[:300]) from None
+        if artifact.version != state.version:
+            raise _Refused("not-found", f"{state.target} is signed as version "
+                           f"{artifact.version}, not {state.version}")
+        return state.at(Phase.VERIFY, artifact=Artifact(path, str(artifact.sha256),
+                                                        int(artifact.length)))
+
+    def verify(self, state: UpdateState) -> UpdateState:
+        if not state.force and _older(state.version, state.from_version):
+            raise _Refused("rollback", f"{state.version} is older than the running "
+                           f"{state.from_version}")
+        return state.at(Phase.INSTALL, to_slot=self.t.disk.other())
+
+    def install(self, state: UpdateState) -> UpdateState:
+        if state.artifact is None:
+            return state.at(Phase.DOWNLOAD, artifact=None)
+        assert state.to_slot is not None
+        self.t.disk.slots[state.to_slot] = state.version
+        return state.at(Phase.WAIT_LOCK)
+
+    def wait_lock(self, state: UpdateState) -> UpdateState:
+        while self.t.session_active:
+            self.report(PROGRESS[Phase.WAIT_LOCK], {"phase": state.phase.value,
+                                                    "version": state.version,
+                                                    "waiting": "a citizen session is active"})
+            self.wait(self.config.poll_s)
+        return state.at(Phase.SWITCH, baseline=self.t.baseline())
+
+    def switch(self, state: UpdateState) -> UpdateState:
+        assert state.to_slot is not None
+        if self.t.disk.slots.get(state.to_slot) is None:
+            if state.kind is Kind.ROLLBACK:
+                raise _Refused("no-previous-slot", f"slot {state.to_slot} holds no release")
+            return state.at(Phase.INSTALL)
+        self.t.disk.current = state.to_slot
+        if state.kind is Kind.ROLLBACK:
+            return state.at(Phase.ROLLED_BACK, running_version=self.t.disk.running())
+        return state.at(Phase.COMMIT,
+                        deadline=self.runner._clock() + self.config.commit_deadline_s)
+
+    def commit(self, state: UpdateState) -> UpdateState:
+        deadline = state.deadline if state.deadline is not None else self.runner._clock()
+        while True:
+            ok, why = self.runner.health.healthy(state.version, self.t.model)
+            if ok:
+                return state.at(Phase.COMMITTED, running_version=state.version)
+            if self.runner._clock() >= deadline:
+                return state.at(Phase.ROLLBACK, reason="unhealthy", detail=why)
+            self.wait(min(self.config.poll_s, max(0.05, deadline - self.runner._clock())))
+
+    def roll_back(self, state: UpdateState) -> UpdateState:
+        back = state.from_slot
+        detail = state.detail
+        if back is not None and self.t.disk.slots.get(back) == state.from_version:
+            self.t.disk.current = back
+        else:
+            detail = f"{detail}; no previous release to go back to".lstrip("; ")
+        return state.at(Phase.ROLLED_BACK, detail=detail, running_version=self.t.disk.running())
+
+    def wait(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise _Stopped
+
+
+def _older(version: str, than: str | None) -> bool:
+    if than is None:
+        return False
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version) < Version(than)
+    except InvalidVersion:
+        return False
+
+
+# -- the worker pool ------------------------------------------------------------------------------
+
+#: Runs a function on the terminal's own (loop) thread and sends what it returns.
+Post = Callable[[Callable[[], list[Publish]]], None]
+Crash = Callable[[], None]
+
+
+@dataclass
+class JobWorkers:
+    """External jobs of many terminals on a bounded pool, reports handed back to each
+    terminal's own thread (`post`), as the agent's job worker hands them to its core."""
+
+    runner: SimulatedRunner
+    note: Note = _no_note
+    _pool: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._pool = ThreadPoolExecutor(self.runner.config.workers,
+                                        thread_name_prefix="sim-update")
+        self._closed = threading.Event()
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    def submit(self, t: VirtualTerminal, job: JobRecord, post: Post, crash: Crash) -> None:
+        if not self._closed.is_set():
+            self._pool.submit(self._tracked, t, job, post, crash, t.generation, t.job_stop)
+
+    def _tracked(self, *args: Any) -> None:
+        with self._idle:
+            self._busy += 1
+        try:
+            self._work(*args)
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _work(self, t: VirtualTerminal, job: JobRecord, post: Post, crash: Crash,
+              generation: int, stop: threading.Event) -> None:
+        def current() -> bool:  # reports of a dead agent process never arrive
+            return t.generation == generation
+
+        def report(progress: float, output: dict[str, Any]) -> None:
+            post(lambda: t.job_progress(job.job_id, utc_now(), progress=progress,
+                                        output=output) if current() else [])
+
+        # One job at a time per terminal: a killed agent's worker is still ending its phase.
+        while not t.update_lock.acquire(timeout=0.2):
+            if stop.is_set() or self._closed.is_set():
+                return
+        try:
+            if stop.is_set():
+                return
+            try:
+                end = self.runner.run(t, job, report, stop)
+            except TerminalCrashed as exc:
+                log.info("%s crashed in %s (fault)", t.device_id[-5:], exc)
+                self.note("crashes", 1)
+                if current():
+                    crash()  # the fleet restarts the agent on the same disk
+                return
+            except Exception:
+                log.exception("simulated job %s failed", job.job_id)
+                end = JobEnd("install-failed: simulator error", {"phase": "refused"})
+        finally:
+            t.update_lock.release()
+        if end is None:
+            return
+        phase = str(end.output.get("phase", ""))
+        self.note(f"jobs_{phase.replace('-', '_')}", 1)
+        if phase == "rolled-back" and job.name == Kind.UPDATE:
+            self.note(f"rolled_back_on_{t.model}", 1)
+        post(lambda: t.job_finished(job.job_id, utc_now(), error=end.error,
+                                    output=end.output) if current() else [])
+
+    def close(self, timeout: float = 5.0) -> None:
+        """No new jobs; running ones stop at their next wait or chunk (the caller has set their
+        terminals' `job_stop`). Returns when they have, or after `timeout`: a download inside
+        the agent's client ends only by its own deadline, and its report goes nowhere."""
+        self._closed.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, timeout)
+        self.runner.downloads.close()

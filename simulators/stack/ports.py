@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 
 
@@ -16,7 +17,28 @@ def _is_free(port: int) -> bool:
     return True
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives outgoing connections (Linux default 32768)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            return int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_random = random.SystemRandom()
+
+
 def free_port() -> int:
+    """A free port below the ephemeral range, at random: a port the kernel chose (bind to 0)
+    can be taken, before the server binds it, as the source port of one of the thousands of
+    outgoing connections a fleet test makes; and two test workers rarely draw the same one."""
+    low = min(_ephemeral_low(), 65535)
+    if low > 12000:
+        for _ in range(50):
+            port = _random.randrange(10000, low)
+            if _is_free(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

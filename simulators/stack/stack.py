@@ -4,6 +4,7 @@ end-to-end tests run. Every process is real; only the hardware and the province 
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import subprocess
 import tempfile
 import tomllib
@@ -83,6 +84,15 @@ class Stack:
         )
         return secret_file.read_text().strip()
 
+    @staticmethod
+    def _control_token(w: Path) -> Path:
+        """A terminal's provisioning writes it once, readable by the kiosk and agent users."""
+        path = w / "control.token"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32) + "\n")
+            path.chmod(0o600)
+        return path
+
     def _run(self, key: str, spec: ProcessSpec) -> ManagedProcess:
         self.procs[key] = self.sup.start(spec)
         return self.procs[key]
@@ -126,7 +136,11 @@ class Stack:
                         "KIOSK_PERIPHERALS__FACE": "simulated",
                         "KIOSK_CAMERA_SOURCE": f"{self.camera.url}/stream.mjpg"}
         devices |= self._other_devices(w)
-        kiosk_env = {**devices, **o.kiosk_env}
+        control: dict[str, str] = {}
+        if self.broker is not None:
+            # The agent's key to the kiosk's control routes (maintenance, screenshot).
+            control = {"KIOSK_CONTROL_TOKEN_FILE": str(self._control_token(w))}
+        kiosk_env = {**devices, **control, **o.kiosk_env}
         if o.with_kiosk:
             self.kiosk = services.kiosk(
                 w / "kiosk", pcscd_env=self.pcscd.client_env, config=self.device_file,
@@ -140,6 +154,9 @@ class Stack:
                     kiosk_status_url=f"{self.kiosk.url}/status",
                     health_interval_s=o.health_interval_s,
                 )
+                agent.env["AGENT_KIOSK_CONTROL_TOKEN_FILE"] = control["KIOSK_CONTROL_TOKEN_FILE"]
+                # What `logs` fetches: the kiosk's own log (the supervisor's file of it here).
+                agent.env["AGENT_KIOSK_LOG_FILE"] = str(self.procs["kiosk"].log_path)
                 self._run("fleet-agent", agent)
         return self
 

@@ -11,6 +11,7 @@ a time. Every client of ours (kiosk -> edge, edge -> central, agent -> kiosk) us
 from __future__ import annotations
 
 import contextvars
+import functools
 import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -114,6 +115,14 @@ class DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+@functools.cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """One per process: loading the CA bundle costs tens of milliseconds of CPU, on every
+    client otherwise (a fleet simulator's thousand downloads, an edge call). A context is
+    safe to share between connections and threads once configured."""
+    return httpx.create_ssl_context(verify=verify, trust_env=True)
+
+
 def deadline_transport(
     max_connections: int = 100, max_keepalive: int = 20, verify: ssl.SSLContext | bool = True
 ) -> httpx.HTTPTransport:
@@ -124,10 +133,11 @@ def deadline_transport(
     No proxy from the environment (it would bypass the deadlines and see citizen data); TLS
     trusts SSL_CERT_FILE/SSL_CERT_DIR as usual.
     """
-    transport = httpx.HTTPTransport(trust_env=False, verify=verify)
+    context = verify if isinstance(verify, ssl.SSLContext) else _ssl_context(verify)
+    transport = httpx.HTTPTransport(trust_env=False, verify=context)
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_keepalive)
     transport._pool = httpcore.ConnectionPool(  # see the docstring
-        ssl_context=httpx.create_ssl_context(verify=verify, trust_env=True),
+        ssl_context=context,
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,

@@ -14,43 +14,26 @@ from typing import Annotated, Any
 
 import typer
 
+from fleet.manager.cli_http import DEFAULT_MANAGER, ManagerOption
+from fleet.manager.cli_http import call as _call
+
 remote_app = typer.Typer(
     help="Remote commands to one terminal: restart-app, reboot, maintenance, logs, screenshot "
     "(docs/fleet.md, Remote commands). Exit 0 ok, 1 refused or failed, 3 no answer in time.",
     no_args_is_help=True,
 )
 
-ManagerOption = Annotated[str, typer.Option("--manager", envvar="KIOSKCTL_FLEET_MANAGER",
-                                            help="The manager's base URL.")]
 TtlOption = Annotated[int, typer.Option("--ttl", min=1, max=7 * 24 * 3600,
                                         help="The command's time to live, s (a terminal that "
                                         "is away gets it if it is back in time).")]
 WaitOption = Annotated[float, typer.Option("--wait", min=0,
                                            help="How long to wait for the answer, s.")]
 KeyOption = Annotated[str | None, typer.Option("--key", help="Idempotency-Key (retry safely).")]
-DEFAULT_MANAGER = "http://127.0.0.1:8300"
-TIMEOUT_S = 10.0
 POLL_S = 0.5
 #: Manager states that are not (yet) the agent's answer.
 _WAITING = {"pending", "sent"}
 
 
-def _call(method: str, url: str, **kwargs: Any) -> Any:
-    import httpx
-
-    try:
-        r = httpx.request(method, url, timeout=TIMEOUT_S, **kwargs)
-    except httpx.HTTPError as exc:
-        typer.echo(f"error: {url}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if r.status_code >= 400:
-        try:
-            body = r.json()
-            typer.echo(f"error: {body.get('title')}: {body.get('detail', '')}", err=True)
-        except ValueError:
-            typer.echo(f"error: HTTP {r.status_code}", err=True)
-        raise typer.Exit(1)
-    return r.json()
 
 
 def send(manager: str, device_id: str, name: str, args: dict[str, Any], ttl: int, wait: float,

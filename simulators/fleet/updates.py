@@ -15,8 +15,7 @@ sees come from the agent's own code. What is simulated is the terminal under the
   model).
 
 The phases, the durable state before each phase, the resume table after a restart and the job
-outputs are the real runner's (`fleet.agent.update.state`; `outcome` mirrors the runner's
-`_outcome`, and tests/simulators/fleet/test_updates.py holds the two equal).
+outputs are the real runner's (`fleet.agent.update.state`: phases, progress, `outcome`).
 """
 
 from __future__ import annotations
@@ -40,12 +39,17 @@ from common.files import write_atomically
 from common.http import DeadlinePassed, deadline_transport, within
 from fleet.agent.core import JobRecord, Publish
 from fleet.agent.update.state import (
+    DOWNLOAD_TRIES,
     MAX_ATTEMPTS,
+    PROGRESS,
+    REFUSALS,
     Action,
     Artifact,
+    JobEnd,
     Kind,
     Phase,
     UpdateState,
+    outcome,
     resume_action,
 )
 
@@ -54,12 +58,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: As the real runner (fleet/agent/update/runner.py): refusals a download may end in, tries.
-REFUSALS = frozenset({"tampered", "unsigned", "unknown-key", "rollback", "freeze",
-                      "mix-and-match", "not-found", "download-failed"})
-DOWNLOAD_TRIES = 3
-PROGRESS = {Phase.DOWNLOAD: 0.05, Phase.VERIFY: 0.3, Phase.INSTALL: 0.4, Phase.WAIT_LOCK: 0.6,
-            Phase.SWITCH: 0.7, Phase.COMMIT: 0.8, Phase.ROLLBACK: 0.9}
 CRASH_PHASES = frozenset(p.value for p in PROGRESS)
 CHUNK = 64 * 1024
 MODES = ("tuf", "shared")
@@ -104,26 +102,6 @@ class ReleaseHealth:
         if model in self.bad_on_models:
             return False, f"{version} never reports a ready screen on {model}"
         return True, ""
-
-
-@dataclass(frozen=True)
-class JobEnd:
-    """As the real runner's: `error` empty on success, "<reason>: <words>" on failure."""
-
-    error: str
-    output: dict[str, Any]
-
-
-def outcome(state: UpdateState) -> JobEnd:
-    """The job's end as the real runner reports it (`UpdateRunner._outcome`)."""
-    if state.phase is Phase.COMMITTED:
-        out: dict[str, Any] = {"phase": "committed", "version": state.version}
-        return JobEnd("", {**out, "reason": state.reason} if state.reason else out)
-    if state.kind is Kind.ROLLBACK and state.phase is Phase.ROLLED_BACK:
-        return JobEnd("", {"phase": "rolled-back", "version": state.running_version})
-    output = {"phase": state.phase.value, "reason": state.reason,
-              "running_version": state.running_version}
-    return JobEnd(f"{state.reason}: {state.detail}"[:512], output)
 
 
 class TerminalCrashed(Exception):

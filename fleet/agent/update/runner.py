@@ -34,13 +34,18 @@ from common.clock import Deadline
 from fleet.agent.update.health import Observation, Window, healthy, lock_free
 from fleet.agent.update.slots import SlotError, Slots
 from fleet.agent.update.state import (
+    DOWNLOAD_TRIES,
     MAX_ATTEMPTS,
+    PROGRESS,
+    REFUSALS,
     Action,
     Artifact,
+    JobEnd,
     Kind,
     Phase,
     UpdateState,
     UpdateStateStore,
+    outcome,
     resume_action,
 )
 
@@ -49,14 +54,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Reason codes of docs/contracts/fleet-mqtt.md, "Updates".
-REFUSALS = frozenset({"tampered", "unsigned", "unknown-key", "rollback", "freeze",
-                      "mix-and-match", "not-found", "download-failed"})
-DOWNLOAD_TRIES = 3
-_PROGRESS = {Phase.DOWNLOAD: 0.05, Phase.VERIFY: 0.3, Phase.INSTALL: 0.4, Phase.WAIT_LOCK: 0.6,
-             Phase.SWITCH: 0.7, Phase.COMMIT: 0.8, Phase.ROLLBACK: 0.9}
 #: Test hooks (besides the phases' names): half-way through unpacking; just after the switch.
-PAUSE_POINTS = frozenset({*(p.value for p in _PROGRESS), "install-partial", "switched"})
+PAUSE_POINTS = frozenset({*(p.value for p in PROGRESS), "install-partial", "switched"})
 
 
 class StatusSource(Protocol):
@@ -95,14 +94,6 @@ class RunnerConfig:
             commit_deadline_s=s.commit_deadline_s, poll_s=s.update_poll_s,
             pause_at=s.update_pause_at,
         )
-
-
-@dataclass(frozen=True)
-class JobEnd:
-    """How the job ended: `error` empty on success, "<reason>: <words>" on failure."""
-
-    error: str
-    output: dict[str, Any]
 
 
 Report = Callable[[float, dict[str, Any]], None]
@@ -149,8 +140,8 @@ class UpdateRunner:
                 self._report = report
                 state = None
             if state is not None and state.job_id == job_id:
-                return self._outcome(self._drive(self._resumed(state)))
-            return self._outcome(self._drive(self._begin(job_id, name, args)))
+                return outcome(self._drive(self._resumed(state)))
+            return outcome(self._drive(self._begin(job_id, name, args)))
         except _Stopped:
             log.info("update job %s stopped; it goes on when the agent starts again", job_id)
             return None
@@ -211,7 +202,7 @@ class UpdateRunner:
 
     def _enter(self, state: UpdateState) -> None:
         self.store.save(state)  # before the phase's work: a restart redoes the phase
-        self._report(_PROGRESS[state.phase], {"phase": state.phase.value,
+        self._report(PROGRESS[state.phase], {"phase": state.phase.value,
                                               "version": state.version})
         self._pause(state.phase.value)
 
@@ -287,7 +278,7 @@ class UpdateRunner:
                 free, why = False, "outside the maintenance window"
             if free:
                 return state.at(Phase.SWITCH, baseline=obs.baseline())
-            self._report(_PROGRESS[Phase.WAIT_LOCK], {"phase": state.phase.value,
+            self._report(PROGRESS[Phase.WAIT_LOCK], {"phase": state.phase.value,
                                                       "version": state.version, "waiting": why})
             self._wait(self.config.poll_s)
 
@@ -392,16 +383,6 @@ class UpdateRunner:
             log.warning("update paused at %s (test hook); waiting to be stopped", point)
             self._stop.wait()
             raise _Stopped
-
-    def _outcome(self, state: UpdateState) -> JobEnd:
-        if state.phase is Phase.COMMITTED:
-            out: dict[str, Any] = {"phase": "committed", "version": state.version}
-            return JobEnd("", {**out, "reason": state.reason} if state.reason else out)
-        if state.kind is Kind.ROLLBACK and state.phase is Phase.ROLLED_BACK:
-            return JobEnd("", {"phase": "rolled-back", "version": state.running_version})
-        output = {"phase": state.phase.value, "reason": state.reason,
-                  "running_version": state.running_version}
-        return JobEnd(f"{state.reason}: {state.detail}"[:512], output)
 
 
 def _no_report(progress: float, output: dict[str, Any]) -> None:

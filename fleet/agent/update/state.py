@@ -171,3 +171,32 @@ def resume_action(state: UpdateState, current_slot: str | None,
     if switched and not state.phase.switched:  # the link moved, whatever the file says
         return Action.SWITCH
     return _RESUME[state.phase]
+
+
+#: Reason codes of docs/contracts/fleet-mqtt.md, "Updates", that a download may end in.
+REFUSALS = frozenset({"tampered", "unsigned", "unknown-key", "rollback", "freeze",
+                      "mix-and-match", "not-found", "download-failed"})
+DOWNLOAD_TRIES = 3
+#: The job's progress when each phase starts.
+PROGRESS = {Phase.DOWNLOAD: 0.05, Phase.VERIFY: 0.3, Phase.INSTALL: 0.4, Phase.WAIT_LOCK: 0.6,
+            Phase.SWITCH: 0.7, Phase.COMMIT: 0.8, Phase.ROLLBACK: 0.9}
+
+
+@dataclass(frozen=True)
+class JobEnd:
+    """How the job ended: `error` empty on success, "<reason>: <words>" on failure."""
+
+    error: str
+    output: dict[str, Any]
+
+
+def outcome(state: UpdateState) -> JobEnd:
+    """The job's end as the contract reports it, from its final state."""
+    if state.phase is Phase.COMMITTED:
+        out: dict[str, Any] = {"phase": "committed", "version": state.version}
+        return JobEnd("", {**out, "reason": state.reason} if state.reason else out)
+    if state.kind is Kind.ROLLBACK and state.phase is Phase.ROLLED_BACK:
+        return JobEnd("", {"phase": "rolled-back", "version": state.running_version})
+    output = {"phase": state.phase.value, "reason": state.reason,
+              "running_version": state.running_version}
+    return JobEnd(f"{state.reason}: {state.detail}"[:512], output)

@@ -12,31 +12,14 @@ from typing import Annotated, Any
 
 import typer
 
+from fleet.manager.cli_http import DEFAULT_MANAGER, ManagerOption
+from fleet.manager.cli_http import call as _call
+
 rollouts_app = typer.Typer(help="Staged rollouts of a release (docs/fleet.md, Rollouts).",
                            no_args_is_help=True)
 
-ManagerOption = Annotated[str, typer.Option("--manager", envvar="KIOSKCTL_FLEET_MANAGER",
-                                            help="The manager's base URL.")]
-DEFAULT_MANAGER = "http://127.0.0.1:8300"
-TIMEOUT_S = 10.0
 
 
-def _call(method: str, url: str, **kwargs: Any) -> Any:
-    import httpx
-
-    try:
-        r = httpx.request(method, url, timeout=TIMEOUT_S, **kwargs)
-    except httpx.HTTPError as exc:
-        typer.echo(f"error: {url}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if r.status_code >= 400:
-        try:
-            body = r.json()
-            typer.echo(f"error: {body.get('title')}: {body.get('detail', '')}", err=True)
-        except ValueError:
-            typer.echo(f"error: HTTP {r.status_code}", err=True)
-        raise typer.Exit(1)
-    return r.json()
 
 
 def _line(r: dict[str, Any]) -> str:

@@ -11,19 +11,14 @@ from typing import Any
 import pytest
 
 from fleet.agent.update import runner as real_runner
-from fleet.agent.update.state import Artifact, Kind, Phase, UpdateState
 from fleet.protocol import JobState
 from simulators.fleet.terminal import VirtualTerminal
 from simulators.fleet.updates import (
-    DOWNLOAD_TRIES,
-    PROGRESS,
-    REFUSALS,
     Downloads,
     JobWorkers,
     ReleaseHealth,
     SimulatedRunner,
     UpdateConfig,
-    outcome,
 )
 from tests.fleet.updates.support import Store, served
 from tests.simulators.fleet.support import OneTerminal
@@ -166,25 +161,10 @@ def test_without_a_repository_updates_are_refused_as_the_agent_refuses_them() ->
         fleet.workers.close()
 
 
-_STATES = [
-    UpdateState(job_id="j", kind=Kind.UPDATE, phase=Phase.COMMITTED, version="1.4.0"),
-    UpdateState(job_id="j", kind=Kind.UPDATE, phase=Phase.COMMITTED, version="1.4.0",
-                reason="already-running", running_version="1.4.0"),
-    UpdateState(job_id="j", kind=Kind.UPDATE, phase=Phase.ROLLED_BACK, version="1.4.0",
-                reason="unhealthy", detail="never ready", running_version="1.3.0"),
-    UpdateState(job_id="j", kind=Kind.UPDATE, phase=Phase.REFUSED, version="1.4.0",
-                reason="tampered", detail="x" * 900, running_version="1.3.0",
-                artifact=Artifact("", "0" * 64, 3)),
-    UpdateState(job_id="j", kind=Kind.ROLLBACK, phase=Phase.ROLLED_BACK, version="1.3.0",
-                running_version="1.3.0"),
-    UpdateState(job_id="j", kind=Kind.ROLLBACK, phase=Phase.REFUSED, version="1.3.0",
-                reason="no-previous-slot", detail="the other slot holds 1.2", running_version="1"),
-]
+def test_the_simulator_reports_with_the_agents_own_phases_and_outcomes() -> None:
+    # One definition (fleet.agent.update.state), never a copy that could drift.
+    from simulators.fleet import updates as sim
 
-
-@pytest.mark.parametrize("state", _STATES, ids=lambda s: f"{s.kind}-{s.phase}-{s.reason}")
-def test_outputs_and_phases_are_the_real_runners(state: UpdateState) -> None:
-    real = real_runner.UpdateRunner._outcome(None, state)  # type: ignore[arg-type]
-    assert (outcome(state).error, outcome(state).output) == (real.error, real.output)
-    assert real_runner._PROGRESS == PROGRESS
-    assert (real_runner.REFUSALS, real_runner.DOWNLOAD_TRIES) == (REFUSALS, DOWNLOAD_TRIES)
+    assert sim.outcome is real_runner.outcome and sim.PROGRESS is real_runner.PROGRESS
+    assert (sim.REFUSALS, sim.DOWNLOAD_TRIES) == (real_runner.REFUSALS,
+                                                 real_runner.DOWNLOAD_TRIES)

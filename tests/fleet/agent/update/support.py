@@ -253,11 +253,14 @@ class SlotTerminal:
     hook: Path
 
     @classmethod
-    def install(cls, base: Path, version: str = "1.0.0") -> SlotTerminal:
+    def install(cls, base: Path, version: str = "1.0.0", *,
+                extra: dict[str, bytes] | None = None) -> SlotTerminal:
+        """`extra`: more files in the installed release, as in `release`."""
         from fleet.agent.update.slots import Slots
 
         slots = Slots(base / "opt")
-        slots.install("a", release(base / "build" / f"{version}.tar.gz", version), version)
+        slots.install("a", release(base / "build" / f"{version}.tar.gz", version, extra=extra),
+                      version)
         slots.switch("a")
         run_dir = base / "run"
         run_dir.mkdir(parents=True)

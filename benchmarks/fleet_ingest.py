@@ -1,6 +1,6 @@
-"""Fleet manager ingest rate vs a bare paho subscriber, on a private Mosquitto.
+"""Fleet manager ingest rate vs a bare subscriber of the same MQTT library, on a private Mosquitto.
 
-    python -m benchmarks.fleet_ingest [--messages 20000] [--terminals 200] [--managers 1]
+    python -m benchmarks.fleet_ingest [--messages 60000] [--terminals 200] [--managers 2]
 
 1. Live phase: a birth from every simulated terminal, then health messages paced at
    `--live-rate` while the manager(s) and the baseline subscriber are connected: end-to-end
@@ -13,13 +13,16 @@
 Terminals are the fleet simulator's (simulators/fleet): the agent's own core sequences their
 births and health, published here over one fast connection (the load, not the presence, is
 measured). The managers are real processes (`kioskctl fleet manager`, one SQLite registry,
-acknowledging after each batch commit) on the shared subscription; the baseline counts in its
-own share group, so it receives every message too. Prints one JSON line.
+acknowledging after each batch commit) on the shared subscription. The baseline is a bare gmqtt
+subscriber that only counts (gmqtt is the manager's ingest library, fleet/mqtt_ingest.py); a bare
+paho one (the library of everything else in fleet/) is measured beside it. Each counts in its own
+share group, so it receives every message too. Prints one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import tempfile
@@ -30,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import gmqtt
 import httpx
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
@@ -73,40 +77,102 @@ def close(client: paho.Client) -> None:
     client.loop_stop()
 
 
-class Baseline:
-    """A bare paho subscriber that counts."""
+class _Counter:
+    """What a baseline subscriber does per message: count, and in the live phase measure."""
 
-    def __init__(self, broker: services.Mosquitto) -> None:
-        self.broker = broker
+    def __init__(self) -> None:
         self.count = 0
         self.first: float | None = None
         self.last: float | None = None
         self.latency_ms: list[float] | None = []
-        self.client: paho.Client | None = None
 
-    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+    def reset(self) -> None:
+        self.count, self.first, self.last = 0, None, None
+        self.latency_ms = None  # the drain phase only counts
+
+    def seen(self, payload: bytes) -> None:
         now = time.time()
         if self.first is None:
             self.first = now
         self.last = now
         self.count += 1
-        if self.latency_ms is not None:  # live phase only: the drain phase only counts
-            sent = datetime.fromisoformat(json.loads(msg.payload)["ts"]).timestamp()
+        if self.latency_ms is not None:
+            sent = datetime.fromisoformat(json.loads(payload)["ts"]).timestamp()
             self.latency_ms.append((now - sent) * 1000)
 
+    def rate(self, messages: int) -> float:
+        assert self.first is not None and self.last is not None
+        return messages / (self.last - self.first)
+
+
+class PahoBaseline(_Counter):
+    """A bare paho subscriber that counts (the library of `fleet.mqtt`)."""
+
+    def __init__(self, broker: services.Mosquitto, group: str) -> None:
+        super().__init__()
+        self.broker = broker
+        self.group = group
+        self.client: paho.Client | None = None
+
     def connect(self, *, clean: bool) -> None:
-        self.client = connect(self.broker, "bench-baseline", clean=clean,
-                              on_message=self._on_message)
+        self.client = connect(self.broker, self.group, clean=clean,
+                              on_message=lambda _c, _u, msg: self.seen(msg.payload))
         if clean:
             done = threading.Event()
             self.client.on_subscribe = lambda *_a: done.set()
-            self.client.subscribe(shared_subscription("bench-baseline", ALL_DEVICES_FILTER), 1)
+            self.client.subscribe(shared_subscription(self.group, ALL_DEVICES_FILTER), 1)
             if not done.wait(10):
-                raise RuntimeError("baseline could not subscribe")
+                raise RuntimeError(f"{self.group} could not subscribe")
 
     def disconnect(self) -> None:
         assert self.client is not None
         close(self.client)
+
+
+class GmqttBaseline(_Counter):
+    """A bare gmqtt subscriber that counts (the library of the manager's ingest,
+    `fleet.mqtt_ingest`), with gmqtt's own acknowledgement on receipt."""
+
+    def __init__(self, broker: services.Mosquitto, group: str) -> None:
+        super().__init__()
+        self.broker = broker
+        self.group = group
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.client: gmqtt.Client | None = None
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    async def _connect(self, clean: bool) -> None:
+        client = gmqtt.Client(self.group, clean_session=clean,
+                              session_expiry_interval=SESSION_EXPIRY_S,
+                              receive_maximum=RECEIVE_MAXIMUM)
+
+        def on_message(_c: Any, _topic: str, payload: bytes, _qos: int, _p: Any) -> int:
+            self.seen(payload)
+            return 0
+
+        client.on_message = on_message
+        subscribed = asyncio.Event()
+        client.on_subscribe = lambda *_a: subscribed.set()
+        await client.connect(self.broker.host, self.broker.port)
+        if clean:
+            client.subscribe(shared_subscription(self.group, ALL_DEVICES_FILTER), qos=1)
+            await asyncio.wait_for(subscribed.wait(), 10)
+        self.client = client
+
+    def connect(self, *, clean: bool) -> None:
+        self._call(self._connect(clean))
+
+    def disconnect(self) -> None:
+        assert self.client is not None
+        self._call(self.client.disconnect())
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
 
 
 def wait(predicate: Any, what: str, timeout: float) -> None:
@@ -142,8 +208,11 @@ class Bench:
                                      "FLEET_MANAGER_LOG_LEVEL": "WARNING"})
             service.spec.name = f"fleet-manager-{n}"
             self.managers.append(Manager(service, sup.start(service.spec)))
-        self.baseline = Baseline(self.broker)
-        self.baseline.connect(clean=True)
+        # Each baseline in its own share group: it receives every message too.
+        self.baseline = GmqttBaseline(self.broker, "bench-baseline")
+        self.paho = PahoBaseline(self.broker, "bench-paho")
+        for baseline in (self.baseline, self.paho):
+            baseline.connect(clean=True)
         self.publisher = connect(self.broker, "bench-publisher", clean=True)
         self.terminals = [VirtualTerminal(d, site="bench-hall")
                           for d in device_ids(args.terminals, "BENCH")]
@@ -176,6 +245,7 @@ class Bench:
         total = len(self.terminals) + self.args.live_messages
         wait(lambda: self.ingested() >= total, "the live phase", 60)
         wait(lambda: self.baseline.count >= total, "the baseline's live phase", 60)
+        wait(lambda: self.paho.count >= total, "the paho baseline's live phase", 60)
         # One manager's window is enough for the percentiles at this rate.
         live = self.managers[0].stats()["health_latency_ms"]
         base = sorted(self.baseline.latency_ms)
@@ -189,7 +259,8 @@ class Bench:
 
     def drain_phase(self) -> dict[str, Any]:
         messages = self.args.messages
-        self.baseline.disconnect()
+        for baseline in (self.baseline, self.paho):
+            baseline.disconnect()
         for m in self.managers:  # persistent sessions: the broker queues their shares
             m.proc.stop()
             self.sup.processes.remove(m.proc)
@@ -214,18 +285,21 @@ class Bench:
         last = max(s["last_committed_at"] for s in stats)
         ingest_rate = messages / (last - first)
 
-        self.baseline.count, self.baseline.first, self.baseline.last = 0, None, None
-        self.baseline.latency_ms = None
-        self.baseline.connect(clean=False)
-        wait(lambda: self.baseline.count >= messages, "the baseline to drain", 180)
-        assert self.baseline.first is not None and self.baseline.last is not None
-        baseline_rate = messages / (self.baseline.last - self.baseline.first)
-        self.baseline.disconnect()
+        rates = {}
+        for baseline in (self.baseline, self.paho):  # one at a time: each has the machine
+            baseline.reset()
+            baseline.connect(clean=False)
+            wait(lambda b=baseline: b.count >= messages, f"{baseline.group} to drain", 180)
+            rates[baseline.group] = baseline.rate(messages)
+            baseline.disconnect()
+        self.baseline.close()
+        baseline_rate = rates[self.baseline.group]
         close(self.publisher)
         return {
             "ingest_msgs_per_s": round(ingest_rate),
             "baseline_msgs_per_s": round(baseline_rate),
             "ratio": round(ingest_rate / baseline_rate, 3),
+            "paho_baseline_msgs_per_s": round(rates[self.paho.group]),
             "publish_msgs_per_s": round(publish_rate),
             "payload_bytes": len(payloads[0][1]),
         }
@@ -247,9 +321,11 @@ def _round(value: float | None) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--messages", type=int, default=60_000)
     parser.add_argument("--terminals", type=int, default=200)
-    parser.add_argument("--managers", type=int, default=1, help="manager processes sharing "
+    # Two by default: one manager process is bound to one core by the GIL; the issue allows
+    # several on the shared subscription.
+    parser.add_argument("--managers", type=int, default=2, help="manager processes sharing "
                         "the subscription and the database")
     parser.add_argument("--live-messages", type=int, default=2_000)
     parser.add_argument("--live-rate", type=float, default=1_000.0, help="messages per second")

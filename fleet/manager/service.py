@@ -19,6 +19,7 @@ from fleet.manager.rollouts.ticker import RolloutTicker
 from fleet.manager.settings import FleetManagerSettings
 from fleet.manager.stats import IngestStats
 from fleet.mqtt import ConnectOptions, MqttClient
+from fleet.mqtt_ingest import IngestSubscription
 from fleet.protocol import MANAGER_SUBSCRIPTION
 
 log = logging.getLogger(__name__)
@@ -74,17 +75,12 @@ class FleetManager:
             max_session_ahead_s=settings.max_session_ahead_s,
         )
         self.stats = IngestStats()
-        # Always a persistent session under a stable id: what the broker holds for us (in flight,
-        # unacknowledged until committed, or queued) survives a crash of this process.
+        # Commands out (paho, like the agent): no subscription, so no session worth keeping.
         self.mqtt = MqttClient(
             settings.broker(),
             ConnectOptions(
-                client_id=settings.mqtt_client_id(),
-                clean_start=False,
-                session_expiry_s=settings.session_expiry_s,
+                client_id=f"{settings.mqtt_client_id()}-out",
                 keepalive_s=settings.keepalive_s,
-                receive_maximum=settings.receive_maximum,
-                manual_ack=True,
                 max_inflight=1000,
                 tls=settings.tls_files(),
             ),
@@ -100,10 +96,26 @@ class FleetManager:
             on_unborn=self.commands.request_rebirth,
             batch_max=settings.ingest_batch_max,
         )
+        # Ingest: a persistent session under a stable id, so that what the broker holds for us
+        # (in flight, unacknowledged until committed, or queued) survives a crash of this
+        # process. Over gmqtt, the high-rate path (fleet/mqtt_ingest.py says why).
+        self.ingest = IngestSubscription(
+            settings.broker(),
+            ConnectOptions(
+                client_id=settings.mqtt_client_id(),
+                clean_start=False,
+                session_expiry_s=settings.session_expiry_s,
+                keepalive_s=settings.keepalive_s,
+                receive_maximum=settings.receive_maximum,
+                manual_ack=True,
+                tls=settings.tls_files(),
+            ),
+            MANAGER_SUBSCRIPTION,
+            self.writer.submit,
+        )
         self.sweeper = Sweeper(self.registry, settings.offline_after_s,
                                settings.unconfirmed_retention_s)
         self.rollouts = RolloutTicker(self.db, self.commands, interval_s=settings.rollout_tick_s)
-        self.mqtt.subscribe(MANAGER_SUBSCRIPTION, self.writer.submit, qos=1)
 
     def _on_reborn(self, device_ids: list[str]) -> None:
         self.commands.redeliver(device_ids)
@@ -114,10 +126,11 @@ class FleetManager:
         self.writer.start()
         self.sweeper.start()
         self.mqtt.start()
+        self.ingest.start()
         self.rollouts.start()
         log.info(
             "fleet manager %s: broker %s, persistent session (expiry %ds), database %s",
-            self.mqtt.options.client_id, self.mqtt.broker, self.settings.session_expiry_s,
+            self.ingest.options.client_id, self.ingest.broker, self.settings.session_expiry_s,
             self.db.write.url,
         )
 
@@ -125,7 +138,10 @@ class FleetManager:
         # The subscription stays: the broker keeps our share for us until we are back (or the
         # session expires), so a restart loses nothing.
         self.rollouts.stop()
+        # What is queued is applied and acknowledged while the ingest connection is still up;
+        # what arrives after that stays unacknowledged, for the session or another manager.
         self.writer.stop()
+        self.ingest.stop()
         # Before MQTT goes, so that a re-send under way (after a birth the writer just applied)
         # still reaches the broker. Queued re-sends are dropped: those commands wait for the
         # device's next birth, or time out.
@@ -138,13 +154,15 @@ class FleetManager:
 
     def status(self) -> dict[str, Any]:
         database_ok = self.registry.ping()
-        broker = {"url": str(self.mqtt.broker), "connected": self.mqtt.connected,
-                  "subscribed": self.mqtt.ready}
+        connected = self.mqtt.connected and self.ingest.connected
+        subscribed = connected and self.ingest.ready
+        broker = {"url": str(self.mqtt.broker), "connected": connected,
+                  "subscribed": subscribed}
         return {
             # Not "status": problem+json uses that name for the HTTP status.
-            "state": "ok" if (database_ok and self.mqtt.ready) else "degraded",
-            "ready": database_ok and self.mqtt.ready,
-            "client_id": self.mqtt.options.client_id,
+            "state": "ok" if (database_ok and subscribed) else "degraded",
+            "ready": database_ok and subscribed,
+            "client_id": self.ingest.options.client_id,
             "broker": broker,
             "database": {"ok": database_ok},
             "ingest": self.stats.snapshot(self.writer.backlog),

@@ -122,6 +122,23 @@ def test_channel_fixes_the_schema() -> None:
         decode_for_channel(Channel.DEATH, encode(_birth()))
 
 
+def test_the_schema_first_fast_path_validates_the_same() -> None:
+    """On a channel, our own encoding (schema first) skips the envelope pass: the model must
+    still refuse what the slow path refuses, and bytes in another key order take the slow one."""
+    data = encode(_health())
+    assert data.startswith(b'{"schema":"hrss.health/1",')
+    bad = data.replace(b'"seq":3', b'"seq":-3')
+    with pytest.raises(InvalidPayload, match="seq"):
+        decode_for_channel(Channel.HEALTH, bad)
+    with pytest.raises(InvalidPayload):
+        decode_for_channel(Channel.HEALTH, data[:-1])  # truncated JSON
+    body = json.loads(data)
+    reordered = json.dumps({**{k: v for k, v in body.items() if k != "schema"},
+                            "schema": "hrss.birth/1"}).encode()
+    with pytest.raises(WrongChannel):
+        decode_for_channel(Channel.HEALTH, reordered)
+
+
 def test_command_expiry() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     cmd = Command(device_id="T-1", id="c1", name="ping", expires_at=now)

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from fleet.manager.config_cli import devices_app  # typer only, like this module
-from fleet.manager.remote_cli import remote_app  # typer only, like this module
+from fleet.manager.devices_cli import devices_app  # typer only, like this module
+from fleet.manager.remote_cli import commands_app, remote_app  # typer only, like this module
 from fleet.manager.rollouts.cli import rollouts_app  # typer only, like this module
 from fleet.updates.cli import artifacts_app  # typer only, like this module
 
@@ -24,6 +24,7 @@ fleet_app.add_typer(rollouts_app, name="rollouts")
 fleet_app.add_typer(artifacts_app, name="artifacts")
 fleet_app.add_typer(devices_app, name="devices")
 fleet_app.add_typer(remote_app, name="remote")
+fleet_app.add_typer(commands_app, name="commands")
 
 ConfigOption = Annotated[
     Path | None,

@@ -128,3 +128,37 @@ def screenshot(
         raise typer.Exit(1) from None
     out.write_bytes(png)
     typer.echo(f"{out}: {result.get('width')}x{result.get('height')} PNG, {len(png)} bytes")
+
+
+commands_app = typer.Typer(
+    help="Any command to one terminal, by name (docs/contracts/fleet-mqtt.md, Commands), and a "
+    "command read back by id. Exit 0 ok, 1 refused or failed, 3 no answer in time.",
+    no_args_is_help=True,
+)
+
+
+@commands_app.command("send")
+def send_command(
+    device_id: Annotated[str, typer.Argument(help="The terminal's id.")],
+    name: Annotated[str, typer.Argument(help="The command, e.g. ping, report-health.")],
+    arg: Annotated[list[str] | None, typer.Option(
+        "--arg", help="key=value (repeatable; the value is JSON when it parses).")] = None,
+    ttl: TtlOption = 300, wait: WaitOption = 30.0, key: KeyOption = None,
+    manager: ManagerOption = DEFAULT_MANAGER,
+) -> None:
+    """Send a command and print the terminal's answer (its output, as JSON)."""
+    from fleet.manager.devices_cli import parse_assignment
+
+    args = dict(parse_assignment(a) for a in arg or [])
+    out = send(manager.rstrip("/"), device_id, name, args, ttl, wait, key)
+    typer.echo(json.dumps(out, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+@commands_app.command("show")
+def show_command(
+    command_id: Annotated[str, typer.Argument(help="The id `send` or the REST API gave.")],
+    manager: ManagerOption = DEFAULT_MANAGER,
+) -> None:
+    """A command's state (pending, sent, timed-out, or the terminal's answer), as JSON."""
+    command = _call("GET", f"{manager.rstrip('/')}/api/v1/commands/{command_id}")
+    typer.echo(json.dumps(command, indent=2, sort_keys=True, ensure_ascii=False))

@@ -170,7 +170,7 @@ def test_the_cli_merges_into_the_desired_configuration(api: Api) -> None:
     from typer.testing import CliRunner
 
     from fleet.cli import fleet_app
-    from fleet.manager.config_cli import parse_assignment
+    from fleet.manager.devices_cli import parse_assignment
 
     assert parse_assignment("health_interval_s=30") == ("health_interval_s", 30)
     assert parse_assignment("log_level=DEBUG") == ("log_level", "DEBUG")

@@ -13,7 +13,10 @@ from PIL import Image
 
 from tests.harness.ocr import reads
 from tests.kiosk.fakes import RECEIPT_NO
-from tests.kiosk.test_window import ocr, run_gallery
+from tests.kiosk.test_window import GALLERY_TIMEOUT_S, ocr, run_gallery
+
+# The walk (a module fixture) runs inside the first test's time limit.
+pytestmark = pytest.mark.timeout(GALLERY_TIMEOUT_S + 60)
 
 
 @pytest.fixture(scope="module")

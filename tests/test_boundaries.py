@@ -24,10 +24,11 @@ ALLOWED: dict[str, tuple[str, ...]] = {
     "provisioning": ("fleet.protocol", "common"),
     # Simulators speak device-side protocols; they may use the fleet's wire protocol, never the
     # kiosk's internals, the drivers they exist to test, or the edge server.
-    # The fleet simulator runs the agent's I/O-free core (fleet.agent.core) and the update
-    # phases' pure state and resume table (fleet.agent.update.state), nothing else of it.
-    "simulators": ("fleet.protocol", "fleet.agent.core", "fleet.agent.update.state", "webapi",
-                   "common"),
+    # The fleet simulator runs the agent's I/O-free core (fleet.agent.core), the update
+    # phases' pure state and resume table (fleet.agent.update.state) and the phase machine
+    # itself (fleet.agent.update.machine), nothing else of it.
+    "simulators": ("fleet.protocol", "fleet.agent.core", "fleet.agent.update.state",
+                   "fleet.agent.update.machine", "webapi", "common"),
 }
 
 

@@ -15,7 +15,8 @@ sees come from the agent's own code. What is simulated is the terminal under the
   model).
 
 The phases, the durable state before each phase, the resume table after a restart and the job
-outputs are the real runner's (`fleet.agent.update.state`: phases, progress, `outcome`).
+outputs are the agent's own: the phase machine `fleet.agent.update.machine` runs here over
+`_Run`, its environment on the virtual terminal (and `fleet.agent.update.state.outcome`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,19 +39,23 @@ from common.clock import Deadline, utc_now
 from common.files import write_atomically
 from common.http import DeadlinePassed, deadline_transport, within
 from fleet.agent.core import JobRecord, Publish
+from fleet.agent.update.machine import (
+    Fetched,
+    LockView,
+    Refused,
+    Report,
+    Stopped,
+    UpdateMachine,
+)
 from fleet.agent.update.state import (
     DOWNLOAD_TRIES,
     MAX_ATTEMPTS,
     PROGRESS,
-    REFUSALS,
-    Action,
     Artifact,
     JobEnd,
     Kind,
-    Phase,
     UpdateState,
     outcome,
-    resume_action,
 )
 
 if TYPE_CHECKING:
@@ -108,23 +113,7 @@ class TerminalCrashed(Exception):
     """The simulated agent process died mid-phase (a fault asked for it)."""
 
 
-class _Stopped(Exception):
-    pass
-
-
-class _Refused(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-Report = Callable[[float, dict[str, Any]], None]
 Note = Callable[[str, int], None]
-
-
-def _no_report(progress: float, output: dict[str, Any]) -> None:
-    pass
 
 
 def _no_note(counter: str, delta: int) -> None:
@@ -156,7 +145,7 @@ class Downloads:
     def fetch(self, device_id: str, target: str, stop: threading.Event) -> tuple[Any, str]:
         """(The client's VerifiedArtifact, the local file or "" when nothing was written)."""
         if not self.config.repository_url:
-            raise _Refused("download-failed", "no update repository configured")
+            raise Refused("download-failed", "no update repository configured")
         if self.config.mode == "tuf":
             client = self._client(self._dir("tuf", device_id), self._dir("downloads", device_id))
             artifact = client.fetch(target, Deadline(self.config.download_timeout_s))
@@ -179,7 +168,7 @@ class Downloads:
     def _dir(self, kind: str, device_id: str) -> Path:
         base = self.config.work_dir
         if base is None:
-            raise _Refused("download-failed", "no work directory for the terminals' metadata")
+            raise Refused("download-failed", "no work directory for the terminals' metadata")
         return base / kind / device_id
 
     def _client(self, metadata_dir: Path, download_dir: Path) -> Any:
@@ -188,11 +177,11 @@ class Downloads:
             try:
                 self._factory = getattr(importlib.import_module(module), attr)
             except (ImportError, AttributeError) as exc:
-                raise _Refused("download-failed",
+                raise Refused("download-failed",
                                f"no artifact client {self.config.client}: {exc}") from None
         if not (metadata_dir / "root.json").exists():
             if self.config.root_json is None:
-                raise _Refused("download-failed", "no trusted root to provision")
+                raise Refused("download-failed", "no trusted root to provision")
             metadata_dir.mkdir(parents=True, exist_ok=True)
             write_atomically(metadata_dir / "root.json", self.config.root_json, mode=0o644)
         return self._factory(metadata_dir, self.config.repository_url, download_dir,
@@ -240,7 +229,7 @@ class Downloads:
             try:
                 with within(deadline), http.stream("GET", vouched.url, headers=headers) as resp:
                     if resp.status_code == 404:
-                        raise _Refused("not-found", "the store has no file for it")
+                        raise Refused("not-found", "the store has no file for it")
                     if resp.status_code == 200 and have:
                         digest, have = hashlib.sha256(), 0  # the range was ignored
                     elif resp.status_code not in (200, 206):
@@ -249,11 +238,11 @@ class Downloads:
                     for chunk in resp.iter_raw(CHUNK):
                         have += len(chunk)
                         if have > length:
-                            raise _Refused("tampered", f"more than the {length} bytes signed")
+                            raise Refused("tampered", f"more than the {length} bytes signed")
                         digest.update(chunk)
                         self._note("download_bytes", len(chunk))
                         if stop.is_set():
-                            raise _Stopped
+                            raise Stopped
                 if have == length:
                     break
             except (httpx.HTTPError, DeadlinePassed) as exc:
@@ -261,10 +250,10 @@ class Downloads:
                 if deadline.expired:
                     break
         if have != length:
-            raise _Refused("download-failed", f"{have} of {length} bytes by the deadline"
+            raise Refused("download-failed", f"{have} of {length} bytes by the deadline"
                            f"{f' ({last!r})' if last else ''}"[:300])
         if digest.hexdigest() != sha256:
-            raise _Refused("tampered", "the file's SHA-256 is not the signed one")
+            raise Refused("tampered", "the file's SHA-256 is not the signed one")
         self._note("downloads", 1)
 
 
@@ -287,178 +276,89 @@ class SimulatedRunner:
             stop: threading.Event) -> JobEnd | None:
         """Do (or go on with) the job; None when `stop` was set first. Raises TerminalCrashed
         when the terminal's crash fault fires (its state is on the disk, as on a terminal)."""
-        run = _Run(self, t, report, stop)
+        machine = UpdateMachine(_Run(self, t, stop), report)
         try:
-            state = t.disk.update
-            if state is not None and state.job_id != job.job_id and not state.phase.final:
-                run.report = _no_report  # an update whose job was lost: finish it, unreported
-                run.drive(run.resumed(state))
-                run.report = report
-                state = None
-            if state is not None and state.job_id == job.job_id:
-                return outcome(run.drive(run.resumed(state)))
-            return outcome(run.drive(run.begin(job.job_id, job.name, dict(job.args))))
-        except _Stopped:
+            return outcome(machine.run(job.job_id, job.name, dict(job.args)))
+        except Stopped:
             return None
 
 
 class _Run:
-    def __init__(self, runner: SimulatedRunner, t: VirtualTerminal, report: Report,
+    """`machine.UpdateEnv` on a virtual terminal, for one run: the slots and update.json are
+    fields of its `Disk`, the lock its citizen session, the health gate `ReleaseHealth`."""
+
+    download_tries = 1  # `Downloads` retries (shared mode) within its own deadline
+
+    def __init__(self, runner: SimulatedRunner, t: VirtualTerminal,
                  stop: threading.Event) -> None:
-        self.runner, self.t, self.report, self.stop = runner, t, report, stop
+        self.runner, self.t, self.stop = runner, t, stop
         self.config = runner.config
+        self.max_attempts = self.config.max_attempts
+        self.commit_deadline_s = self.config.commit_deadline_s
+        self.poll_s = self.config.poll_s
 
-    def begin(self, job_id: str, name: str, args: dict[str, Any]) -> UpdateState:
-        disk = self.t.disk
-        current = disk.current
-        running = disk.slots.get(current)
-        common = {"job_id": job_id, "from_version": running, "from_slot": current,
-                  "rollout_id": args.get("rollout_id")}
-        if name == Kind.ROLLBACK:
-            to_version = str(args["to_version"])
-            other = disk.other()
-            state = UpdateState(kind=Kind.ROLLBACK, phase=Phase.WAIT_LOCK, version=to_version,
-                                to_slot=other, **common)
-            if running == to_version:
-                return state.at(Phase.ROLLED_BACK, running_version=running)
-            if disk.slots.get(other) != to_version:
-                held = disk.slots.get(other) or "no installed release"
-                return state.at(Phase.REFUSED, reason="no-previous-slot",
-                                detail=f"the other slot holds {held}", running_version=running)
-            return state
-        state = UpdateState(kind=Kind.UPDATE, phase=Phase.DOWNLOAD, version=str(args["version"]),
-                            target=str(args["target"]), force=bool(args.get("force")), **common)
-        if running == state.version and not state.force:
-            return state.at(Phase.COMMITTED, reason="already-running", running_version=running)
-        return state
+    def current(self) -> str | None:
+        return self.t.disk.current
 
-    def resumed(self, state: UpdateState) -> UpdateState:
-        action = resume_action(state, self.t.disk.current, self.config.max_attempts)
-        if action is Action.REPORT:
-            return state
-        if action is Action.GIVE_UP:
-            return state.at(Phase.REFUSED, reason="install-failed",
-                            detail=f"gave up after {state.attempt} restarts in {state.phase}",
-                            running_version=self.t.disk.running())
-        return replace(state, phase=Phase(action.value), attempt=state.attempt + 1)
+    def other(self, slot: str | None) -> str:
+        return "b" if slot == "a" else "a"
 
-    def drive(self, state: UpdateState) -> UpdateState:
-        while not state.phase.final:
-            self.enter(state)
-            try:
-                state = self.execute(state)
-            except _Refused as exc:
-                if state.phase.switched and state.kind is Kind.UPDATE:  # never strand it
-                    state = state.at(Phase.ROLLBACK, reason=exc.reason, detail=exc.detail)
-                else:
-                    state = state.at(Phase.REFUSED, reason=exc.reason, detail=exc.detail,
-                                     running_version=self.t.disk.running())
+    def version(self, slot: str | None) -> str | None:
+        return None if slot is None else self.t.disk.slots.get(slot)
+
+    def runnable(self, slot: str) -> bool:
+        return self.t.disk.slots.get(slot) is not None
+
+    def install(self, slot: str, artifact: Artifact, version: str,
+                halfway: Callable[[], None]) -> None:
+        self.t.disk.slots[slot] = version
+
+    def switch(self, slot: str) -> None:
+        self.t.disk.current = slot
+
+    def load(self) -> UpdateState | None:
+        return self.t.disk.update
+
+    def save(self, state: UpdateState) -> None:
         self.t.disk.update = state
-        if state.artifact is not None and state.artifact.path:
+
+    def fetcher(self) -> Callable[[str], Fetched]:
+        def fetch(target: str) -> Fetched:
+            got, path = self.runner.downloads.fetch(self.t.device_id, target, self.stop)
+            return Fetched(got.version, Artifact(path, str(got.sha256), int(got.length)))
+
+        return fetch
+
+    def file_ok(self, artifact: Artifact) -> bool:
+        return True  # `Downloads` checked every byte; the simulated disk changes nothing
+
+    def discard(self, artifact: Artifact) -> None:
+        if artifact.path:  # shared mode keeps no file
             with contextlib.suppress(OSError):
-                Path(state.artifact.path).unlink()  # done with it, whatever the outcome
-        return state
+                Path(artifact.path).unlink()
 
-    def enter(self, state: UpdateState) -> None:
-        self.t.disk.update = state  # before the phase's work: a restart redoes the phase
-        self.report(PROGRESS[state.phase], {"phase": state.phase.value,
-                                            "version": state.version})
-        if self.t.crash_at == state.phase.value:
+    def lock(self, kind: Kind) -> LockView:
+        if self.t.session_active:
+            return LockView(False, "a citizen session is active")
+        return LockView(True, baseline=self.t.baseline())
+
+    def health(self, state: UpdateState) -> tuple[bool, str]:
+        return self.runner.health.healthy(state.version, self.t.model)
+
+    def restart(self) -> None:
+        pass  # the kiosk app is not simulated: nothing to restart
+
+    def pause(self, point: str) -> None:
+        if self.t.crash_at == point:
             self.t.crash_at = None  # once: the restarted agent gets past it
-            raise TerminalCrashed(state.phase.value)
+            raise TerminalCrashed(point)
 
-    def execute(self, state: UpdateState) -> UpdateState:
-        work = {
-            Phase.DOWNLOAD: self.download, Phase.VERIFY: self.verify,
-            Phase.INSTALL: self.install, Phase.WAIT_LOCK: self.wait_lock,
-            Phase.SWITCH: self.switch, Phase.COMMIT: self.commit,
-            Phase.ROLLBACK: self.roll_back,
-        }
-        return work[state.phase](state)
-
-    def download(self, state: UpdateState) -> UpdateState:
-        try:
-            artifact, path = self.runner.downloads.fetch(self.t.device_id, state.target,
-                                                         self.stop)
-        except (_Refused, _Stopped):
-            raise
-        except Exception as exc:
-            reason = getattr(exc, "reason", None)
-            if reason in REFUSALS:
-                raise _Refused(reason, (str(exc) or reason)[:300]) from None
-            raise _Refused("download-failed", (str(exc) or type(exc).__name__)[:300]) from None
-        if artifact.version != state.version:
-            raise _Refused("not-found", f"{state.target} is signed as version "
-                           f"{artifact.version}, not {state.version}")
-        return state.at(Phase.VERIFY, artifact=Artifact(path, str(artifact.sha256),
-                                                        int(artifact.length)))
-
-    def verify(self, state: UpdateState) -> UpdateState:
-        if not state.force and _older(state.version, state.from_version):
-            raise _Refused("rollback", f"{state.version} is older than the running "
-                           f"{state.from_version}")
-        return state.at(Phase.INSTALL, to_slot=self.t.disk.other())
-
-    def install(self, state: UpdateState) -> UpdateState:
-        if state.artifact is None:
-            return state.at(Phase.DOWNLOAD, artifact=None)
-        assert state.to_slot is not None
-        self.t.disk.slots[state.to_slot] = state.version
-        return state.at(Phase.WAIT_LOCK)
-
-    def wait_lock(self, state: UpdateState) -> UpdateState:
-        while self.t.session_active:
-            self.report(PROGRESS[Phase.WAIT_LOCK], {"phase": state.phase.value,
-                                                    "version": state.version,
-                                                    "waiting": "a citizen session is active"})
-            self.wait(self.config.poll_s)
-        return state.at(Phase.SWITCH, baseline=self.t.baseline())
-
-    def switch(self, state: UpdateState) -> UpdateState:
-        assert state.to_slot is not None
-        if self.t.disk.slots.get(state.to_slot) is None:
-            if state.kind is Kind.ROLLBACK:
-                raise _Refused("no-previous-slot", f"slot {state.to_slot} holds no release")
-            return state.at(Phase.INSTALL)
-        self.t.disk.current = state.to_slot
-        if state.kind is Kind.ROLLBACK:
-            return state.at(Phase.ROLLED_BACK, running_version=self.t.disk.running())
-        return state.at(Phase.COMMIT,
-                        deadline=self.runner._clock() + self.config.commit_deadline_s)
-
-    def commit(self, state: UpdateState) -> UpdateState:
-        deadline = state.deadline if state.deadline is not None else self.runner._clock()
-        while True:
-            ok, why = self.runner.health.healthy(state.version, self.t.model)
-            if ok:
-                return state.at(Phase.COMMITTED, running_version=state.version)
-            if self.runner._clock() >= deadline:
-                return state.at(Phase.ROLLBACK, reason="unhealthy", detail=why)
-            self.wait(min(self.config.poll_s, max(0.05, deadline - self.runner._clock())))
-
-    def roll_back(self, state: UpdateState) -> UpdateState:
-        back = state.from_slot
-        detail = state.detail
-        if back is not None and self.t.disk.slots.get(back) == state.from_version:
-            self.t.disk.current = back
-        else:
-            detail = f"{detail}; no previous release to go back to".lstrip("; ")
-        return state.at(Phase.ROLLED_BACK, detail=detail, running_version=self.t.disk.running())
+    def clock(self) -> float:
+        return self.runner._clock()
 
     def wait(self, seconds: float) -> None:
         if self.stop.wait(seconds):
-            raise _Stopped
-
-
-def _older(version: str, than: str | None) -> bool:
-    if than is None:
-        return False
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(version) < Version(than)
-    except InvalidVersion:
-        return False
+            raise Stopped
 
 
 # -- the worker pool ------------------------------------------------------------------------------

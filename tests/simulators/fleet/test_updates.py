@@ -165,6 +165,5 @@ def test_the_simulator_reports_with_the_agents_own_phases_and_outcomes() -> None
     # One definition (fleet.agent.update.state), never a copy that could drift.
     from simulators.fleet import updates as sim
 
-    assert sim.outcome is real_runner.outcome and sim.PROGRESS is real_runner.PROGRESS
-    assert (sim.REFUSALS, sim.DOWNLOAD_TRIES) == (real_runner.REFUSALS,
-                                                 real_runner.DOWNLOAD_TRIES)
+    assert sim.UpdateMachine is real_runner.UpdateMachine  # the phases: one machine
+    assert sim.outcome is real_runner.outcome and sim.Refused is real_runner.Refused

@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from common.version import __version__
-from fleet.manager.api.routes import commands, devices, health, rollouts
+from fleet.manager.api.routes import commands, devices, health, metrics, rollouts
 from fleet.manager.service import FleetManager
 from webapi.problems import install_problem_handlers
 
@@ -50,4 +50,5 @@ def create_app(manager: FleetManager) -> FastAPI:
     for module in (health, devices, commands, rollouts):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(metrics.router)  # at the root: Prometheus' default metrics_path
     return app

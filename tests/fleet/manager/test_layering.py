@@ -45,4 +45,4 @@ def test_routes_are_modules_not_closures() -> None:
     init = (MANAGER / "api" / "__init__.py").read_text()
     assert "@app.get" not in init and "@app.post" not in init
     routes = sorted(p.stem for p in (MANAGER / "api" / "routes").glob("*.py"))
-    assert routes == ["__init__", "commands", "devices", "health", "rollouts"]
+    assert routes == ["__init__", "commands", "devices", "health", "metrics", "rollouts"]

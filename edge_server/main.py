@@ -34,6 +34,7 @@ from edge_server.routers import (
     metrics,
     operator,
     pin_authorisations,
+    records,
     sessions,
     submissions,
 )
@@ -109,6 +110,7 @@ def create_app(
     app.include_router(operator.router, prefix=API_PREFIX)
     app.include_router(metrics.router)
     app.include_router(applications.router, prefix=API_PREFIX)
+    app.include_router(records.router, prefix=API_PREFIX)
     app.include_router(cards.router, prefix=API_PREFIX)
     app.include_router(pin_authorisations.router, prefix=API_PREFIX)
     app.include_router(submissions.router, prefix=API_PREFIX)

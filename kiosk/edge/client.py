@@ -37,9 +37,11 @@ from kiosk.edge.models import (
     Applications,
     Benefits,
     CardStatus,
+    Contributions,
     Credential,
     DeviceTokenIssued,
     EdgeHealth,
+    PensionAccount,
     Precheck,
     Receipt,
     SessionOpened,
@@ -126,6 +128,16 @@ class EdgeClient:
         return self._call(
             "GET", f"/sessions/{session_id}/benefits", Benefits, label="/sessions/{id}/benefits"
         )
+
+    def get_contributions(self, session_id: str) -> Contributions:
+        """Contributions by year and scheme (months paid, base, personal, employer)."""
+        return self._call("GET", f"/sessions/{session_id}/contributions", Contributions,
+                          label="/sessions/{id}/contributions")
+
+    def get_pension_account(self, session_id: str) -> PensionAccount:
+        """The pension personal account: its balance and one entry per year."""
+        return self._call("GET", f"/sessions/{session_id}/pension-account", PensionAccount,
+                          label="/sessions/{id}/pension-account")
 
     # Citizen services (issue 6) ------------------------------------------------------------
 

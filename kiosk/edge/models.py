@@ -126,6 +126,53 @@ class Benefits(_Answer):
         )
 
 
+# The contribution history and the pension account: a working life of years, bounded.
+MAX_YEARS = 100
+Year = Annotated[int, Field(ge=1950, le=2199)]
+Months = Annotated[int, Field(ge=0, le=12)]
+# A lifetime's account or a year's contributions: above the monthly `Amount`, still bounded.
+Money = Annotated[Decimal, Field(ge=Decimal("0"), le=Decimal("100000000"), max_digits=14,
+                                 decimal_places=2)]
+
+
+class ContributionYear(_Answer):
+    year: Year
+    scheme: Short
+    months: Months
+    arrears_months: Months = 0
+    base: Money
+    personal: Money
+    employer: Money
+
+
+class Contributions(_Answer):
+    as_of: AwareDatetime | None = None
+    stale: bool = False
+    items: tuple[ContributionYear, ...] = Field((), max_length=MAX_YEARS * 4)
+
+    def __repr__(self) -> str:
+        return f"Contributions(stale={self.stale}, years={len(self.items)})"
+
+
+class AccountYear(_Answer):
+    year: Year
+    credited: Money
+    interest: Money
+    paid_out: Money
+    balance: Money
+
+
+class PensionAccount(_Answer):
+    as_of: AwareDatetime | None = None
+    stale: bool = False
+    scheme: Short | None = None
+    balance: Money
+    items: tuple[AccountYear, ...] = Field((), max_length=MAX_YEARS)
+
+    def __repr__(self) -> str:
+        return f"PensionAccount(stale={self.stale}, years={len(self.items)})"
+
+
 class EdgeHealth(_Answer):
     status: Short
     version: Short = ""

@@ -15,7 +15,9 @@ from kiosk.edge.models import (
     ApplicationDraft,
     Applications,
     Benefits,
+    Contributions,
     Credential,
+    PensionAccount,
     Precheck,
     Receipt,
     SessionOpened,
@@ -64,6 +66,10 @@ class EdgePort(Protocol):
     def open_session(self, credential: Credential, *, idempotency_key: str) -> SessionOpened: ...
 
     def get_benefits(self, session_id: str) -> Benefits: ...
+
+    def get_contributions(self, session_id: str) -> Contributions: ...
+
+    def get_pension_account(self, session_id: str) -> PensionAccount: ...
 
     def end_session(self, session_id: str, *, idempotency_key: str) -> None: ...
 

@@ -12,6 +12,8 @@ class ScreenName(StrEnum):
     HOME = "home"  # greeting and the services on offer
     LOADING = "loading"  # fetching a service's data
     BENEFITS = "benefits"  # pension payments and participation
+    CONTRIBUTIONS = "contributions"  # contributions by year and scheme
+    PENSION_ACCOUNT = "pension-account"  # the pension personal account, year by year
     SUBSIDIES = "subsidies"  # the subsidies this citizen may apply for
     KEYPAD = "keypad"  # one field typed on a large keypad (phone, digits, ID number, PIN)
     PRECHECK = "precheck"  # the pre-check's result in plain words

@@ -8,16 +8,20 @@ from fastapi import APIRouter, Depends, Response
 
 from common.clock import iso_utc
 from common.problem import Problem
-from simulators.central import benefits, ecard_tokens, hostile
+from simulators.central import benefits, ecard_tokens, hostile, records
 from simulators.central.deps import SimState, State, apply_faults, require_api_key
 from simulators.central.population import Citizen
 from simulators.central.schemas import (
+    AccountYearOut,
     ContributionOut,
     ContributionsAnswer,
+    ContributionYearOut,
+    ContributionYearsAnswer,
     Health,
     PaymentOut,
     PaymentsAnswer,
     PaymentsQuery,
+    PensionAccountAnswer,
     PersonAnswer,
     PersonOut,
     PersonQuery,
@@ -95,6 +99,32 @@ def query_contributions(query: PaymentsQuery, state: State) -> Response:
     )
     answer = ContributionsAnswer(
         as_of=iso_utc(state.now()), items=[ContributionOut.of(c) for c in items]
+    )
+    return hostile.respond(state.faults.get(), answer)
+
+
+@router.post("/contributions/yearly", dependencies=contract_call, responses=_PROBLEMS,
+             response_model=ContributionYearsAnswer)
+def query_contribution_years(query: PersonQuery, state: State) -> Response:
+    """The whole contribution history, one item per year and scheme, newest first."""
+    citizen = _person(state, query.citizen_id)
+    items = records.contribution_years(state.population, citizen, state.business_date())
+    answer = ContributionYearsAnswer(
+        as_of=iso_utc(state.now()), citizen_id=citizen.citizen_id,
+        items=[ContributionYearOut.of(y) for y in items],
+    )
+    return hostile.respond(state.faults.get(), answer)
+
+
+@router.post("/pension-account/query", dependencies=contract_call, responses=_PROBLEMS,
+             response_model=PensionAccountAnswer)
+def query_pension_account(query: PersonQuery, state: State) -> Response:
+    """The pension personal account (个人账户): its balance and one entry per year."""
+    citizen = _person(state, query.citizen_id)
+    account = records.pension_account(state.population, citizen, state.business_date())
+    answer = PensionAccountAnswer(
+        as_of=iso_utc(state.now()), citizen_id=citizen.citizen_id, scheme=account.scheme,
+        balance=f"{account.balance:.2f}", items=[AccountYearOut.of(y) for y in account.years],
     )
     return hostile.respond(state.faults.get(), answer)
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from common.device_id import DEVICE_ID_PATTERN
 from simulators.central.population import Citizen, Contribution, Payment
+from simulators.central.records import AccountYear, ContributionYear
 
 Period = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 # Loose on purpose: the platform answers an unknown or malformed ID with 404, as a lookup.
@@ -117,6 +118,48 @@ class ContributionOut(BaseModel):
 class ContributionsAnswer(BaseModel):
     as_of: str
     items: list[ContributionOut]
+
+
+class ContributionYearOut(BaseModel):
+    year: int
+    scheme: str
+    months: int = Field(description="Months paid; the resident scheme's payment covers 12.")
+    arrears_months: int
+    base: str = Field(description="The year's average monthly base, or the resident grade.")
+    personal: str
+    employer: str
+
+    @classmethod
+    def of(cls, y: ContributionYear) -> ContributionYearOut:
+        return cls(year=y.year, scheme=y.scheme, months=y.months, arrears_months=y.arrears_months,
+                   base=f"{y.base:.2f}", personal=f"{y.personal:.2f}", employer=f"{y.employer:.2f}")
+
+
+class ContributionYearsAnswer(BaseModel):
+    as_of: str
+    citizen_id: str
+    items: list[ContributionYearOut]
+
+
+class AccountYearOut(BaseModel):
+    year: int
+    credited: str
+    interest: str
+    paid_out: str
+    balance: str
+
+    @classmethod
+    def of(cls, y: AccountYear) -> AccountYearOut:
+        return cls(year=y.year, credited=f"{y.credited:.2f}", interest=f"{y.interest:.2f}",
+                   paid_out=f"{y.paid_out:.2f}", balance=f"{y.balance:.2f}")
+
+
+class PensionAccountAnswer(BaseModel):
+    as_of: str
+    citizen_id: str
+    scheme: str | None
+    balance: str
+    items: list[AccountYearOut]
 
 
 class TokenAnswer(BaseModel):

@@ -76,6 +76,8 @@ CASES = [
     (edge_models.SessionOpened, "post", "/api/v1/sessions", "201"),
     (edge_models.SessionOpened, "get", "/api/v1/sessions/{session_id}", "200"),
     (edge_models.Benefits, "get", "/api/v1/sessions/{session_id}/benefits", "200"),
+    (edge_models.Contributions, "get", "/api/v1/sessions/{session_id}/contributions", "200"),
+    (edge_models.PensionAccount, "get", "/api/v1/sessions/{session_id}/pension-account", "200"),
     (edge_models.EdgeHealth, "get", "/api/v1/health", "200"),
     (edge_models.Subsidies, "get", "/api/v1/sessions/{session_id}/subsidies", "200"),
     (edge_models.Precheck, "post", "/api/v1/sessions/{session_id}/applications/precheck", "200"),

@@ -18,8 +18,10 @@ from kiosk.edge.models import (
     Applications,
     Benefits,
     Citizen,
+    Contributions,
     Credential,
     Participation,
+    PensionAccount,
     PensionPayment,
     Precheck,
     Receipt,
@@ -88,6 +90,27 @@ def sample_benefits(months: int = 14, *, stale: bool = False) -> Benefits:
         ),
         pension_payments=tuple(payments),
     )
+
+
+def sample_contributions(years: int = 14, *, stale: bool = False) -> Contributions:
+    """Employee-pension years, newest first; the newest with two months in arrears."""
+    return Contributions.model_validate({
+        "as_of": AS_OF.isoformat(), "stale": stale,
+        "items": [{"year": 2026 - i, "scheme": "employee-pension",
+                   "months": 9 if i == 0 else 12, "arrears_months": 2 if i == 0 else 0,
+                   "base": "6210.00", "personal": "5961.60", "employer": "11923.20"}
+                  for i in range(years)],
+    })
+
+
+def sample_pension_account(years: int = 14, *, stale: bool = False) -> PensionAccount:
+    items = [{"year": 2026 - i, "credited": "5961.60", "interest": "0.00" if i == 0 else "812.40",
+              "paid_out": "0.00", "balance": str(Decimal("86543.21") - 5774 * i)}
+             for i in range(years)]
+    return PensionAccount.model_validate({
+        "as_of": AS_OF.isoformat(), "stale": stale, "scheme": "employee-pension",
+        "balance": items[0]["balance"] if items else "0.00", "items": items,
+    })
 
 
 def sample_subsidies(*, stale: bool = False) -> Subsidies:
@@ -240,6 +263,10 @@ class ScriptedEdge:
         sample_receipt(kind="card-loss-report")])
     open_calls: list[tuple[Credential, str]] = field(default_factory=list)
     benefits_calls: list[str] = field(default_factory=list)
+    contributions_script: list[Any] = field(default_factory=lambda: [sample_contributions()])
+    contributions_calls: list[str] = field(default_factory=list)
+    account_script: list[Any] = field(default_factory=lambda: [sample_pension_account()])
+    account_calls: list[str] = field(default_factory=list)
     end_calls: list[tuple[str, str]] = field(default_factory=list)
     subsidies_calls: list[str] = field(default_factory=list)
     precheck_calls: list[tuple[str, ApplicationDraft]] = field(default_factory=list)
@@ -264,6 +291,14 @@ class ScriptedEdge:
     def get_benefits(self, session_id: str) -> Benefits:
         self.benefits_calls.append(session_id)
         return self._next(self.benefits_script)
+
+    def get_contributions(self, session_id: str) -> Contributions:
+        self.contributions_calls.append(session_id)
+        return self._next(self.contributions_script)
+
+    def get_pension_account(self, session_id: str) -> PensionAccount:
+        self.account_calls.append(session_id)
+        return self._next(self.account_script)
 
     def end_session(self, session_id: str, *, idempotency_key: str) -> None:
         self.end_calls.append((session_id, idempotency_key))

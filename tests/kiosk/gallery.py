@@ -170,6 +170,14 @@ class Journey:
         self.tap("benefits.next-page")
         self.shot("07-benefits-page-2", "benefits")
         self.tap("benefits.back")
+        self.wait("home")
+        self.tap("home.contributions")
+        self.shot("07a-contributions", "contributions")
+        self.tap("contributions.back")
+        self.wait("home")
+        self.tap("home.pension-account")
+        self.shot("07b-pension-account", "pension-account")
+        self.tap("pension-account.back")
 
         e.benefits_script[:] = [EdgeUnreachable("gallery"), sample_benefits()]
         self.tap("home.benefits")

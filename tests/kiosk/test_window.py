@@ -153,7 +153,7 @@ def run_gallery(out: Path, *args: str) -> dict[str, Any]:
 @pytest.mark.timeout(GALLERY_TIMEOUT_S + 60)
 def test_every_screen_renders_in_the_elder_theme(tmp_path: Path) -> None:
     shots = run_gallery(tmp_path)
-    assert len(shots) == 15
+    assert len(shots) == 17
     texts = {step: " ".join(shot["texts"]) for step, shot in shots.items()}
     screens = {step: shot["screen"] for step, shot in shots.items()}
     assert screens["02-reading"] == "reading" and "正在读卡" in texts["02-reading"]
@@ -161,6 +161,12 @@ def test_every_screen_renders_in_the_elder_theme(tmp_path: Path) -> None:
     assert "您好，张*" in texts["04-home"] and "养老金发放记录" in texts["04-home"]
     assert "¥3,456.78" in texts["06-benefits"] and "第 1 页，共 3 页" in texts["06-benefits"]
     assert "第 2 页，共 3 页" in texts["07-benefits-page-2"]
+    contributions = texts["07a-contributions"]
+    assert "缴费记录" in contributions and "个人缴纳 （元）" in contributions
+    assert "5,961.60" in contributions
+    assert "9（欠2）" in contributions and "第 1 页，共 3 页" in contributions
+    account = texts["07b-pension-account"]
+    assert "账户余额：¥86,543.21" in account and "年末余额" in account
     assert "服务暂时不可用" in texts["08-message-edge-down"]
     assert "正在自动重试…" in texts["08-message-edge-down"]
     assert "您还在吗？" in texts["09-idle-warning"]

@@ -14,15 +14,19 @@ from kiosk.flow.journeys.card_loss import CARD_LOSS
 from kiosk.flow.journeys.card_loss_reversal import CARD_LOSS_REVERSAL
 from kiosk.flow.journeys.certificate import CERTIFICATE, RIGHTS_RECORD
 from kiosk.flow.journeys.certify import CERTIFY
+from kiosk.flow.journeys.contributions import CONTRIBUTIONS
 from kiosk.flow.journeys.field_certify import FIELD_CERTIFY
 from kiosk.flow.journeys.field_login import FIELD_LOGIN
 from kiosk.flow.journeys.field_trip import FIELD_TRIP
+from kiosk.flow.journeys.pension_account import PENSION_ACCOUNT
 from kiosk.flow.journeys.pin import PIN_CHANGE
 from kiosk.flow.journeys.pin_unlock import PIN_UNLOCK
 
 # In the order of the services menu (walk-up ones appear on the attract screen instead).
 JOURNEYS: tuple[Journey, ...] = (
     BENEFITS,
+    CONTRIBUTIONS,
+    PENSION_ACCOUNT,
     APPLY,
     APPLICATIONS,
     CERTIFICATE,  # offered where the terminal has a printer (A4, else receipt)

@@ -14,10 +14,12 @@ from kiosk.ui.screens.capture import CaptureScreen
 from kiosk.ui.screens.certificate import CertificateScreen, PrintingScreen
 from kiosk.ui.screens.certify_due import CertifyScreen
 from kiosk.ui.screens.confirm import ConfirmScreen
+from kiosk.ui.screens.contributions import ContributionsScreen
 from kiosk.ui.screens.ending import EndingScreen
 from kiosk.ui.screens.home import HomeScreen
 from kiosk.ui.screens.keypad import KeypadScreen
 from kiosk.ui.screens.message import MessageScreen
+from kiosk.ui.screens.pension_account import PensionAccountScreen
 from kiosk.ui.screens.pin import PinScreen
 from kiosk.ui.screens.precheck import PrecheckScreen
 from kiosk.ui.screens.progress import (
@@ -36,6 +38,8 @@ SCREENS: tuple[type[KioskScreen], ...] = (
     HomeScreen,
     LoadingScreen,
     BenefitsScreen,
+    ContributionsScreen,
+    PensionAccountScreen,
     SubsidiesScreen,
     KeypadScreen,
     PrecheckScreen,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
 
 from kiosk.flow.journeys import JOURNEYS
 from kiosk.flow.screens import Action, ScreenName
@@ -13,6 +14,7 @@ from kiosk.ui.theme import rgba
 from kiosk.ui.widgets import Banner, KioskButton, Surface, Text
 
 _TARGETS = {journey.key: journey.home_target for journey in JOURNEYS}
+MAX_ONE_COLUMN = 4
 
 
 class HomeScreen(KioskScreen):
@@ -44,12 +46,12 @@ class HomeScreen(KioskScreen):
                        self.services, spacer(0.5), tip, spacer(0.6), self.end):
             self.column.add_widget(widget)
 
-    def _service_button(self, key: str, count: int) -> KioskButton:
+    def _service_button(self, key: str, rows: int) -> KioskButton:
         t, th = self.ctx.t, self.theme
         start = self.ctx.on_journey
-        # Four big buttons fit under the greeting; more share that height, never below a
-        # comfortable touch target (well above the 60 dp elder-mode minimum).
-        height = max(th.big_button_height * min(1.0, 4 / max(count, 1)), th.button_height * 1.2)
+        # Four rows of big buttons fit under the greeting; more share that height, never below
+        # a comfortable touch target (well above the 60 dp elder-mode minimum).
+        height = max(th.big_button_height * min(1.0, 4 / max(rows, 1)), th.button_height * 1.2)
         return KioskButton(
             th, _TARGETS.get(key, f"home.{key}"), Action.START_JOURNEY,
             lambda _action: start(key), height=height,
@@ -72,9 +74,26 @@ class HomeScreen(KioskScreen):
             self.stale.hide()
         if view.journeys != self._offered:
             self._offered = view.journeys
-            self.services.clear_widgets()
-            for key in view.journeys:
-                self.services.add_widget(self._service_button(key, len(view.journeys)))
+            self._lay_out(view.journeys)
+
+    def _lay_out(self, keys: tuple[str, ...]) -> None:
+        self.services.clear_widgets()
+        if len(keys) <= MAX_ONE_COLUMN:
+            for key in keys:
+                self.services.add_widget(self._service_button(key, len(keys)))
+            return
+        # Past four services, pairs side by side: seven full-width buttons push the greeting
+        # off the screen. An odd last one keeps the full width (the staff-only service,
+        # usually: its long name needs it).
+        rows = -(-len(keys) // 2)
+        paired = keys[: len(keys) - len(keys) % 2]
+        grid = GridLayout(cols=2, size_hint_y=None, spacing=dp(self.theme.spacing))
+        grid.bind(minimum_height=grid.setter("height"))
+        for key in paired:
+            grid.add_widget(self._service_button(key, rows))
+        self.services.add_widget(grid)
+        for key in keys[len(paired):]:
+            self.services.add_widget(self._service_button(key, rows))
 
     def clear(self) -> None:
         self.greeting.text = ""

@@ -53,7 +53,8 @@ def test_a_second_method_identifies_through_the_same_core() -> None:
     t.tasks.run_all()
 
     assert t.flow.view.screen is ScreenName.HOME
-    assert t.flow.view.journeys == ("benefits", "apply", "applications")
+    assert t.flow.view.journeys == ("benefits", "contributions", "pension-account", "apply",
+                                   "applications")
     credential, _key = t.edge.open_calls[0]
     assert credential.body() == {"method": "id-number",
                                  "id-number": {"citizen_id": "11010519491231002X"}}

@@ -40,5 +40,6 @@ def test_screens_covers_every_screen_name_once_with_prompts_in_the_catalogue() -
         # The message screen speaks its notice; every other screen declares what it says.
         assert screen["prompts"] or screen["name"] == ScreenName.MESSAGE
     assert {s["name"] for s in screens if s["citizen"]} == {
-        "home", "benefits", "subsidies", "keypad", "precheck", "confirm", "receipt",
+        "home", "benefits", "contributions", "pension-account", "subsidies", "keypad", "precheck",
+        "confirm", "receipt",
         "applications", "application", "certify", "capture", "pin", "certificate"}

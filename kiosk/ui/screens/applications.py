@@ -12,7 +12,7 @@ from kiosk.flow.journeys.applications import ApplicationList
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.i18n import Translator
-from kiosk.ui.screens.base import KioskScreen, UiContext, freshness, spacer
+from kiosk.ui.screens.base import KioskScreen, UiContext, show_freshness, spacer
 from kiosk.ui.screens.pager import Pager
 from kiosk.ui.theme import Theme, rgba
 from kiosk.ui.widgets import Banner, FitBox, Surface, Text
@@ -53,12 +53,7 @@ class ApplicationsScreen(KioskScreen):
         content = view.content
         data = content.data if content is not None else None
         shown = data if isinstance(data, ApplicationList) else None
-        text, warning = freshness(self.ctx.t, view)
-        self.freshness.text = "" if warning else text
-        if warning:
-            self.stale.show(text)
-        else:
-            self.stale.hide()
+        show_freshness(self.ctx.t, view, self.stale, self.freshness)
         if shown != self._shown:
             self._shown = shown
             self._fill(shown)

@@ -21,7 +21,7 @@ from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.i18n import Translator
 from kiosk.ui.theme import Theme
-from kiosk.ui.widgets import KioskButton, Text
+from kiosk.ui.widgets import Banner, KioskButton, Text
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,18 @@ def freshness(t: Translator, view: View) -> tuple[str, bool]:
     if view.stale:
         return t("data.stale", as_of=t.moment(view.as_of)), True
     return t("data.as_of", as_of=t.moment(view.as_of)), False
+
+
+def show_freshness(t: Translator, view: View, banner: Banner, line: Text | None = None) -> None:
+    """The data's age: a quiet line when it is fresh (`line`, on screens that have one), the
+    warning banner when it is stale (served from the edge's cache while central is away)."""
+    text, warning = freshness(t, view)
+    if line is not None:
+        line.text = "" if warning else text
+    if warning:
+        banner.show(text)
+    else:
+        banner.hide()
 
 
 class KioskScreen(Screen):

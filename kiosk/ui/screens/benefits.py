@@ -10,7 +10,7 @@ from kiosk.edge.models import Benefits, Participation, PensionPayment
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.i18n import Translator
-from kiosk.ui.screens.base import KioskScreen, UiContext, freshness, spacer
+from kiosk.ui.screens.base import KioskScreen, UiContext, show_freshness, spacer
 from kiosk.ui.theme import Theme, rgba
 from kiosk.ui.widgets import Banner, Surface, Text
 
@@ -74,12 +74,7 @@ class BenefitsScreen(KioskScreen):
         if not isinstance(benefits, Benefits):
             benefits = None
         page = content.page if content is not None else 0
-        text, warning = freshness(t, view)
-        self.freshness.text = "" if warning else text
-        if warning:
-            self.stale.show(text)
-        else:
-            self.stale.hide()
+        show_freshness(t, view, self.stale, self.freshness)
         if self._shown != (benefits, page):
             self._shown = (benefits, page)
             self._fill(benefits, page)

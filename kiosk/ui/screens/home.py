@@ -9,7 +9,7 @@ from kivy.uix.gridlayout import GridLayout
 from kiosk.flow.journeys import JOURNEYS
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
-from kiosk.ui.screens.base import KioskScreen, UiContext, freshness, spacer
+from kiosk.ui.screens.base import KioskScreen, UiContext, show_freshness, spacer
 from kiosk.ui.theme import rgba
 from kiosk.ui.widgets import Banner, KioskButton, Surface, Text
 
@@ -67,11 +67,7 @@ class HomeScreen(KioskScreen):
         card = view.session_method in (None, "card")
         self.tip.text = t("home.tip.body" if card else "home.tip.body_nocard")
         self.end.text = t("home.end" if card else "home.end_nocard")
-        text, warning = freshness(self.ctx.t, view)
-        if warning:
-            self.stale.show(text)
-        else:
-            self.stale.hide()
+        show_freshness(self.ctx.t, view, self.stale)
         if view.journeys != self._offered:
             self._offered = view.journeys
             self._lay_out(view.journeys)

@@ -10,7 +10,7 @@ from kiosk.edge.models import SubsidyItem
 from kiosk.flow.journeys.apply import SubsidyChoice
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
-from kiosk.ui.screens.base import KioskScreen, UiContext, freshness, spacer
+from kiosk.ui.screens.base import KioskScreen, UiContext, show_freshness, spacer
 from kiosk.ui.screens.pager import Pager
 from kiosk.ui.theme import rgba
 from kiosk.ui.widgets import Banner, FitBox, Surface, Text
@@ -43,11 +43,7 @@ class SubsidiesScreen(KioskScreen):
         content = view.content
         data = content.data if content is not None else None
         choice = data if isinstance(data, SubsidyChoice) else None
-        text, warning = freshness(self.ctx.t, view)
-        if warning:
-            self.stale.show(text)
-        else:
-            self.stale.hide()
+        show_freshness(self.ctx.t, view, self.stale)
         if choice != self._shown:
             self._shown = choice
             self._fill(choice)

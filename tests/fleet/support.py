@@ -5,7 +5,9 @@ so no test builds it by hand), also wired in memory to the manager's real ingest
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -305,3 +307,26 @@ class MemoryIngest:
     def close(self) -> None:
         self.writer.stop()
         self.db.dispose()
+
+
+@contextmanager
+def silent_broker() -> Iterator[tuple[int, threading.Semaphore]]:
+    """A listener that accepts TCP connections and never answers CONNECT: its port, and a
+    semaphore released once per accepted connection."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = threading.Semaphore(0)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):  # the listener closed at the end
+            while True:
+                held.append(server.accept()[0])
+                accepted.release()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1], accepted
+    finally:
+        server.close()
+        for s in held:
+            s.close()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import queue
-import socket
 import threading
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from fleet.mqtt import (
     topic_matches,
 )
 from simulators.stack import services
-from tests.fleet.support import MqttProbe
+from tests.fleet.support import MqttProbe, silent_broker
 from tests.harness.stack import supervised
 
 FAST = Backoff(initial_s=0.1, max_s=0.5)
@@ -216,30 +214,16 @@ def test_unsubscribe_stops_delivery_at_once(mosquitto: services.Mosquitto) -> No
 def test_a_broker_that_never_answers_is_given_up_and_retried() -> None:
     """TCP accepted, CONNECT never answered: the attempt times out, the next one comes, and
     stop() still ends the client's thread."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted = threading.Semaphore(0)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        with contextlib.suppress(OSError):  # the listener closed at the end of the test
-            while True:
-                held.append(server.accept()[0])
-                accepted.release()
-
-    threading.Thread(target=accept, daemon=True).start()
-    port = server.getsockname()[1]
-    client = MqttClient(
-        BrokerAddress.parse(f"mqtt://127.0.0.1:{port}"),
-        ConnectOptions("unit-silent", connect_timeout_s=0.3, backoff=FAST),
-    )
-    client.start()
-    try:
-        assert accepted.acquire(timeout=10)
-        assert accepted.acquire(timeout=10)  # the first attempt timed out; a second came
-        assert not client.ready
-    finally:
-        client.stop(timeout=5)
-        server.close()
-        for s in held:
-            s.close()
+    with silent_broker() as (port, accepted):
+        client = MqttClient(
+            BrokerAddress.parse(f"mqtt://127.0.0.1:{port}"),
+            ConnectOptions("unit-silent", connect_timeout_s=0.3, backoff=FAST),
+        )
+        client.start()
+        try:
+            assert accepted.acquire(timeout=10)
+            assert accepted.acquire(timeout=10)  # the first attempt timed out; a second came
+            assert not client.ready
+        finally:
+            client.stop(timeout=5)
     assert not [t for t in threading.enumerate() if t.name == "mqtt-unit-silent"]

@@ -3,9 +3,7 @@ call, persistent sessions, reconnection, and a broker that never answers."""
 
 from __future__ import annotations
 
-import contextlib
 import queue
-import socket
 import threading
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from common.backoff import Backoff
 from fleet.mqtt import BrokerAddress, ConnectOptions, IncomingMessage
 from fleet.mqtt_ingest import IngestSubscription
 from simulators.stack import services
-from tests.fleet.support import MqttProbe
+from tests.fleet.support import MqttProbe, silent_broker
 from tests.harness.stack import supervised
 from tests.harness.waiting import wait_for
 
@@ -151,33 +149,19 @@ def test_reconnects_and_resubscribes_after_a_broker_restart(tmp_path: Path) -> N
 def test_a_broker_that_never_answers_is_given_up_and_retried() -> None:
     """TCP accepted, CONNECT never answered: the attempt times out, the next one comes, and
     stop() still ends the loop's thread."""
-    server = socket.create_server(("127.0.0.1", 0))
-    accepted = threading.Semaphore(0)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        with contextlib.suppress(OSError):  # the listener closed at the end of the test
-            while True:
-                held.append(server.accept()[0])
-                accepted.release()
-
-    threading.Thread(target=accept, daemon=True).start()
-    port = server.getsockname()[1]
-    sub = IngestSubscription(
-        BrokerAddress.parse(f"mqtt://127.0.0.1:{port}"),
-        ConnectOptions("ingest-silent", connect_timeout_s=0.3, backoff=FAST),
-        "s/+", lambda _m: None,
-    )
-    sub.start()
-    try:
-        assert accepted.acquire(timeout=10)
-        assert accepted.acquire(timeout=10)  # the first attempt timed out; a second came
-        assert not sub.ready and sub.connections == 0
-    finally:
-        sub.stop(timeout=5)
-        server.close()
-        for s in held:
-            s.close()
+    with silent_broker() as (port, accepted):
+        sub = IngestSubscription(
+            BrokerAddress.parse(f"mqtt://127.0.0.1:{port}"),
+            ConnectOptions("ingest-silent", connect_timeout_s=0.3, backoff=FAST),
+            "s/+", lambda _m: None,
+        )
+        sub.start()
+        try:
+            assert accepted.acquire(timeout=10)
+            assert accepted.acquire(timeout=10)  # the first attempt timed out; a second came
+            assert not sub.ready and sub.connections == 0
+        finally:
+            sub.stop(timeout=5)
     assert not [t for t in threading.enumerate() if t.name == "mqtt-ingest-ingest-silent"]
 
 

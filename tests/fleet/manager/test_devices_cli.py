@@ -6,43 +6,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import NamedTuple
 
 import pytest
 from typer.testing import CliRunner
 
 from fleet.cli import fleet_app
-from simulators.stack import services
 from simulators.stack.ports import free_port
+from tests.fleet.manager.rollouts.stack import ServedManager, served_manager
 from tests.fleet.manager.rollouts.terminals import FakeTerminals
-from tests.fleet.manager.rollouts.test_stack_rollouts import FAST, _wait_known
-from tests.harness.stack import supervised
+from tests.fleet.manager.rollouts.test_stack_rollouts import _wait_known
 
 IDS = [f"D-{i:02d}" for i in range(3)]
 
 
-class Stack(NamedTuple):
-    url: str  # the manager's
-    broker_url: str
-    fleet: FakeTerminals
-
-
 @pytest.fixture(scope="module")
-def manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("devices-cli")
-    with supervised(tmp / "logs") as sup:
-        broker = services.mosquitto(tmp / "broker")
-        sup.start(broker.spec)
-        m = services.fleet_manager(tmp / "manager", broker_url=broker.url, port=free_port())
-        m.spec.env.update(FAST)
-        sup.start(m.spec)
-        fleet = FakeTerminals(broker.url, IDS, client_id="devices-cli-terminals")
-        try:
-            fleet.announce()
-            _wait_known(m.url + "/api/v1", IDS)
-            yield Stack(m.url, broker.url, fleet)
-        finally:
-            fleet.close()
+def manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedManager]:
+    with served_manager(tmp_path_factory.mktemp("devices-cli"), IDS,
+                        client_id="devices-cli-terminals") as served:
+        yield served
 
 
 def _run(*args: str) -> tuple[int, str, str]:
@@ -52,7 +33,7 @@ def _run(*args: str) -> tuple[int, str, str]:
 
 
 def test_list_shows_every_terminal_with_its_presence_and_problems(
-    manager: Stack,
+    manager: ServedManager,
 ) -> None:
     url = manager.url
     code, out, _ = _run("devices", "list", "--manager", url)
@@ -68,7 +49,7 @@ def test_list_shows_every_terminal_with_its_presence_and_problems(
     assert code == 0 and out.rstrip().endswith("0 terminals, 0 online")
 
 
-def test_show_and_labels(manager: Stack) -> None:
+def test_show_and_labels(manager: ServedManager) -> None:
     url = manager.url
     code, out, _ = _run("devices", "show", "D-01", "--manager", url)
     assert code == 0, out
@@ -81,7 +62,7 @@ def test_show_and_labels(manager: Stack) -> None:
 
 
 def test_commands_send_prints_the_answer_and_show_reads_it_back(
-    manager: Stack,
+    manager: ServedManager,
 ) -> None:
     url, fleet = manager.url, manager.fleet
     code, out, _ = _run("commands", "send", "D-02", "ping", "--arg", "n=3", "--key", "cli-ping-1",
@@ -99,7 +80,7 @@ def test_commands_send_prints_the_answer_and_show_reads_it_back(
 
 
 def test_no_answer_in_time_exits_3_and_an_unknown_terminal_exits_1(
-    manager: Stack,
+    manager: ServedManager,
 ) -> None:
     url, broker_url = manager.url, manager.broker_url
     # A terminal that announced itself and went quiet: its command is sent, never answered.

@@ -14,11 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from fleet.cli import fleet_app
-from simulators.stack import services
 from simulators.stack.ports import free_port
-from tests.fleet.manager.rollouts.terminals import FakeTerminals
-from tests.fleet.manager.rollouts.test_stack_rollouts import FAST, _get, _wait_known
-from tests.harness.stack import supervised
+from tests.fleet.manager.rollouts.stack import served_manager
+from tests.fleet.manager.rollouts.test_stack_rollouts import _get
 from tests.harness.waiting import wait_for
 
 IDS = [f"C-{i:02d}" for i in range(6)]
@@ -27,20 +25,9 @@ TARGET = ["--target", "kiosk/hrss-kiosk-1.4.0.tar.gz", "--version", "1.4.0"]
 
 @pytest.fixture(scope="module")
 def manager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("rollouts-cli")
-    with supervised(tmp / "logs") as sup:
-        broker = services.mosquitto(tmp / "broker")
-        sup.start(broker.spec)
-        m = services.fleet_manager(tmp / "manager", broker_url=broker.url, port=free_port())
-        m.spec.env.update(FAST)
-        sup.start(m.spec)
-        fleet = FakeTerminals(broker.url, IDS, bad={"C-05"}, client_id="cli-terminals")
-        try:
-            fleet.announce()
-            _wait_known(m.url + "/api/v1", IDS)
-            yield m.url
-        finally:
-            fleet.close()
+    with served_manager(tmp_path_factory.mktemp("rollouts-cli"), IDS, bad={"C-05"},
+                        client_id="cli-terminals") as served:
+        yield served.url
 
 
 def _run(*args: str) -> tuple[int, str]:

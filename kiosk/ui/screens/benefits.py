@@ -11,6 +11,7 @@ from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.i18n import Translator
 from kiosk.ui.screens.base import KioskScreen, UiContext, show_freshness, spacer
+from kiosk.ui.screens.table import table_row
 from kiosk.ui.theme import Theme, rgba
 from kiosk.ui.widgets import Banner, Surface, Text
 
@@ -111,13 +112,14 @@ class BenefitsScreen(KioskScreen):
             self.table.add_widget(Text(th, "body", text=t("benefits.none"),
                                        colour=p.text_muted))
             return
-        self.table.add_widget(_payment_row(th, [
+        self.table.add_widget(table_row(th, [
             t("benefits.col.period"), t("benefits.col.amount"), t("benefits.col.paid_on"),
             t("benefits.col.status"),
-        ], header=True))
+        ], _COLUMN_WEIGHTS, amounts=_AMOUNT, header=True))
         size = th.page_size
         for i, payment in enumerate(payments[page * size:(page + 1) * size]):
-            self.table.add_widget(_payment_row(th, _payment_cells(t, payment), shaded=i % 2 == 1))
+            self.table.add_widget(table_row(th, _payment_cells(t, payment), _COLUMN_WEIGHTS,
+                                            amounts=_AMOUNT, bold=_AMOUNT, shaded=i % 2 == 1))
 
     def clear(self) -> None:
         self._shown = None
@@ -129,6 +131,7 @@ class BenefitsScreen(KioskScreen):
 
 
 _COLUMN_WEIGHTS = (0.27, 0.27, 0.27, 0.19)
+_AMOUNT = frozenset({1})  # bold, and lined up on the decimal point
 
 
 def _payment_cells(t: Translator, payment: PensionPayment) -> list[str]:
@@ -138,26 +141,6 @@ def _payment_cells(t: Translator, payment: PensionPayment) -> list[str]:
         t.day(payment.paid_on) if payment.paid_on else "—",
         t.optional(f"payment_status.{payment.status}", payment.status),
     ]
-
-
-def _payment_row(theme: Theme, cells: list[str], header: bool = False,
-                 shaded: bool = False) -> BoxLayout:
-    p = theme.palette
-    row = Surface(
-        orientation="horizontal", size_hint_y=None, height=dp(theme.row_height),
-        fill=rgba(p.info_bg if header else (p.background if shaded else p.surface)),
-        radius=dp(8), padding=(dp(12), 0),
-    )
-    for i, (cell, weight) in enumerate(zip(cells, _COLUMN_WEIGHTS, strict=True)):
-        label = Text(theme, "body", text=cell, bold=header or i == 1,
-                     colour=p.info_text if header else p.text,
-                     halign="right" if i == 1 else "center")
-        label.size_hint = (weight, 1)
-        label.unbind(texture_size=label._fit)  # rows have a fixed height
-        if i == 1:  # amounts line up on the decimal point, away from the next column
-            label.padding = (0, 0, dp(24), 0)
-        row.add_widget(label)
-    return row
 
 
 def _participation_row(theme: Theme, t: Translator, item: Participation) -> Widget:

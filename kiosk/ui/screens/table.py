@@ -1,4 +1,5 @@
-"""The record screens (contributions, pension account): their striped, fixed-height table (one
+"""The record screens (pension payments, contributions, pension account): their striped,
+fixed-height table (one
 row of cells with given widths, amounts right-aligned so their decimal points line up) and the
 screen around it, a page at a time (`PagedTableScreen`)."""
 
@@ -21,8 +22,8 @@ from kiosk.ui.widgets import Banner, Surface, Text
 
 
 def table_row(theme: Theme, cells: Sequence[str], weights: Sequence[float], *,
-              amounts: frozenset[int] = frozenset(), header: bool = False,
-              shaded: bool = False) -> BoxLayout:
+              amounts: frozenset[int] = frozenset(), bold: frozenset[int] = frozenset(),
+              header: bool = False, shaded: bool = False) -> BoxLayout:
     p = theme.palette
     row = Surface(
         orientation="horizontal", size_hint_y=None, height=dp(theme.row_height),
@@ -31,7 +32,7 @@ def table_row(theme: Theme, cells: Sequence[str], weights: Sequence[float], *,
     )
     for i, (cell, weight) in enumerate(zip(cells, weights, strict=True)):
         amount = i in amounts
-        label = Text(theme, "body", text=cell, bold=header,
+        label = Text(theme, "body", text=cell, bold=header or i in bold,
                      colour=p.info_text if header else p.text,
                      halign="right" if amount else "center")
         label.size_hint = (weight, 1)

@@ -137,8 +137,10 @@ class VpcdLink:
                 if self.latency_s > 0 and self._closing.wait(self.latency_s):
                     reason = "removed"
                     break
-                self._send(response)
+                # Counted before it is sent: whoever got the answer reads a count that has it
+                # (a test that pulls "after the next two" counts from there).
                 self.apdus += 1
+                self._send(response)
         except OSError as exc:
             reason = "removed" if self._closing.is_set() else f"error: {exc}"
         finally:

@@ -10,6 +10,7 @@ process-wide singleton and reads the environment at import).
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -267,7 +268,8 @@ def test_a_live_person_certifies_in_the_app(walk: dict[str, Any]) -> None:
     shots = walk["shots"]
     assert "今年的资格认证可以办理了" in " ".join(shots["01-certify-due"]["texts"])
     capture = " ".join(shots["02-capture-challenge"]["texts"])
-    assert "第1步/共3步" in capture and "请" in capture
+    # The live person moves on by themselves: the picture may catch any of the three steps.
+    assert re.search(r"第[123]步/共3步", capture) and "请" in capture
     challenges = [k for k in walk["said"] if k.startswith("certify.challenge.")]
     assert len(challenges) == 3 and len(set(challenges)) == 3  # each spoken once, in turn
     assert walk["said"].index("capture.title") < walk["said"].index(challenges[0])

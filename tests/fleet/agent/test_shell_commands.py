@@ -95,7 +95,7 @@ def test_a_full_queue_answers_busy(tmp_path: Path, kiosk: StubKiosk) -> None:
 
 def test_stop_returns_promptly_with_a_hook_running(tmp_path: Path, kiosk: StubKiosk) -> None:
     settings = settings_for(tmp_path, kiosk, restart_command=[
-        sys.executable, "-c", "import time; time.sleep(5)"])
+        sys.executable, "-c", "import signal; signal.pause()"])  # a hook that never returns
     done: list[Worked] = []
     sc = ShellCommands(settings, COMMANDS, lambda _id: None, done.append, lambda: T0)
     sc.start()

@@ -11,12 +11,13 @@ from tests.fleet.agent.commands.support import answer, command, settings_for, sh
 from tests.fleet.agent.control_stub import StubKiosk
 
 
-def _hook(tmp_path: Path, exit_status: int = 0, sleep_s: float = 0) -> list[str]:
+def _hook(tmp_path: Path, exit_status: int = 0, hang: bool = False) -> list[str]:
     script = tmp_path / "restart.py"
     script.write_text(
-        "import pathlib, sys, time\n"
-        f"time.sleep({sleep_s})\n"
-        f"with pathlib.Path({str(tmp_path / 'ran')!r}).open('a') as f: f.write('x')\n"
+        "import pathlib, signal, sys\n"
+        + ("signal.pause()  # a hook that never returns: only the deadline's kill ends it\n"
+           if hang else "")
+        + f"with pathlib.Path({str(tmp_path / 'ran')!r}).open('a') as f: f.write('x')\n"
         f"sys.exit({exit_status})\n")
     return [sys.executable, str(script)]
 
@@ -51,7 +52,7 @@ def test_a_failing_command_answers_its_exit_status(tmp_path: Path, kiosk: StubKi
 
 
 def test_a_hung_command_is_killed_at_its_deadline(tmp_path: Path, kiosk: StubKiosk) -> None:
-    settings = settings_for(tmp_path, kiosk, restart_command=_hook(tmp_path, sleep_s=30),
+    settings = settings_for(tmp_path, kiosk, restart_command=_hook(tmp_path, hang=True),
                             restart_timeout_s=0.5)
     result = work(settings, command("restart-app"))
     assert result.output == {"error": "timed-out", "timeout_s": 0.5}

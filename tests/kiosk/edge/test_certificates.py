@@ -21,13 +21,6 @@ from tests.kiosk.edge.fake_edge import Answer, FakeEdge, problem
 
 
 @pytest.fixture
-def edge() -> Iterator[FakeEdge]:
-    server = FakeEdge()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def calls(edge: FakeEdge) -> Iterator[Callable[..., CertificateCalls]]:
     made: list[EdgeClient] = []
 

@@ -18,7 +18,7 @@ from kiosk.edge.errors import EdgeProblem, EdgeUnreachable
 from kiosk.edge.keys import new_idempotency_key
 from kiosk.flow.identify.card import card_credential
 from simulators.stack.ports import free_port
-from tests.kiosk.edge.fake_edge import Answer, FakeEdge, problem
+from tests.kiosk.edge.fake_edge import Answer, problem
 from tests.kiosk.fakes import sample_card
 
 TOKEN = "dev1.kiosk-001.c2lnbmF0dXJl"
@@ -37,13 +37,6 @@ BENEFITS = {
                           "status": "paid", "bank": "中国工商银行",
                           "account_masked": "6222****1234"}],
 }
-
-
-@pytest.fixture
-def edge() -> Iterator[FakeEdge]:
-    server = FakeEdge()
-    yield server
-    server.close()
 
 
 @pytest.fixture

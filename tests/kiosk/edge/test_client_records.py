@@ -18,13 +18,6 @@ TOKEN = "dev1.kiosk-001.c2lnbmF0dXJl"
 
 
 @pytest.fixture
-def edge() -> Iterator[FakeEdge]:
-    server = FakeEdge()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def client(edge: FakeEdge) -> Iterator[EdgeClient]:
     made = EdgeClient(edge.url, "kiosk-001", TOKEN)
     yield made

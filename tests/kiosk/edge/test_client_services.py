@@ -24,13 +24,6 @@ def _json(model: Any) -> Any:
 
 
 @pytest.fixture
-def edge() -> Iterator[FakeEdge]:
-    server = FakeEdge()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def client(edge: FakeEdge) -> Iterator[EdgeClient]:
     made = EdgeClient(edge.url, "kiosk-001", TOKEN, deadline_s=2.0)
     yield made

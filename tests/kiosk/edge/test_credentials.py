@@ -91,13 +91,6 @@ class Kiosk:
 
 
 @pytest.fixture
-def edge() -> Iterator[FakeEdge]:
-    server = FakeEdge()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def kiosk(edge: FakeEdge, tmp_path: Path) -> Iterator[Kiosk]:
     clock = Clock()
     # Provisioned for a day: less than a third of the assumed 90 days, so renewal is due now.

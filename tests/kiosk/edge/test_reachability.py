@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,13 +13,6 @@ from simulators.stack.ports import free_port
 from tests.kiosk.edge.fake_edge import Answer, FakeEdge, problem
 
 TOKEN = "dev1.kiosk-001.c2lnbmF0dXJl"
-
-
-@pytest.fixture
-def edge() -> Iterator[FakeEdge]:
-    server = FakeEdge()
-    yield server
-    server.close()
 
 
 def test_nothing_is_known_before_the_first_call() -> None:

@@ -35,8 +35,9 @@ def run_kiosk(settings: KioskSettings) -> int:
 
     from kivy.clock import Clock
 
-    from kiosk.ui.app import KioskApp
+    from kiosk.ui.app import KioskApp  # creates the window
 
+    boot.finish_frames()
     peripherals = build_peripherals(settings)
     configured_token = settings.device_token.get_secret_value()
     credentials, token_file = load_credentials(

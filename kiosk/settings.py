@@ -139,6 +139,15 @@ class KioskSettings(DeviceSettings):
     voice_executable: str = "espeak-ng"
     voice_name: str = Field("cmn", pattern=r"^[a-z][a-z0-9_+-]{0,31}$")
     voice_speed: int = Field(150, ge=80, le=300, description="words per minute")
+    # The voice of English prompts, when a citizen switches the screen to English.
+    voice_name_en: str = Field("en-us", pattern=r"^[a-z][a-z0-9_+-]{0,31}$")
+    voice_volume: int = Field(3, ge=1, le=5, description="the on-screen volume step at start")
+    # Normal mode (chosen on the home screen, or the device's theme) starts without voice;
+    # elder mode always starts speaking. A citizen can turn it on or off in either.
+    voice_normal_muted: bool = False
+    # Elder mode waits this much longer before the idle warning, and counts it down longer;
+    # idle_timeout_s and idle_warning_s are normal mode's.
+    elder_idle_factor: float = Field(1.5, ge=1, le=3)
 
     # Pension certification (kiosk.flow.journeys.certify): the camera's source for OpenCV (a
     # V4L2 index or path, a file, an MJPEG URL; unset: the driver's default) and the
@@ -159,6 +168,14 @@ class KioskSettings(DeviceSettings):
     field_lockout_file: Path | None = None
     field_staff_session_s: float = Field(10 * 3600.0, gt=0, le=24 * 3600.0)
     field_staff_idle_s: float = Field(15 * 60.0, gt=0)
+
+    # -- the staff exit (kiosk/ui/staff_exit.py): five taps in the top-left corner, then this
+    # PIN, stop the kiosk (exit 0). A salted scrypt hash from `python -m kiosk.ui.staff_exit`,
+    # never the PIN; unset (or malformed): no staff exit.
+    staff_exit_pin_hash: SecretStr = SecretStr("")
+    staff_exit_timeout_s: float = Field(20.0, ge=1, le=300, description="keypad closes itself")
+    staff_exit_lockout_s: float = Field(300.0, ge=1, le=24 * 3600.0,
+                                        description="after 3 wrong PINs, the gesture is off")
 
     def resolved_state_dir(self) -> Path | None:
         """`state_dir`, else the folder of the device file read; None without either."""

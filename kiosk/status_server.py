@@ -11,6 +11,11 @@ active, and peripheral health. The `/automation/*` routes exist only when automa
 - `POST /automation/screenshot {"name": "benefits"}` -> 200 {"path": ...} after the next frame
 - `GET  /automation/texts` -> {"screen", "texts", "targets"}: the visible texts of the current
   screen, top to bottom, and the ids of the buttons a tap would reach now
+- `GET  /automation/layout` -> every visible widget's kind, text, box (pixels, y from the top)
+  and texture size, after the next frame: the gallery's layout and contrast checks
+- `POST /automation/input {"key": 27}` or `{"at": [0.01, 0.99]}` -> 200 {"screen_before",
+  "screen"}: a key press as SDL delivers it, or a touch at a point (fractions of the window,
+  from the bottom left), for what no button offers (ESC, the back key, the staff exit corner)
 
 The `/control/*` routes are the fleet agent's (docs/contracts/kiosk-status.md, "Control"):
 only with a control token file (`[kiosk] control_token_file`), only for loopback clients, and
@@ -80,6 +85,15 @@ class Automation(Protocol):
 
     def texts(self, timeout_s: float) -> dict[str, Any]:
         """{"screen": name, "texts": [visible texts, top to bottom], "targets": [button ids]}"""
+        ...
+
+    def layout(self, timeout_s: float) -> dict[str, Any]:
+        """{"screen", "window": [w, h], "dp": px per dp, "widgets": [{"kind", "box", "text",
+        "texture", "tappable", ...}]}: every visible widget's place, for layout checks."""
+        ...
+
+    def input(self, event: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """A key press or a touch at a point (see the module's docstring)."""
         ...
 
 
@@ -298,6 +312,8 @@ def _make_handler(
                     )
             elif path == "/automation/texts":
                 self._send(HTTPStatus.OK, auto.texts(UI_TIMEOUT_S))
+            elif path == "/automation/layout":
+                self._send(HTTPStatus.OK, auto.layout(UI_TIMEOUT_S))
             else:
                 raise AutomationError(HTTPStatus.NOT_FOUND, f"no route GET {path}")
 
@@ -315,6 +331,8 @@ def _make_handler(
                         HTTPStatus.BAD_REQUEST, "name: letters, digits, '-', '_', '.' only"
                     )
                 self._send(HTTPStatus.OK, {"path": auto.screenshot(name, UI_TIMEOUT_S)})
+            elif path == "/automation/input":
+                self._send(HTTPStatus.OK, auto.input(body, UI_TIMEOUT_S))
             else:
                 raise AutomationError(HTTPStatus.NOT_FOUND, f"no route POST {path}")
 

@@ -16,7 +16,7 @@ so that a card pulled mid-identify cannot leave a live session behind.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kiosk.edge.errors import SESSION_NOT_FOUND, EdgeProblem, EdgeUnreachable
@@ -31,6 +31,7 @@ from kiosk.flow.events import (
     IdleWarning,
     MaintenanceSet,
     MessageExpired,
+    PreferencesExpired,
     RetryDue,
     Tap,
 )
@@ -40,6 +41,7 @@ from kiosk.flow.journeys import JOURNEYS, Capabilities, Journey
 from kiosk.flow.journeys.base import Call, Entry, JourneyContext, Leave, Shown, Step, Steps
 from kiosk.flow.messages import Msg, message_for_problem
 from kiosk.flow.ports import EdgePort, Scheduler, TaskRunner
+from kiosk.flow.prefs import PREFERENCE_ACTIONS, Mode, Preferences
 from kiosk.flow.retry import Pending, RetryPolicy
 from kiosk.flow.runtime import EffectRunner
 from kiosk.flow.screens import Action, ScreenName
@@ -68,6 +70,13 @@ class FlowConfig:
     message_hold_s: float = 20.0
     page_size: int = 6
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # What every citizen starts with (the device file's theme, language, sound).
+    defaults: Preferences = field(default_factory=Preferences)
+    # Elder mode waits longer before the warning and counts the warning down longer: both
+    # times above are normal mode's, multiplied by this (>= 1, so the warning stays >= 20 s).
+    elder_idle_factor: float = 1.0
+    normal_muted: bool = False  # normal mode starts without voice (a device setting)
+    page_sizes: Mapping[str, int] = field(default_factory=dict)  # rows a page, by mode
 
 
 class KioskFlow:
@@ -117,9 +126,13 @@ class KioskFlow:
         # Maintenance (the fleet's word): the operator's reason while on, None while off.
         self._maintenance: str | None = None
 
-        self._idle = IdleCountdown(scheduler, self.handle, self._config.idle_timeout_s,
-                                   self._config.idle_warning_s)
+        self._prefs = self._config.defaults
+        self._idle = IdleCountdown(scheduler, self.handle, *self._idle_timing(self._prefs.mode))
         self._hold = HoldTimer(scheduler, self.handle, self._config.message_hold_s)
+        # A choice made on the attract screen by someone who never started lapses after as
+        # long as a quiet session would.
+        self._forget = HoldTimer(scheduler, self.handle, self._config.idle_timeout_s,
+                                 PreferencesExpired)
 
         self._view = self._build_view()
 
@@ -137,6 +150,15 @@ class KioskFlow:
     def session(self) -> Session | None:
         """The live citizen session, if any (in memory only; for the UI and tests)."""
         return self._session
+
+    @property
+    def prefs(self) -> Preferences:
+        return self._prefs
+
+    @property
+    def idle_timing(self) -> tuple[float, float]:
+        """(timeout, warning) seconds in effect now (elder mode waits longer)."""
+        return self._idle.timing
 
     @property
     def operator_session(self) -> OperatorSession:
@@ -174,6 +196,7 @@ class KioskFlow:
             self._on_device_event(event)
         self._enforce_maintenance()
         self._hold.want(self._advice_outlives_token())
+        self._prefs_at_rest(before)
         self._publish(before, event)
         self._perform()
 
@@ -182,8 +205,10 @@ class KioskFlow:
         self._cancel_pending()
         self._end_session()
         self._hold.cancel()
+        self._forget.cancel()
         self._token_present = False
         self._screen, self._notice = ScreenName.ATTRACT, None
+        self._set_prefs(self._config.defaults)
         self._view = self._build_view()
         self._perform()
 
@@ -343,6 +368,9 @@ class KioskFlow:
                     self._finish()
             case MessageExpired(generation=gen) if gen == self._hold.generation:
                 self._go(ScreenName.ATTRACT)
+            case PreferencesExpired(generation=gen) if gen == self._forget.generation:
+                log.info("flow: choices made on the attract screen lapsed")
+                self._set_prefs(self._config.defaults)
             case MaintenanceSet(on=on, reason=reason):
                 self._maintenance = reason if on else None
                 log.info("flow: maintenance %s", "on" if on else "off")
@@ -350,6 +378,12 @@ class KioskFlow:
                 log.debug("flow: stale %s ignored", type(event).__name__)
 
     def _on_tap(self, tap: Tap) -> None:
+        if tap.action in PREFERENCE_ACTIONS:  # on any screen, before a journey sees the tap
+            self._forget.cancel()  # a new choice at rest: its lapse counts from now
+            self._set_prefs(self._prefs.after(tap.action,
+                                              normal_muted=self._config.normal_muted))
+            self._note_activity()  # after the mode's new timing is set
+            return
         self._note_activity()
         screen, active = self._screen, self._active
         on_steps = (active is not None and self._pending is None
@@ -406,6 +440,29 @@ class KioskFlow:
         if self._engaged:
             self._idle.arm()
 
+    # Preferences ------------------------------------------------------------------------------
+
+    def _idle_timing(self, mode: Mode) -> tuple[float, float]:
+        factor = self._config.elder_idle_factor if mode == "elder" else 1.0
+        return self._config.idle_timeout_s * factor, self._config.idle_warning_s * factor
+
+    def _set_prefs(self, prefs: Preferences) -> None:
+        if prefs.mode != self._prefs.mode:
+            log.info("flow: %s mode", prefs.mode)
+            self._idle.retime(*self._idle_timing(prefs.mode))  # from the next arm() on
+        if prefs.language != self._prefs.language:
+            log.info("flow: language %s", prefs.language)
+        self._prefs = prefs
+
+    def _prefs_at_rest(self, before: View) -> None:
+        """Back at rest on the attract screen (card out, idle wipe, a walk-up journey done):
+        the device's defaults again, so the next person starts clean. A choice made on the
+        attract screen itself carries into the session that starts next."""
+        if self._screen is ScreenName.ATTRACT and before.screen is not ScreenName.ATTRACT:
+            self._forget.cancel()
+            self._set_prefs(self._config.defaults)
+        self._forget.want(self._at_rest and self._prefs != self._config.defaults)
+
     def _finish(self) -> None:
         """The citizen is done (or walked away): end the session, ask for the token back."""
         self._cancel_pending()
@@ -418,7 +475,8 @@ class KioskFlow:
         session = self._session
         steps = journey.start(JourneyContext(
             session_id=session.session_id if session is not None else None,
-            new_key=self._new_key, page_size=self._config.page_size,
+            new_key=self._new_key,
+            page_size=self._config.page_sizes.get(self._prefs.mode, self._config.page_size),
             token=self._token if journey.entry is Entry.REFUSAL else None,
             method=session.method if session is not None else None,
         ))
@@ -693,6 +751,7 @@ class KioskFlow:
             methods=tuple(self._methods),
             session_method=session.method if session is not None else None,
             identifying_by=self._method if self._screen is ScreenName.IDENTIFYING else None,
+            prefs=self._prefs,
         )
 
     def _publish(self, before: View, event: object) -> None:

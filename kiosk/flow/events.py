@@ -62,6 +62,14 @@ class MessageExpired:
 
 
 @dataclass(frozen=True)
+class PreferencesExpired:
+    """A choice made on the attract screen (English, normal mode) by someone who then walked
+    away without starting: the next person must not inherit it."""
+
+    generation: int
+
+
+@dataclass(frozen=True)
 class MaintenanceSet:
     """The fleet turned maintenance on or off (kiosk.status_server, POST /control/maintenance).
 
@@ -74,4 +82,4 @@ class MaintenanceSet:
 
 
 FlowEvent = (Tap | Activity | EdgeAnswered | RetryDue | IdleWarning | IdleTick | MessageExpired
-             | MaintenanceSet)
+             | PreferencesExpired | MaintenanceSet)

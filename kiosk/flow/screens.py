@@ -49,3 +49,9 @@ class Action(StrEnum):
     CONFIRM = "confirm"  # submit what the confirmation screen shows
     DONE = "done"  # the receipt has been read: back to the services
     REPRINT = "reprint"  # print the interrupted certificate again (marked as a reprint)
+    # Presentation (kiosk.flow.prefs), on any screen: they change how, never what, it shows.
+    TOGGLE_MODE = "toggle-mode"  # elder (large text, slower, spoken) <-> normal
+    TOGGLE_LANGUAGE = "toggle-language"  # 中文 <-> English
+    TOGGLE_MUTE = "toggle-mute"
+    VOLUME_UP = "volume-up"
+    VOLUME_DOWN = "volume-down"

@@ -20,11 +20,22 @@ class IdleCountdown:
                  warning_s: float) -> None:
         self._scheduler = scheduler
         self._deliver = deliver
-        self._quiet_s = timeout_s - warning_s
-        self._warning_s = warning_s
         self.generation = 0
         self._timer: Cancellable | None = None
         self.seconds_left: int | None = None
+        self.retime(timeout_s, warning_s)
+
+    def retime(self, timeout_s: float, warning_s: float) -> None:
+        """New lengths (elder mode is slower), from the next `arm()` or `warn()` on."""
+        if not 0 < warning_s < timeout_s:
+            raise ValueError("the warning must be shorter than the timeout")
+        self._quiet_s = timeout_s - warning_s
+        self._warning_s = warning_s
+
+    @property
+    def timing(self) -> tuple[float, float]:
+        """(timeout, warning) in seconds, as `retime` last set them."""
+        return self._quiet_s + self._warning_s, self._warning_s
 
     def arm(self) -> None:
         """(Re)start the quiet spell: activity, or a session that has just begun."""
@@ -64,12 +75,15 @@ class IdleCountdown:
 
 class HoldTimer:
     """Keeps advice on screen for `hold_s` once nothing else will take it away (a card that is
-    already out), then delivers MessageExpired."""
+    already out), then delivers MessageExpired (or `event(generation)`: the same one-shot
+    timer ends a walked-away citizen's choices on the attract screen)."""
 
-    def __init__(self, scheduler: Scheduler, deliver: Deliver, hold_s: float) -> None:
+    def __init__(self, scheduler: Scheduler, deliver: Deliver, hold_s: float,
+                 event: Callable[[int], FlowEvent] = MessageExpired) -> None:
         self._scheduler = scheduler
         self._deliver = deliver
         self._hold_s = hold_s
+        self._event = event
         self.generation = 0
         self._timer: Cancellable | None = None
 
@@ -77,7 +91,7 @@ class HoldTimer:
         if wanted and self._timer is None:
             generation = self.generation
             self._timer = self._scheduler.call_later(
-                self._hold_s, lambda: self._deliver(MessageExpired(generation))
+                self._hold_s, lambda: self._deliver(self._event(generation))
             )
         elif not wanted and self._timer is not None:
             self.cancel()

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kiosk.flow.prefs import Preferences
 from kiosk.flow.screens import Action, ScreenName
 
 
@@ -64,6 +65,7 @@ class View:
     methods: tuple[str, ...] = ()  # the identification methods this terminal has, in order
     session_method: str | None = None  # how the citizen in session identified ("card", "qr")
     identifying_by: str | None = None  # the method being asked about while identifying
+    prefs: Preferences = field(default_factory=Preferences)  # mode, language, sound (prefs.py)
 
     @property
     def reader_available(self) -> bool:

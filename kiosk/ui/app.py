@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -36,6 +37,7 @@ from kiosk.flow import Activity, FlowConfig, KioskFlow, RetryPolicy, Tap, pin_ki
 from kiosk.flow.certify_kit import capabilities_of, install_kit, installed_kit
 from kiosk.flow.events import MaintenanceSet
 from kiosk.flow.ports import EdgePort, Scheduler
+from kiosk.flow.prefs import Preferences, device_defaults
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.i18n import Translator
@@ -52,9 +54,10 @@ from kiosk.ui.control import UiControl
 from kiosk.ui.frames import after_frames, capture, unique_path
 from kiosk.ui.screens import SCREENS, KioskScreen, UiContext
 from kiosk.ui.screens.field_banner import make_banner
+from kiosk.ui.staff_exit_panel import staff_exit_panel
 from kiosk.ui.tap_guard import TapGuard
-from kiosk.ui.theme import rgba, theme_named
-from kiosk.voice import Voice, make_voice
+from kiosk.ui.theme import page_sizes, rgba, theme_named
+from kiosk.voice import Tunable, Voice, make_voice
 from kiosk.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -111,10 +114,14 @@ class KioskApp(App):
         self.voice = voice or make_voice(settings)
         self.watch = ScreenWatch()
         self.workers = WorkerPool(post_to_ui)
+        # The theme and language in effect: the device's, until a citizen switches (the
+        # flow's View.prefs; the screens are rebuilt then, see _follow).
         self.theme = theme_named(settings.theme)
         self.t = Translator(settings.language)
+        self._prefs: Preferences | None = None  # the choices the widgets and voice follow
         # The certify journey's camera, face engine and device key (None: not offered here).
-        kit = kit_from(settings, self.peripherals, self.voice, self.t)
+        # It speaks its challenges in the language on screen at the time.
+        kit = kit_from(settings, self.peripherals, self.voice, cast(Translator, _OnScreen(self)))
         self.field_kit = _field_kit(settings) if settings.mode == "field" else None
         if self.field_kit is not None and kit is not None:
             kit = field.staff_kit(kit, self.field_kit.sessions)  # method "field", staff ID
@@ -128,16 +135,27 @@ class KioskApp(App):
         pin_kit.install_pin_port(pins)
         self.queue_poller: QueuePoller | None = None
         self.field_banner: Any = None
+        self._queue: tuple[FieldQueue | None, Any] | None = None  # the banner's last word
+        config = flow_config or FlowConfig(
+            idle_timeout_s=settings.idle_timeout_s,
+            idle_warning_s=settings.idle_warning_s,
+            message_hold_s=settings.message_hold_s,
+            page_size=self.theme.page_size,
+            retry=RetryPolicy(backoff=Backoff(initial_s=settings.retry_initial_s,
+                                              max_s=settings.retry_max_s, jitter=0.2)),
+            elder_idle_factor=settings.elder_idle_factor,
+        )
+        # The device file is the one source of the defaults, whoever built the timing.
+        config = replace(
+            config, normal_muted=settings.voice_normal_muted,
+            defaults=device_defaults(settings.theme, settings.language,
+                                     muted=settings.voice_muted,
+                                     normal_muted=settings.voice_normal_muted,
+                                     volume=settings.voice_volume),
+            page_sizes=page_sizes(settings.window_width, settings.window_height),
+        )
         self.flow = KioskFlow(
-            edge, self.workers, scheduler or ClockScheduler(),
-            flow_config or FlowConfig(
-                idle_timeout_s=settings.idle_timeout_s,
-                idle_warning_s=settings.idle_warning_s,
-                message_hold_s=settings.message_hold_s,
-                page_size=self.theme.page_size,
-                retry=RetryPolicy(backoff=Backoff(initial_s=settings.retry_initial_s,
-                                                  max_s=settings.retry_max_s, jitter=0.2)),
-            ),
+            edge, self.workers, scheduler or ClockScheduler(), config,
             capabilities=(capabilities_of(kit) | field.capabilities_of(self.field_kit)
                           | print_kit.capabilities_of(self.printers)
                           | pin_kit.capabilities_of(pins)),
@@ -158,27 +176,78 @@ class KioskApp(App):
     # Building -------------------------------------------------------------------------------
 
     def build(self) -> Widget:
+        root = self._root = FloatLayout()
+        self._animate = _animations(self.settings)
+        ctx = self._mount()
+        # Topmost, so it sees every touch first: the hidden staff exit (kiosk/ui/staff_exit.py).
+        self.staff_exit = staff_exit_panel(ctx, self.settings, on_exit=self.stop,
+                                           allowed=lambda: not self.serving_citizen())
+        self.flow.subscribe(lambda _view: self.staff_exit.citizen_arrived())
+        root.add_widget(self.staff_exit)
+        return root
+
+    def _mount(self) -> UiContext:
+        """Build the screens and their frame in the theme and language in effect, under any
+        layer already on top (the staff exit). Called again, on the old widgets' place, when a
+        citizen switches either: new widgets are simpler and surer than restyling each one."""
         Window.clearcolor = rgba(self.theme.palette.background)
-        ctx = UiContext(self.theme, self.t, self.tap, animate=_animations(self.settings),
+        ctx = UiContext(self.theme, self.t, self.tap, animate=self._animate,
                         on_journey=self.start_journey, on_value=self.tap_value,
                         qr_preview=self._qr_preview())
         self.manager = ScreenManager(transition=NoTransition())
+        self.screens = {}
         for screen_class in SCREENS:
             screen = screen_class(ctx)
             self.screens[screen.screen_name] = screen
             self.manager.add_widget(screen)
         column = BoxLayout(orientation="vertical")
-        column.add_widget(Header(ctx))
+        self.header = Header(ctx, sound=isinstance(self.voice, Tunable))
+        column.add_widget(self.header)
         column.add_widget(self.manager)
         if self.field_kit is not None:  # field mode: records waiting and the last sync, always
             self.field_banner = make_banner(self.theme, self.t)
+            if self._queue is not None:
+                self.field_banner.show(*self._queue)
             column.add_widget(self.field_banner)
         column.add_widget(Footer(ctx, self.settings.device_id))
         self.overlay = IdleOverlay(ctx)
-        root = FloatLayout()
-        root.add_widget(column)
-        root.add_widget(self.overlay)
-        return root
+        self._column = column
+        # Bottom first: the overlay above the column, both below what is already there.
+        self._root.add_widget(self.overlay, index=len(self._root.children))
+        self._root.add_widget(column, index=len(self._root.children))
+        return ctx
+
+    def _remount(self) -> None:
+        if self._shown is not None:
+            self._shown.stopped()  # animations, the camera preview
+        self._shown = None
+        for screen in self.screens.values():
+            screen.clear()  # nothing of the citizen's stays in widgets on their way out
+        self.header.close()
+        self._root.remove_widget(self._column)
+        self._root.remove_widget(self.overlay)
+        self._mount()
+
+    def _follow(self, prefs: Preferences) -> None:
+        """Apply the citizen's choices (View.prefs): the voice, and the screens rebuilt in
+        another theme or language. The flow's state is untouched: render() shows it again."""
+        before, self._prefs = self._prefs, prefs
+        if before == prefs:
+            return
+        if isinstance(self.voice, Tunable):
+            self.voice.set_language(prefs.language)
+            self.voice.set_volume(prefs.volume)
+            self.voice.set_muted(prefs.muted)
+        elif prefs.muted:
+            self.voice.stop()
+        if (prefs.mode, prefs.language) != (self.theme.name, self.t.language):
+            log.info("ui: %s mode, %s", prefs.mode, prefs.language)
+            self.theme, self.t = theme_named(prefs.mode), Translator(prefs.language)
+            self._remount()
+        if before is not None and (prefs.language != before.language
+                                   or prefs.volume != before.volume
+                                   or (before.muted and not prefs.muted)):
+            self._spoken = None  # say the screen again: in the new language, at the new level
 
     def _qr_preview(self) -> Callable[[], Any] | None:
         """The camera QR scanner's preview for the attract screen (drivers.qr.camera: its
@@ -207,9 +276,12 @@ class KioskApp(App):
 
     def _queue_polled(self, queue: FieldQueue | None) -> None:
         """On the poller's thread: show it on the UI thread."""
-        banner = self.field_banner
-        if banner is not None:
-            post_to_ui(lambda: banner.show(queue, utc_now()))
+        post_to_ui(lambda: self._show_queue(queue, utc_now()))
+
+    def _show_queue(self, queue: FieldQueue | None, at: Any) -> None:
+        self._queue = (queue, at)  # shown again by a banner rebuilt in another language
+        if self.field_banner is not None:
+            self.field_banner.show(queue, at)
 
     def _start_status_server(self) -> None:
         s = self.settings
@@ -219,7 +291,8 @@ class KioskApp(App):
         if s.automation:
             shots = s.screenshots_dir or Path.cwd() / "screenshots"
             automation = UiAutomation(self._visible_roots, lambda: self.manager.current, shots,
-                                      tap_guard=self.tap_guard.remaining)
+                                      tap_guard=self.tap_guard.remaining,
+                                      chrome=self._chrome_roots, state=self._prefs_state)
             log.warning("automation hooks are enabled (tests and demo only)")
         if s.screenshots_dir is not None:
             log.warning("screenshots of every screen go to %s: simulated cards only",
@@ -281,6 +354,7 @@ class KioskApp(App):
 
     def render(self, view: View) -> None:
         self._maintenance = self.flow.maintenance
+        self._follow(view.prefs)
         screen = self.screens[view.screen]
         if self._shown is not screen:  # (the manager starts on attract without our say-so)
             if self._shown is not None:
@@ -293,6 +367,8 @@ class KioskApp(App):
             if other is not screen and other.holds_citizen_data:
                 other.clear()
         self.overlay.render(view)
+        on, pending = self._maintenance
+        self.header.render(view, enabled=not (on and not pending))
         self.tap_guard.shown((view.screen, view.notice, self.overlay.shown))
         self._speak(view)
         after_frames(self._settled)
@@ -310,6 +386,8 @@ class KioskApp(App):
             keys = self.screens[view.screen].prompt_keys(view)
         if view.screen is ScreenName.ATTRACT:
             self.voice.stop()
+        if view.prefs.muted:
+            return
         if keys:
             self.voice.say(keys[0], "。".join(self.t(k) for k in keys))
 
@@ -329,8 +407,21 @@ class KioskApp(App):
             capture(unique_path(directory, f"{self._shots:03d}-{current}"),
                     lambda path: log.info("screenshot %s", path))
 
+    def _chrome_roots(self) -> list[Widget]:
+        """The header's controls, for automation: hidden under a modal layer."""
+        return [] if self.overlay.shown or self.staff_exit.shown else [self.header]
+
+    def _prefs_state(self) -> dict[str, Any]:
+        """For /automation/texts: the theme, language and sound in effect on screen now."""
+        prefs, h = self._prefs or self.flow.prefs, self.header
+        shown = [w.text for w in (h.language, h.mute, h.level) if w.parent is not None]
+        return {"prefs": {"theme": self.theme.name, "language": self.t.language,
+                          "muted": prefs.muted, "volume": prefs.volume, "header": shown}}
+
     def _visible_roots(self) -> list[Widget]:
         roots: list[Widget] = []
+        if self.staff_exit.shown:
+            roots.append(self.staff_exit)
         if self.overlay.shown:
             roots.append(self.overlay)
         roots.append(self.manager.current_screen)
@@ -371,6 +462,17 @@ class KioskApp(App):
             log.warning("an edge call was still running at exit")
         if self.status is not None:
             self.status.stop()
+
+
+class _OnScreen:
+    """Words in the language on screen now, for parts built once at start (the certify kit
+    speaks its challenges through it): it only ever calls t(key)."""
+
+    def __init__(self, app: KioskApp) -> None:
+        self._app = app
+
+    def __call__(self, key: str, **params: Any) -> str:
+        return self._app.t(key, **params)
 
 
 def _field_kit(settings: KioskSettings) -> field.FieldKit:

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 from kivy.base import EventLoop
 from kivy.clock import Clock
 from kivy.input.motionevent import MotionEvent
+from kivy.metrics import dp
+from kivy.uix.behaviors import ButtonBehavior, ToggleButtonBehavior
 from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
@@ -57,8 +59,15 @@ class UiAutomation:
     """
 
     def __init__(self, roots: Callable[[], list[Widget]], screen: Callable[[], str],
-                 shots_dir: Path, tap_guard: Callable[[], float] = lambda: 0.0) -> None:
+                 shots_dir: Path, tap_guard: Callable[[], float] = lambda: 0.0,
+                 chrome: Callable[[], list[Widget]] = list,
+                 state: Callable[[], dict[str, Any]] = dict) -> None:
+        """`chrome()`: the frame's controls around every screen (language, sound), tappable
+        but listed apart ("chrome"), not among a screen's targets; `state()`: more to say in
+        texts() (the mode and language in effect)."""
         self._roots = roots
+        self._chrome = chrome
+        self._state = state
         self._screen = screen
         self._shots_dir = shots_dir
         self._tap_guard = tap_guard
@@ -71,7 +80,9 @@ class UiAutomation:
             if wait > 0:
                 Clock.schedule_once(lambda _dt: _settle(fut, lambda: attempt(fut)), wait)
             else:
-                fut.set_result(self._tap(target))
+                # Where the button is once the screen has settled: a new screen's layout may
+                # move it in its first frames (text wraps, then its column re-flows).
+                after_frames(lambda: _settle(fut, lambda: fut.set_result(self._tap(target))))
 
         return self._on_ui(attempt, timeout_s)
 
@@ -81,9 +92,25 @@ class UiAutomation:
                 "screen": self._screen(),
                 "texts": self._texts(),
                 "targets": sorted(b.target for b in self._buttons() if not b.disabled),
+                "chrome": sorted(b.target for b in self._buttons(self._chrome())
+                                 if not b.disabled),
+                **self._state(),
             }),
             timeout_s,
         )
+
+    def layout(self, timeout_s: float) -> dict[str, Any]:
+        """Where every visible widget is, for the gallery's checks (tests/harness/layout.py).
+
+        Waits one drawn frame first, as a screenshot does, so both see the same layout.
+        """
+        def start(fut: Future[dict[str, Any]]) -> None:
+            after_frames(lambda: _settle(fut, lambda: fut.set_result(self._layout())), frames=1)
+
+        return self._on_ui(start, timeout_s)
+
+    def input(self, event: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        return self._on_ui(lambda fut: fut.set_result(self._input(event)), timeout_s)
 
     def screenshot(self, name: str, timeout_s: float) -> str:
         def start(fut: Future[str]) -> None:
@@ -115,6 +142,8 @@ class UiAutomation:
             by_action = [b for b in visible if b.action is not None and str(b.action) == target]
             button = by_action[0] if len(by_action) == 1 else None
         if button is None:
+            button = {b.target: b for b in self._buttons(self._chrome())}.get(target)
+        if button is None:
             raise AutomationError(
                 HTTPStatus.NOT_FOUND, f"no button {target!r} on screen {self._screen()!r}",
                 screen=self._screen(), targets=sorted(buttons),
@@ -131,9 +160,28 @@ class UiAutomation:
         return {"target": button.target, "screen_before": screen_before,
                 "screen": self._screen()}
 
-    def _buttons(self) -> list[KioskButton]:
+    def _input(self, event: dict[str, Any]) -> dict[str, Any]:
+        win, screen_before = EventLoop.window, self._screen()
+        key, at = event.get("key"), event.get("at")
+        if isinstance(key, int) and not isinstance(key, bool) and 0 <= key < 2**31:
+            # As kivy/core/window/window_sdl2.py dispatches a key press from SDL.
+            if not win.dispatch("on_key_down", key, 0, None, []):
+                win.dispatch("on_keyboard", key, 0, None, [])
+            win.dispatch("on_key_up", key, 0)
+            log.info("automation: key %d on %s", key, screen_before)
+        elif (isinstance(at, list) and len(at) == 2
+              and all(isinstance(v, int | float) and 0 <= v <= 1 for v in at)):
+            touch = _AutomationTouch(at[0] * (win.width - 1.0), at[1] * (win.height - 1.0))
+            EventLoop.post_dispatch_input("begin", touch)
+            EventLoop.post_dispatch_input("end", touch)
+        else:
+            raise AutomationError(HTTPStatus.BAD_REQUEST,
+                                  'input: {"key": <keycode>} or {"at": [x, y]} (0 to 1)')
+        return {"screen_before": screen_before, "screen": self._screen()}
+
+    def _buttons(self, roots: list[Widget] | None = None) -> list[KioskButton]:
         found: list[KioskButton] = []
-        for root in self._roots():
+        for root in self._roots() if roots is None else roots:
             found += [w for w in root.walk(restrict=True)
                       if isinstance(w, KioskButton) and w.target and _visible(w)]
             if found:  # a modal layer on top hides everything under it
@@ -150,6 +198,23 @@ class UiAutomation:
                     text = _MARKUP.sub("", widget.text) if widget.markup else widget.text
                     texts.extend(line.strip() for line in text.splitlines() if line.strip())
         return texts
+
+    def _layout(self) -> dict[str, Any]:
+        win = EventLoop.window
+        roots = self._roots()
+        # A modal layer (the idle warning) covers the rest: only it can be read or tapped.
+        # Otherwise everything in the window counts, the header and footer included.
+        trees = roots[:1] if len(roots) > 1 else list(win.children)
+        unit = dp(1)
+        widgets: list[dict[str, Any]] = []
+        for tree in trees:
+            for widget in tree.walk(restrict=True):
+                if widget is tree or not _visible(widget) or widget.width <= 0 \
+                        or widget.height <= 0:
+                    continue
+                widgets.append(_describe(widget, len(widgets), win.height, unit))
+        return {"screen": self._screen(), "window": [int(win.width), int(win.height)],
+                "dp": unit, "widgets": widgets}
 
     def _on_ui(self, start: Callable[[Future[T]], None], timeout_s: float) -> T:
         future: Future[T] = Future()
@@ -173,6 +238,44 @@ def _settle(future: Future[Any], step: Callable[[], None]) -> None:
         future.set_exception(
             AutomationError(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(exc).__name__}")
         )
+
+
+def _box(widget: Widget, window_height: float) -> list[float]:
+    """[x, y, w, h] in window pixels, y from the top (as in the screenshot's PNG)."""
+    x, y = widget.to_window(*widget.pos)
+    return [round(x, 1), round(window_height - y - widget.height, 1),
+            round(widget.width, 1), round(widget.height, 1)]
+
+
+def _escaped(widget: Widget, box: list[float],
+             window_height: float) -> tuple[str, list[float]] | None:
+    """The nearest holder (parent, grandparent...) whose box does not contain `widget`'s:
+    there it is clipped or drawn over its neighbours. None when every holder contains it."""
+    x, y, w, h = box
+    node = widget.parent
+    while isinstance(node, Widget):
+        ox, oy, ow, oh = _box(node, window_height)
+        if x < ox - 1.5 or y < oy - 1.5 or x + w > ox + ow + 1.5 or y + h > oy + oh + 1.5:
+            return type(node).__name__, [ox, oy, ow, oh]
+        node = node.parent
+    return None
+
+
+def _describe(widget: Widget, index: int, window_height: float, unit: float) -> dict[str, Any]:
+    box = _box(widget, window_height)
+    entry: dict[str, Any] = {
+        "index": index, "kind": type(widget).__name__, "box": box,
+        "box_dp": [round(v / unit, 1) for v in box],
+        "outside": _escaped(widget, box, window_height),
+        "tappable": isinstance(widget, ButtonBehavior | ToggleButtonBehavior),
+        "target": getattr(widget, "target", "") or "",
+        "disabled": bool(widget.disabled),
+    }
+    if isinstance(widget, Label):
+        text = _MARKUP.sub("", widget.text) if widget.markup else widget.text
+        entry.update(text=text, texture=[round(v, 1) for v in widget.texture_size],
+                     decoration=isinstance(widget.parent, Mark))
+    return entry
 
 
 def _visible(widget: Widget) -> bool:

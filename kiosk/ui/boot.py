@@ -48,6 +48,10 @@ def configure_kivy(settings: KioskSettings) -> None:
     Config.set("graphics", "allow_screensaver", 0)  # the attract screen is the screensaver
     # Calm animations need no more; it halves the CPU a fanless terminal spends redrawing.
     Config.set("graphics", "maxfps", 30)
+    # No multisampling (Kivy's default is 2x): flat shapes on a 1080x1920 screen do not need
+    # it, and with a software renderer (llvmpipe) it doubles the work of every frame and costs
+    # some 50 MB (benchmarks/kiosk.py). Rounded corners and round marks lose a little smoothing.
+    Config.set("graphics", "multisamples", 0)
     Config.set("graphics", "position", "custom")
     Config.set("graphics", "left", 0)
     Config.set("graphics", "top", 0)
@@ -65,3 +69,17 @@ def configure_kivy(settings: KioskSettings) -> None:
 
     font = str(settings.font_path)
     LabelBase.register(DEFAULT_FONT, fn_regular=font)
+
+
+def finish_frames() -> None:
+    """Offscreen only (SDL_VIDEODRIVER=offscreen), once the window exists: glFinish at each
+    frame, as a display's buffer swap would. Nothing presents an offscreen frame, so Mesa's
+    llvmpipe queues frame after frame undrawn until something rewrites a texture in use (a
+    label's new text), then draws the whole backlog while the UI thread waits: seconds on the
+    home screen's greeting (benchmarks/kiosk.py), and "drawn" frames that were not."""
+    if os.environ.get("SDL_VIDEODRIVER") != "offscreen":
+        return
+    from kivy.core.window import Window
+    from kivy.graphics.opengl import glFinish
+
+    Window.bind(on_flip=lambda *_: glFinish())

@@ -1,5 +1,6 @@
-"""What frames every screen: the header band with the clock, the help footer, and the idle
-warning that covers everything when a session is about to time out."""
+"""What frames every screen: the header band with the clock and the citizen's controls
+(language, sound), the help footer, and the idle warning that covers everything when a session
+is about to time out."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 
 from common.clock import china_now
+from kiosk.flow.prefs import VOLUME_LEVELS
 from kiosk.flow.screens import Action
 from kiosk.flow.view import View
 from kiosk.ui.screens import UiContext
+from kiosk.ui.screens.base import landscape
 from kiosk.ui.theme import rgba
 from kiosk.ui.widgets import FitBox, KioskButton, Surface, Text
 
@@ -32,33 +35,114 @@ class _Band(BoxLayout):
         self._rect.pos, self._rect.size = self.pos, self.size
 
 
-class Header(_Band):
-    """Service name on the left, time and date on the right (elderly users like to see both)."""
+class _HeaderButton(KioskButton):
+    """A control on the header band: outlined in white on blue, like the band's own words,
+    so that it reads as part of the frame, not as one of the screen's own buttons."""
 
-    def __init__(self, ctx: UiContext) -> None:
+    def _redraw(self, *_: object) -> None:
+        p = self._theme.palette
+        if self.disabled:
+            bg, fg = p.header_bg, p.disabled_bg
+        else:
+            bg, fg = (p.primary_pressed if self.state == "down" else p.primary_bg), p.header_text
+        self.color = self.disabled_color = rgba(fg)
+        self._frame.update(self.pos, self.size, dp(self._theme.radius), rgba(bg), rgba(fg))
+
+
+class Header(BoxLayout):
+    """Service name on the left, time and date on the right (elderly users like to see both);
+    under them the controls every screen shares: the other language, and the sound (mute,
+    quieter, louder) where there is a voice. Each is one tap (kiosk.flow.prefs)."""
+
+    def __init__(self, ctx: UiContext, sound: bool = True) -> None:
         th, p, t = ctx.theme, ctx.theme.palette, ctx.t
-        super().__init__(p.header_bg, orientation="horizontal", size_hint_y=None,
-                         height=dp(th.header_height), padding=(dp(th.padding), dp(14)))
+        # Well above the touch minimum in both themes (60 dp elder, 44 dp normal).
+        control_h = round(th.button_height * 0.6)
+        # A landscape window is short and wide: the controls go between the name and the
+        # clock there, and under them in a portrait one.
+        wide = landscape()
+        super().__init__(orientation="vertical", size_hint_y=None)
         self._t = t
-        names = FitBox(pos_hint={"center_y": 0.5}, size_hint_x=0.62, spacing=dp(4))
+        # As tall as its words need: a long English title wraps to a second line.
+        self.bind(minimum_height=self.setter("height"))
+        band = _Band(p.header_bg, orientation="vertical", size_hint_y=None,
+                     padding=(dp(th.padding), dp(12)))
+        band.bind(minimum_height=band.setter("height"))
+        top = BoxLayout(orientation="horizontal", size_hint_y=None, spacing=dp(th.spacing))
+        names = FitBox(pos_hint={"center_y": 0.5}, size_hint_x=0.3 if wide else 0.62,
+                       spacing=dp(4))
         names.add_widget(Text(th, "title", colour=p.header_text, halign="left", bold=True,
                               text=t("app.title")))
         names.add_widget(Text(th, "small", colour=p.header_text, halign="left",
                               text=t("app.subtitle")))
-        when = FitBox(pos_hint={"center_y": 0.5}, size_hint_x=0.38, spacing=dp(2))
+        when = FitBox(pos_hint={"center_y": 0.5}, size_hint_x=0.22 if wide else 0.38,
+                      spacing=dp(2))
         self.time = Text(th, "title", colour=p.header_text, halign="right", bold=True)
         self.date = Text(th, "small", colour=p.header_text, halign="right")
         when.add_widget(self.time)
         when.add_widget(self.date)
-        self.add_widget(names)
-        self.add_widget(when)
+        self.controls = BoxLayout(orientation="horizontal", size_hint_y=None,
+                                  height=dp(control_h), spacing=dp(th.spacing * 0.6),
+                                  size_hint_x=0.48 if wide else 1, pos_hint={"center_y": 0.5})
+        for part in (names, self.controls, when) if wide else (names, when):
+            top.add_widget(part)
+
+        def fit(*_: object) -> None:
+            top.height = max(names.height, when.height, dp(control_h))
+
+        names.bind(height=fit)
+        when.bind(height=fit)
+        fit()
+        band.add_widget(top)
+        self.add_widget(band)
+
+        # In a portrait window the controls sit on a light strip under the band, styled as
+        # the screen's own secondary buttons.
+        button = _HeaderButton if wide else KioskButton
+
+        def control(target: str, action: Action, key: str, **kwargs: Any) -> KioskButton:
+            return button(th, target, action, ctx.on_action, primary=False, height=control_h,
+                          font_size=th.small, text=t(key), **kwargs)
+
+        # Named in the language it switches to ("English", "中文"): whoever needs it can read it.
+        self.language = control("chrome.language", Action.TOGGLE_LANGUAGE, "chrome.language")
+        self.controls.add_widget(self.language)
+        self.sound = sound
+        self.mute = control("chrome.mute", Action.TOGGLE_MUTE, "chrome.mute")
+        self.quieter = control("chrome.volume-down", Action.VOLUME_DOWN, "chrome.volume_down")
+        self.level = Text(th, "small", colour=p.header_text if wide else p.text_muted,
+                          size_hint_x=0.7, pos_hint={"center_y": 0.5})
+        self.louder = control("chrome.volume-up", Action.VOLUME_UP, "chrome.volume_up")
+        if sound:  # no voice on this terminal: no sound buttons that would do nothing
+            for widget in (self.mute, self.quieter, self.level, self.louder):
+                self.controls.add_widget(widget)
+        if not wide:
+            strip = _Band(p.background, orientation="vertical", size_hint_y=None,
+                          height=dp(control_h + 24), padding=(dp(th.padding), dp(12)))
+            strip.add_widget(self.controls)
+            self.add_widget(strip)
         self.tick()
-        Clock.schedule_interval(lambda _dt: self.tick(), 5)
+        self._clock = Clock.schedule_interval(lambda _dt: self.tick(), 5)
 
     def tick(self) -> None:
         now = china_now()
         self.time.text = f"{now:%H:%M}"
         self.date.text = self._t.date(now.date())
+
+    def render(self, view: View, *, enabled: bool = True) -> None:
+        """The sound controls' state; `enabled` False (out of service): no controls at all."""
+        prefs, t = view.prefs, self._t
+        self.controls.opacity = 1 if enabled else 0
+        self.language.disabled = not enabled
+        self.mute.text = t("chrome.unmute" if prefs.muted else "chrome.mute")
+        self.level.text = t("chrome.volume", level=prefs.volume, levels=VOLUME_LEVELS)
+        self.mute.disabled = not (enabled and self.sound)
+        self.quieter.disabled = not (enabled and self.sound) or prefs.volume <= 1
+        self.louder.disabled = not (enabled and self.sound) or prefs.volume >= VOLUME_LEVELS
+
+    def close(self) -> None:
+        """The header is replaced (another theme or language): stop its clock."""
+        self._clock.cancel()
 
 
 class Footer(_Band):

@@ -59,6 +59,8 @@ class Theme:
     header_height: float
     footer_height: float
     page_size: int  # payment rows per page: paging beats scrolling for elderly users
+    # Rows per page in a landscape window: half the height, the table beside its title.
+    landscape_page_size: int
     palette: Palette = Palette()
 
     @property
@@ -73,12 +75,14 @@ NORMAL = Theme(
     name="normal", display=52, title=42, heading=32, body=28, small=22,
     button_height=96, button_font=32, big_button_height=170, row_height=68,
     padding=40, spacing=22, radius=14, header_height=120, footer_height=72, page_size=9,
+    landscape_page_size=6,
 )
 
 ELDER = Theme(
     name="elder", display=66, title=52, heading=40, body=34, small=26,
     button_height=120, button_font=40, big_button_height=210, row_height=84,
     padding=44, spacing=26, radius=18, header_height=140, footer_height=84, page_size=6,
+    landscape_page_size=4,
 )
 
 THEMES = {t.name: t for t in (NORMAL, ELDER)}
@@ -86,6 +90,16 @@ THEMES = {t.name: t for t in (NORMAL, ELDER)}
 
 def theme_named(name: str) -> Theme:
     return THEMES.get(name, ELDER)
+
+
+def rows_per_page(theme: Theme, landscape: bool) -> int:
+    return theme.landscape_page_size if landscape else theme.page_size
+
+
+def page_sizes(window_width: int, window_height: int) -> dict[str, int]:
+    """Rows per page by theme name for a window of this size (the flow pages by these)."""
+    landscape = window_width > window_height
+    return {name: rows_per_page(theme, landscape) for name, theme in THEMES.items()}
 
 
 def rgba(hex_colour: str, alpha: float = 1.0) -> tuple[float, float, float, float]:

@@ -17,11 +17,14 @@ from kivy.properties import (
     ColorProperty,
     NumericProperty,
     ObjectProperty,
+    OptionProperty,
     StringProperty,
+    VariableListProperty,
 )
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
+from kivy.uix.layout import Layout
 from kivy.uix.widget import Widget
 
 from kiosk.flow.screens import Action
@@ -53,6 +56,9 @@ class Text(Label):
         )
         self.bind(width=self._wrap, texture_size=self._fit)
         self._wrap()
+        # An empty label never gets a texture: without this it kept Kivy's default 100 px
+        # height, a blank gap on every screen with an unused line (message details, hints).
+        self._fit()
 
     def _wrap(self, *_: object) -> None:
         self.text_size = (self.width, None)
@@ -114,6 +120,113 @@ class FitBox(BoxLayout):
         kwargs.setdefault("size_hint_y", None)
         super().__init__(**kwargs)
         self.bind(minimum_height=self.setter("height"))
+
+
+class ColumnBreak(Widget):
+    """Where a ColumnFlow's second column starts when it splits (nothing, when it does not)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(size_hint=(None, None), size=(0, 0), **kwargs)
+
+
+class ColumnFlow(Layout):
+    """A screen's column for a landscape window: a vertical box while its content fits the
+    height, otherwise its content flows into two side-by-side columns, as a newspaper's does.
+
+    The trailing rows of buttons (a screen's back / end / go on) stay at the bottom, across
+    the whole width, where a hand expects them. Children with a size_hint_y (spacers) share
+    what height their column has left, as in a BoxLayout. A column breaks only between
+    children, never inside one: at a ColumnBreak when there is one, else where the first
+    column is full.
+    """
+
+    padding = VariableListProperty([0, 0, 0, 0])
+    spacing = NumericProperty(0)
+    orientation = OptionProperty("vertical", options=["vertical"])  # BoxLayout's API, for reuse
+    split = BooleanProperty(False)  # whether the content is in two columns now
+    first_share = NumericProperty(0.5)  # the first column's share of the width, when split
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bind(padding=self._trigger_layout, spacing=self._trigger_layout,
+                  size=self._trigger_layout, pos=self._trigger_layout)
+
+    def _feet(self) -> list[Widget]:
+        ordered = list(reversed(self.children))  # Kivy keeps children last-added first
+        feet: list[Widget] = []
+        while ordered and _is_button_row(ordered[-1]):
+            feet.insert(0, ordered.pop())
+        return feet
+
+    def do_layout(self, *_: object) -> None:
+        left, top, right, bottom = self.padding
+        gap = self.spacing
+        ordered = list(reversed(self.children))
+        feet = self._feet()
+        flow = ordered[:len(ordered) - len(feet)]
+        breaks = [i for i, c in enumerate(flow) if isinstance(c, ColumnBreak)]
+        flow = [c for c in flow if not isinstance(c, ColumnBreak)]
+        y = self.y + bottom
+        for foot in reversed(feet):
+            foot.pos = (self.x + left, y)
+            foot.width = self.width - left - right
+            y += foot.height + gap
+        area_top, area_bottom = self.top - top, y
+        height = area_top - area_bottom
+
+        def needed(children: list[Widget]) -> float:
+            fixed = [c.height for c in children if c.size_hint_y is None]
+            return sum(fixed) + gap * max(len(children) - 1, 0)
+
+        # Once split, stay split until it fits at the narrow width: text only grows narrower,
+        # so the choice settles instead of flipping between frames.
+        self.split = needed(flow) > height + 0.5
+        inner = self.width - left - right
+        columns: list[list[Widget]] = [flow]
+        if self.split and breaks:
+            columns = [flow[:breaks[0]], flow[breaks[0]:]]
+        elif self.split:
+            columns = [[], []]
+            used = 0.0
+            for child in flow:
+                h = (child.height if child.size_hint_y is None else 0) + (gap if columns[0] else 0)
+                started = any(c.size_hint_y is None for c in columns[0])  # spacers aside
+                full = started and used + h > height + 0.5
+                if columns[1] or full:
+                    columns[1].append(child)
+                else:
+                    columns[0].append(child)
+                    used += h
+            if not all(any(c.size_hint_y is None for c in column) for column in columns):
+                columns = [flow]  # one part too tall for any column: better whole and wide
+        usable = inner - 2 * gap * (len(columns) - 1)
+        widths = [usable * self.first_share, usable * (1 - self.first_share)] \
+            if len(columns) == 2 else [usable]
+        for i, column in enumerate(columns):
+            width = widths[i]
+            x = self.x + left + (widths[0] + 2 * gap if i else 0.0)
+            flexible = [c for c in column if c.size_hint_y is not None]
+            spare = max(height - needed(column), 0.0)
+            weights = sum(c.size_hint_y for c in flexible) or 1.0
+            cursor = area_top
+            for child in column:
+                if child.size_hint_y is not None:
+                    child.height = spare * child.size_hint_y / weights
+                if child.size_hint_x is not None:
+                    child.width = width * min(child.size_hint_x, 1.0)
+                hint = child.pos_hint or {}
+                offset = (width - child.width) * (0.5 if "center_x" in hint else
+                                                   1.0 if "right" in hint else 0.0)
+                child.pos = (x + offset, cursor - child.height)
+                cursor -= child.height + gap
+
+
+def _is_button_row(widget: Widget) -> bool:
+    """A row of buttons (a pager's "page 2 of 3" between them too)."""
+    inside = [w for w in widget.walk(restrict=True) if w is not widget]
+    return (isinstance(widget, BoxLayout) and widget.orientation == "horizontal"
+            and any(isinstance(w, KioskButton) for w in inside)
+            and all(isinstance(w, KioskButton | Label | BoxLayout) for w in inside))
 
 
 class Banner(Surface):

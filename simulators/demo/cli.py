@@ -80,8 +80,10 @@ def demo_command(
             typer.echo(f"  fleet manager {stack.manager.url}/api/v1/devices")
             if offscreen and journey:
                 typer.echo("demo: playing the scripted journey")
+                began = time.monotonic()
                 shots = Journey(stack, typer.echo).run()
-                typer.echo(f"demo: {len(shots)} screenshots in {shots_dir}:")
+                typer.echo(f"demo: the journey took {time.monotonic() - began:.0f} s; "
+                           f"{len(shots)} screenshots in {shots_dir}:")
                 for shot in shots:
                     typer.echo(f"  {shot.name}")
                 device = stack.fleet_client().device(options.device_id)

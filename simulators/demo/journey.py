@@ -7,8 +7,6 @@ faults, and the kiosk's automation hooks (wait for a screen, tap, screenshot).
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,16 +15,29 @@ from typing import Any
 import httpx
 
 from simulators.demo.kiosk_steps import (
+    CARD_PIN,
+    STAFF_CODE,
+    change_pin,
     confirm_to_receipt,
     fill_application,
     follow_challenges,
+    report_loss,
+    reverse_loss,
+    screen_text,
+    shows,
+    staff_unlock,
     type_on_keypad,
+    until,
 )
 from simulators.stack.clients import CentralSimClient, ControlError, EdgeClient, KioskClient
 from simulators.stack.services import CENTRAL_API_KEY
 from simulators.stack.stack import Stack
 
 Say = Callable[[str], None]
+
+CODE = re.compile(r"[2-9A-HJ-NP-Y]{4}(?:-[2-9A-HJ-NP-Y]{4}){3}")  # a certificate's code
+PAGES = re.compile(r"第 (\d+) 页，共 (\d+) 页")  # the pager's words (benefits.page)
+NEW_PIN, UNLOCKED_PIN, WRONG_PIN = "802461", "913572", "000000"
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,8 @@ class Cast:
     pensioner: int  # receives a pension, generation-2 card in good standing
     gen3_holder: int  # generation-3 card: holder data behind PSAM authentication
     applicant: int  # eligible for a subsidy, and its pre-check passes
+    pin_holder: int  # generation-2 card: changes its PIN, locks it, has it unlocked by staff
+    loser: int  # generation-2 card: reported lost from the attract screen, then found again
 
 
 def _first(citizens: list[dict[str, Any]], generation: int) -> int:
@@ -77,19 +90,14 @@ def choose_cast(central: CentralSimClient) -> Cast:
                       and application_for(central, c) is not None), None)
     if applicant is None:
         raise LookupError("nobody in the first page can apply for a subsidy")
-    return Cast(pensioner=pensioner, gen3_holder=_first(holders, 3), applicant=applicant)
-
-
-def _until(probe: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Poll `probe` until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    pace = threading.Event()  # never set: paces the poll
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        pace.wait(0.2)
-    raise ControlError(f"timed out after {timeout:.0f}s waiting for {what}")
+    # Not pensioners: the field trip certifies one of those, and nobody else's card changes.
+    taken = {pensioner, applicant} | {int(c["index"]) for c in pensioners}
+    others = [int(c["index"]) for c in holders
+              if c["card"]["generation"] == 2 and int(c["index"]) not in taken]
+    if len(others) < 2:
+        raise LookupError("too few generation-2 card holders in the first page")
+    return Cast(pensioner=pensioner, gen3_holder=_first(holders, 3), applicant=applicant,
+                pin_holder=others[0], loser=others[1])
 
 
 @dataclass
@@ -124,6 +132,9 @@ class Journey:
         kiosk.tap("home.benefits")
         kiosk.wait_screen("benefits")
         self._shot("03-benefits")
+        kiosk.tap("benefits.back")
+        kiosk.wait_screen("home")
+        self.records(kiosk)
 
         self._step("they take their card: the session ends and is wiped")
         card.remove()
@@ -145,6 +156,20 @@ class Journey:
         finally:
             central.set_faults(outage=False)
 
+        self.card_troubles(cast)
+        self.pin_change_and_unlock(cast)
+        self.loss_and_reversal(cast)
+        self.apply_while_central_is_down(cast)
+        if self.stack.options.with_camera:
+            self.certify_in_the_hall(cast)
+            self.field_trip(cast)
+        if self.stack.options.with_qr and self.stack.options.with_printers:
+            self.qr_and_a_certificate(cast)
+        return self.shots
+
+    def card_troubles(self, cast: Cast) -> None:
+        """A card this terminal cannot read, and one pulled out mid-read: each said plainly."""
+        kiosk, card = self.stack.kiosk_client(), self.stack.card()
         self._step(f"a generation-3 card needs the terminal's PSAM (citizen #{cast.gen3_holder})")
         card.insert(citizen_index=cast.gen3_holder)
         kiosk.wait_screen("message")
@@ -156,15 +181,106 @@ class Journey:
         card.insert(citizen_index=cast.pensioner, pull_after_apdus=3)
         kiosk.wait_screen("message")
         self._shot("08-pulled-mid-read")
+        kiosk.tap("message.ok")  # rather than wait for the notice to time out (20 s)
         kiosk.wait_screen("attract", timeout=30)
 
-        self.apply_while_central_is_down(cast)
-        if self.stack.options.with_camera:
-            self.certify_in_the_hall(cast)
-            self.field_trip(cast)
-        if self.stack.options.with_qr and self.stack.options.with_printers:
-            self.qr_and_a_certificate(cast)
-        return self.shots
+    def records(self, kiosk: KioskClient) -> None:
+        """From the home screen: contributions by year, a page at a time, and the pension
+        personal account; back on the home screen."""
+        self._step("they look up their contributions, year by year")
+        kiosk.tap("home.contributions")
+        kiosk.wait_screen("contributions", timeout=30)
+        self._shot("03a-contributions")
+        pager = PAGES.search(screen_text(kiosk))
+        if pager is None or int(pager.group(2)) < 2:
+            raise ControlError(f"the contributions come in one page: {kiosk.texts()}")
+        self._step(f"a working life takes {pager.group(2)} pages: they turn to the next one")
+        kiosk.tap("contributions.next-page")
+        shows(kiosk, f"第 2 页，共 {pager.group(2)} 页")
+        self._shot("03b-contributions-page-2")
+        kiosk.tap("contributions.back")
+        kiosk.wait_screen("home")
+        self._step("then their pension personal account: the balance and each year's entries")
+        kiosk.tap("home.pension-account")
+        kiosk.wait_screen("pension-account", timeout=30)
+        shows(kiosk, "账户余额")
+        self._shot("03c-pension-account")
+        kiosk.tap("pension-account.back")
+        kiosk.wait_screen("home")
+
+    def pin_change_and_unlock(self, cast: Cast) -> None:
+        """A card PIN changed at the kiosk; then forgotten: a wrong try with the last one left
+        locks it, and a staff member unlocks it on the spot (central's key centre signs the
+        card's PIN reload) while the holder types a new one."""
+        kiosk, card = self.stack.kiosk_client(), self.stack.card()
+        self._step(f"citizen #{cast.pin_holder} changes their card's PIN")
+        card.insert(citizen_index=cast.pin_holder)
+        kiosk.wait_screen("home", timeout=30)
+        kiosk.tap("home.pin-change")
+        kiosk.wait_screen("pin", timeout=30)
+        change_pin(kiosk, CARD_PIN, NEW_PIN)
+        shows(kiosk, "密码已修改")
+        self._shot("08a-pin-changed")
+        kiosk.tap("pin.done")
+        kiosk.wait_screen("home", timeout=30)
+
+        self._step("they forget the new one: two wrong tries elsewhere left one (the card "
+                   "simulator sets its counter), and a third wrong PIN here locks it")
+        # Each try is 21 taps: the end-to-end test (tests/e2e/test_pin_unlock.py) taps all
+        # three; the demo spares the time.
+        httpx.post(f"{card.base_url}/pin", json={"tries": 1}, timeout=10).raise_for_status()
+        kiosk.tap("home.pin-change")
+        kiosk.wait_screen("pin", timeout=30)
+        change_pin(kiosk, WRONG_PIN, UNLOCKED_PIN)
+        shows(kiosk, "社保卡密码已被锁定")
+        self._shot("08b-pin-locked")
+        self._step("a staff member unlocks it at the kiosk; the holder types a new PIN twice")
+        staff_unlock(kiosk, STAFF_CODE, UNLOCKED_PIN)
+        shows(kiosk, "密码已解锁")
+        self._shot("08c-pin-unlocked")
+        slot = card.status()["slots"][0]["card"] or {}
+        if slot.get("pin_locked") is not False or slot.get("pin_tries") != 3:
+            raise ControlError(f"the card's PIN is not unlocked: {slot}")
+        self.say("  the card took the key centre's signed PIN reload: 3 tries again")
+        kiosk.tap("pin.done")
+        kiosk.wait_screen("home", timeout=30)
+        card.remove()
+        kiosk.wait_screen("attract", timeout=40)
+
+    def loss_and_reversal(self, cast: Cast) -> None:
+        """A lost card reported from the attract screen, without it (ID number and service
+        PIN); the card then opens no session; found again, the card and the PIN reverse the
+        report. Central records both."""
+        kiosk, card, central = (self.stack.kiosk_client(), self.stack.card(),
+                                self.stack.central_client())
+        citizen = central.citizen(cast.loser)
+        self._step(f"citizen #{cast.loser} lost their card: they report it with their ID "
+                   "number and service PIN")
+        receipt = report_loss(kiosk, citizen["citizen_id"], citizen["service_pin"])
+        self._shot("08d-card-loss-receipt")
+        if "挂失已办理" not in receipt:
+            raise ControlError(f"the loss report was not made: {receipt}")
+        kiosk.tap("receipt.done")
+        kiosk.wait_screen("attract")
+        self.say(f"  central: the card is {central.citizen(cast.loser)['card']['status']}, "
+                 f"{_submitted(central, 'card-loss-report', cast.loser)} loss report recorded")
+
+        self._step("they find it again and insert it: it opens no session")
+        card.insert(citizen_index=cast.loser)
+        kiosk.wait_screen("message")
+        shows(kiosk, "这张社保卡已挂失")
+        self._shot("08e-card-reported-lost")
+        self._step("the card in the slot and the service PIN reverse the report")
+        receipt = reverse_loss(kiosk, citizen["service_pin"])
+        self._shot("08f-card-loss-reversed")
+        if "已解除挂失" not in receipt:
+            raise ControlError(f"the reversal was not made: {receipt}")
+        kiosk.tap("receipt.done")
+        kiosk.wait_screen("ending")
+        card.remove()
+        kiosk.wait_screen("attract")
+        self.say(f"  central: the card is {central.citizen(cast.loser)['card']['status']}, "
+                 f"{_submitted(central, 'card-loss-reversal', cast.loser)} reversal recorded")
 
     def _prepare_trip(self, kiosk: KioskClient, county: str) -> None:
         staff_id, pin = self.stack.FIELD_STAFF
@@ -221,7 +337,7 @@ class Journey:
         finally:
             central.set_faults(outage=False)
         self._step("back in range: the terminal syncs its queue")
-        recorded = _until(lambda: _certified(central, int(villager["index"])) - before,
+        recorded = until(lambda: _certified(central, int(villager["index"])) - before,
                           "the province to record the field certification", timeout=90)
         if recorded != 1:
             raise ControlError(f"the province recorded the field certification {recorded} "
@@ -257,7 +373,7 @@ class Journey:
         self._shot("14-certification-receipt")
         if ended != "receipt":
             raise ControlError(f"the certification ended on {ended!r}: {kiosk.texts()}")
-        recorded = _until(lambda: _certified(central, cast.pensioner) - before,
+        recorded = until(lambda: _certified(central, cast.pensioner) - before,
                           "the province to record the certification", timeout=60)
         if recorded != 1:
             raise ControlError(f"the province recorded the certification {recorded} times")
@@ -280,16 +396,30 @@ class Journey:
         kiosk.tap("home.certificate")
         kiosk.wait_screen("certificate", timeout=120)
         self._shot("18-certificate-printed")
-        found = re.search(r"[2-9A-HJ-NP-Y]{4}(?:-[2-9A-HJ-NP-Y]{4}){3}", "".join(kiosk.texts()))
-        if found is None:
-            raise RuntimeError("the certificate screen shows no verification code")
-        verdict = httpx.get(f"{self.stack.edge.url}/verify/{found.group(0)}",
-                            headers={"Accept": "application/json"}, timeout=10).json()
-        self.say(f"  verify {found.group(0)}: {verdict['status']}")
+        self._verify("certificate")
+        kiosk.tap("certificate.done")
+        kiosk.wait_screen("home", timeout=30)
+        self._step("and their personal rights record (个人权益记录): two years of contributions "
+                   "and payments")
+        kiosk.tap("home.rights_record")
+        kiosk.wait_screen("certificate", timeout=120)
+        shows(kiosk, "证明已打印", timeout=60)
+        self._shot("19-rights-record-printed")
+        self._verify("rights record")
         kiosk.tap("certificate.done")
         kiosk.wait_screen("home", timeout=30)
         kiosk.tap("home.end")
         kiosk.wait_screen("attract", timeout=40)
+
+    def _verify(self, what: str) -> None:
+        """Check the code on the certificate screen as a bank would, at the public endpoint."""
+        found = CODE.search(screen_text(self.stack.kiosk_client()))
+        if found is None:
+            raise ControlError(f"the {what} screen shows no verification code")
+        verdict = httpx.get(f"{self.stack.edge.url}/verify/{found.group(0)}",
+                            headers={"Accept": "application/json"}, timeout=10).json()
+        title = (verdict.get("certificate") or {}).get("title", "")
+        self.say(f"  verify {what} {found.group(0)}: {verdict['status']} ({title})")
 
     def apply_while_central_is_down(self, cast: Cast) -> None:
         """An application made on the kiosk's screens during an outage gets a receipt that
@@ -320,8 +450,8 @@ class Journey:
             raise ControlError(f"the receipt during the outage says {receipt['state']!r}")
 
         self._step("central is back: the outbox sends the application")
-        sent = _until(lambda: _sent(edge, number), f"receipt {number} to be sent")
-        recorded = _until(lambda: _recorded(central, cast.applicant),
+        sent = until(lambda: _sent(edge, number), f"receipt {number} to be sent")
+        recorded = until(lambda: _recorded(central, cast.applicant),
                           "the simulator to list the application")
         self.say(f"  receipt {number}: {sent['state']}, application {sent['application_no']}")
         if recorded != 1:
@@ -329,6 +459,19 @@ class Journey:
         self.say("  the simulator recorded it exactly once")
         kiosk.tap("receipt.done")
         kiosk.wait_screen("home")
+        self._step("they open 'my applications': it is there, sent, with its status")
+        kiosk.tap("home.applications")
+        kiosk.wait_screen("applications", timeout=30)
+        listed = screen_text(kiosk)
+        if name not in listed or "等待发送到社保中心的申请" in listed:
+            raise ControlError(f"the applications list does not show {name} as sent: {listed}")
+        self._shot("11a-applications")
+        kiosk.tap("applications.item-0")  # newest first: the one just sent
+        kiosk.wait_screen("application")
+        shows(kiosk, "已提交")
+        self._shot("11b-application-status")
+        kiosk.tap("application.back")
+        kiosk.wait_screen("applications")
         self.stack.card().remove()
         kiosk.wait_screen("attract")
 
@@ -342,6 +485,12 @@ def _certified(central: CentralSimClient, citizen_index: int) -> int:
     """How many certifications of the citizen the province recorded."""
     return sum(1 for s in central.submissions(kind="pension-certification")
                if s.get("citizen_index") == citizen_index)
+
+
+def _submitted(central: CentralSimClient, kind: str, citizen_index: int) -> int:
+    """How many submissions of `kind` for the citizen central recorded."""
+    return sum(1 for s in central.submissions(kind=kind, limit=1000)
+               if s.get("citizen_index") == citizen_index and s.get("outcome") == "recorded")
 
 
 def _recorded(central: CentralSimClient, citizen_index: int) -> int:

@@ -17,14 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
-from simulators.demo.kiosk_steps import screen_text, type_on_keypad
-from simulators.stack.clients import KioskClient
+from simulators.demo.kiosk_steps import (
+    STAFF_CODE,
+    STAFF_ID,  # the central simulator's digit-only staff member
+    change_pin,
+    shows,
+    staff_unlock,
+)
 from simulators.stack.stack import Stack
-from tests.harness.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
-STAFF_ID, STAFF_CODE = "10001", "135790"  # the central simulator's digit-only staff member
 NEW_PIN = "802461"
 
 
@@ -33,38 +36,6 @@ def _card_in_slot(stack: Stack) -> dict[str, Any]:
     card = status["slots"][0]["card"]
     assert card is not None, status
     return card
-
-
-def _type_pin(kiosk: KioskClient, digits: str) -> None:
-    for char in digits:
-        kiosk.tap(f"pin.key-{char}")
-    kiosk.tap("pin.next")
-
-
-def _shows(kiosk: KioskClient, words: str, timeout: float = 30) -> str:
-    def probe() -> str | None:
-        text = screen_text(kiosk)
-        return text if words in text else None
-
-    return wait_for(probe, f"the kiosk to show {words!r}", timeout=timeout,
-                    diagnostics=lambda: screen_text(kiosk))
-
-
-def _change_pin(kiosk: KioskClient, old: str, new: str) -> None:
-    """The pin-change journey from the services menu, up to the card's answer."""
-    for digits in (old, new, new):
-        _type_pin(kiosk, digits)
-
-
-def _staff_unlock(kiosk: KioskClient, staff_code: str) -> None:
-    kiosk.tap("pin.staff-unlock")
-    kiosk.wait_screen("keypad")
-    type_on_keypad(kiosk, STAFF_ID)
-    kiosk.tap("keypad.next")
-    kiosk.wait_screen("pin")
-    _shows(kiosk, "请工作人员输入密码")
-    for digits in (staff_code, NEW_PIN, NEW_PIN):
-        _type_pin(kiosk, digits)
 
 
 def _audit(stack: Stack) -> list[tuple[str, str, str]]:
@@ -88,24 +59,24 @@ def test_a_staff_member_unlocks_a_locked_pin_and_the_new_pin_is_the_cards(at_res
     kiosk.tap("home.pin-change")
     kiosk.wait_screen("pin", timeout=30)
     for tries_left in (2, 1):
-        _change_pin(kiosk, "000000", NEW_PIN)
-        _shows(kiosk, f"还可以再试 {tries_left} 次")
-    _change_pin(kiosk, "000000", NEW_PIN)
-    _shows(kiosk, "社保卡密码已被锁定")
+        change_pin(kiosk, "000000", NEW_PIN)
+        shows(kiosk, f"还可以再试 {tries_left} 次")
+    change_pin(kiosk, "000000", NEW_PIN)
+    shows(kiosk, "社保卡密码已被锁定")
     assert _card_in_slot(stack)["pin_locked"] is True
     kiosk.screenshot("e2e-pin-locked-offer")
 
     # A wrong staff code: refused by central's key centre, the PIN still locked.
-    _staff_unlock(kiosk, "246800")
-    refused = _shows(kiosk, "工作人员工号或密码不对")
+    staff_unlock(kiosk, "246800", NEW_PIN)
+    refused = shows(kiosk, "工作人员工号或密码不对")
     assert "仍然锁定" in refused
     assert _card_in_slot(stack)["pin_locked"] is True
     kiosk.tap("pin.done")
-    _shows(kiosk, "社保卡密码已被锁定")  # back to the locked PIN, the offer still there
+    shows(kiosk, "社保卡密码已被锁定")  # back to the locked PIN, the offer still there
 
     # The right code: the card takes the issuer's MAC and the holder's new PIN.
-    _staff_unlock(kiosk, STAFF_CODE)
-    _shows(kiosk, "密码已解锁")
+    staff_unlock(kiosk, STAFF_CODE, NEW_PIN)
+    shows(kiosk, "密码已解锁")
     after = _card_in_slot(stack)
     assert (after["pin_tries"], after["pin_locked"]) == (3, False)
     kiosk.screenshot("e2e-pin-unlocked")
@@ -115,8 +86,8 @@ def test_a_staff_member_unlocks_a_locked_pin_and_the_new_pin_is_the_cards(at_res
     # The new PIN is the card's: a change with it as the old PIN succeeds.
     kiosk.tap("home.pin-change")
     kiosk.wait_screen("pin", timeout=30)
-    _change_pin(kiosk, NEW_PIN, "913572")
-    _shows(kiosk, "密码已修改")
+    change_pin(kiosk, NEW_PIN, "913572")
+    shows(kiosk, "密码已修改")
     kiosk.tap("pin.done")
     kiosk.wait_screen("home", timeout=30)
 

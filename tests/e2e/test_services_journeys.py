@@ -18,10 +18,10 @@ from simulators.demo.journey import application_for
 from simulators.demo.kiosk_steps import (
     confirm_to_receipt,
     fill_application,
+    report_loss,
+    reverse_loss,
     screen_text,
-    type_on_keypad,
 )
-from simulators.stack.clients import KioskClient
 from simulators.stack.stack import Stack
 from tests.harness.waiting import wait_for
 
@@ -108,22 +108,6 @@ def test_apply_while_central_is_up_and_while_it_is_down_then_follow_it(at_rest, 
     kiosk.wait_screen("applications")
 
 
-def _report_loss(kiosk: KioskClient, citizen_id: str, pin: str) -> str:
-    kiosk.wait_screen("attract")
-    kiosk.tap("attract.card-loss")
-    kiosk.wait_screen("keypad")
-    type_on_keypad(kiosk, citizen_id)
-    kiosk.tap("keypad.next")
-    type_on_keypad(kiosk, pin)
-    assert "●" * len(pin) in screen_text(kiosk) and pin not in screen_text(kiosk)
-    kiosk.tap("keypad.next")
-    kiosk.wait_screen("confirm")
-    assert "将被停用" in screen_text(kiosk)
-    kiosk.tap("confirm.confirm")
-    kiosk.wait_screen("receipt", timeout=30)
-    return screen_text(kiosk)
-
-
 def test_a_lost_card_is_reported_without_it_opens_no_session_and_is_found_again(at_rest):
     stack = at_rest
     kiosk, central = stack.kiosk_client(), stack.central_client()
@@ -133,11 +117,12 @@ def test_a_lost_card_is_reported_without_it_opens_no_session_and_is_found_again(
     pin = citizen["service_pin"]
     wrong = f"{(int(pin[0]) + 1) % 10}{pin[1:]}"
 
-    refused = _report_loss(kiosk, citizen["citizen_id"], wrong)
+    # report_loss also checks the PIN is typed as dots and the warning is on the confirm.
+    refused = report_loss(kiosk, citizen["citizen_id"], wrong)
     assert "挂失没有办成" in refused and "服务密码不正确" in refused
     kiosk.tap("receipt.done")
 
-    reported = _report_loss(kiosk, citizen["citizen_id"], pin)
+    reported = report_loss(kiosk, citizen["citizen_id"], pin)
     assert "挂失已办理" in reported, reported
     kiosk.screenshot("e2e-card-loss-receipt")
     kiosk.tap("receipt.done")
@@ -150,14 +135,8 @@ def test_a_lost_card_is_reported_without_it_opens_no_session_and_is_found_again(
     assert kiosk.status()["session_active"] is False
 
     # Found again: the card in hand and its PIN reverse the report (解挂) ...
-    kiosk.tap("message.card-loss-reversal")
-    kiosk.wait_screen("keypad")
-    type_on_keypad(kiosk, pin)
-    kiosk.tap("keypad.next")
-    kiosk.wait_screen("confirm")
-    kiosk.tap("confirm.confirm")
-    kiosk.wait_screen("receipt", timeout=30)
-    assert "已解除挂失" in screen_text(kiosk), kiosk.texts()
+    reversed_ = reverse_loss(kiosk, pin)
+    assert "已解除挂失" in reversed_, reversed_
     kiosk.tap("receipt.done")
     kiosk.wait_screen("ending")
     stack.card().remove()

@@ -1,13 +1,18 @@
 """Every kiosk screen in a real (offscreen) window, driven through the automation hooks.
 
     python -m tests.kiosk.gallery OUTDIR [--theme elder|normal] [--language zh_CN|en]
-                                         [--walk basics|services|ways]
+                                         [--walk basics|services|ways|modes] [--size WxH]
 
 Runs the real KioskApp with a scriptable fake card reader and a scripted edge (so every screen
 can be reached without PC/SC or an edge server), walks a citizen's journey plus the failure
 screens over HTTP (/automation/wait, tap, screenshot, texts), saves a PNG per step and writes
-OUTDIR/gallery.json: {step: {"screen", "path", "texts"}}. Exit status 0 when every step worked.
-test_window.py runs it as a subprocess; people run it to look at the screens.
+OUTDIR/gallery.json: {step: {"screen", "path", "texts", "layout", "failures"}}.
+
+Every step's screen is checked (tests/kiosk/ui/screen_checks.py: text fits and nothing is
+clipped or overlaps, touch targets big enough, contrast measured on the PNG); `failures` lists
+what a check found. Exit status 0 when every step worked and every check passed.
+test_window.py runs it as a subprocess; people run it to look at the screens, and
+tests/kiosk/gallery_all.py runs every walk in every variant.
 """
 
 from __future__ import annotations
@@ -125,6 +130,7 @@ class Journey:
         self.on_ui = on_ui
         self.scheduler = scheduler
         self.manifest: dict[str, dict[str, Any]] = {}
+        self.theme = "elder"  # the device's theme: which touch-target minimum the checks apply
 
     def wait(self, screen: str) -> None:
         r = self.http.get("/automation/wait", params={"screen": screen, "timeout": 15})
@@ -137,14 +143,28 @@ class Journey:
             raise RuntimeError(f"tap {target}: {r.status_code} {r.text}")
 
     def shot(self, step: str, screen: str) -> None:
+        from tests.kiosk.ui.screen_checks import check_screen
+
         self.wait(screen)
         texts = self.http.get("/automation/texts").json()
+        layout = self.http.get("/automation/layout").json()
         r = self.http.post("/automation/screenshot", json={"name": step})
         if r.status_code != 200:
             raise RuntimeError(f"screenshot {step}: {r.status_code} {r.text}")
-        self.manifest[step] = {"screen": texts["screen"], "path": r.json()["path"],
-                               "texts": texts["texts"]}
+        path = r.json()["path"]
+        # The theme in effect on screen (a citizen may have switched it), else the device's.
+        theme = texts.get("prefs", {}).get("theme") or self.theme
+        failures = check_screen(Path(path), layout, theme)
+        self.manifest[step] = {"screen": texts["screen"], "path": path,
+                               "texts": texts["texts"], "layout": layout,
+                               "failures": failures}
+        for failure in failures:
+            log.error("gallery: %s: %s", step, failure)
         log.info("gallery: %s", step)
+
+    def failures(self) -> list[str]:
+        return [f"{step}: {failure}" for step, shot in self.manifest.items()
+                for failure in shot["failures"]]
 
     def type(self, text: str) -> None:
         for char in text:
@@ -218,12 +238,28 @@ class Journey:
         self.shot("15-attract-no-reader", "attract")
 
 
+WALKS = ["basics", "services", "ways", "modes"]
+
+
+def window_size(value: str) -> tuple[int, int]:
+    """'1920x1080' -> (1920, 1080)."""
+    try:
+        width, height = (int(v) for v in value.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{value!r} is not WxH, e.g. 1920x1080") from exc
+    if min(width, height) < 320:
+        raise argparse.ArgumentTypeError(f"{value!r}: at least 320 pixels a side")
+    return width, height
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--theme", default="elder", choices=["elder", "normal"])
     parser.add_argument("--language", default="zh_CN", choices=["zh_CN", "en"])
-    parser.add_argument("--walk", default="basics", choices=["basics", "services", "ways"])
+    parser.add_argument("--walk", default="basics", choices=WALKS)
+    parser.add_argument("--size", type=window_size, default=(1080, 1920), metavar="WxH",
+                        help="window size in pixels (1080x1920 portrait, 1920x1080 landscape)")
     args = parser.parse_args(argv)
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -238,18 +274,19 @@ def main(argv: list[str] | None = None) -> int:
     settings = KioskSettings(
         device_id="gallery-01", card_driver="none", theme=args.theme, language=args.language,
         automation=True, status_port=0, screenshots_dir=out,
+        window_width=args.size[0], window_height=args.size[1],
     )
     boot.prepare_environment()
     boot.configure_kivy(settings)
     from kivy.clock import Clock
 
     from kiosk.ui.app import KioskApp, post_to_ui
-    from kiosk.ui.theme import theme_named
+    from kiosk.ui.theme import page_sizes
 
     reader, edge, scheduler = StepReader(), GatedEdge(), HeldScheduler()
     status = StatusServer("127.0.0.1", 0)
     config = FlowConfig(idle_timeout_s=3600, idle_warning_s=30, message_hold_s=600,
-                        page_size=theme_named(args.theme).page_size,
+                        page_size=page_sizes(*args.size)[args.theme],
                         retry=RetryPolicy(backoff=Backoff(initial_s=300, max_s=300, jitter=0)))
     ports: dict[str, Any] = {}
     walk: type[Journey] = Journey
@@ -261,9 +298,16 @@ def main(argv: list[str] | None = None) -> int:
         from tests.kiosk.ways_gallery import WaysWalk, ways_ports
 
         walk, ports = WaysWalk, ways_ports()
+    elif args.walk == "modes":
+        from tests.kiosk import modes_gallery  # another walk's module; its ports are optional
+
+        walk = modes_gallery.ModesWalk
+        make_ports = getattr(modes_gallery, "modes_ports", None)
+        ports = make_ports() if callable(make_ports) else {}
     app = KioskApp(settings, reader, edge, status=status, scheduler=scheduler,
                    flow_config=config, **ports)
     journey = walk(status.url, out, reader, edge, post_to_ui, scheduler)
+    journey.theme = args.theme
     failed: list[str] = []
 
     def script() -> None:
@@ -281,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     app.run()
     if failed:
         print(failed[0], file=sys.stderr)
+        return 1
+    problems = journey.failures()
+    if problems:
+        print(f"{len(problems)} screen check(s) failed:", *problems, sep="\n", file=sys.stderr)
         return 1
     return 0
 

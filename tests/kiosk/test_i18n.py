@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import re
 from decimal import Decimal
@@ -15,7 +16,13 @@ from kiosk.flow.messages import CARD_STATUS_MESSAGES, PROBLEM_MESSAGES, Msg
 from kiosk.flow.screens import ScreenName
 from kiosk.i18n import LANGUAGES, Translator, catalog, placeholders
 
-KIOSK = Path(__file__).resolve().parents[2] / "kiosk"
+ROOT = Path(__file__).resolve().parents[2]
+KIOSK = ROOT / "kiosk"
+# Where the words a key is built from come from: the kiosk's own code (screen names, states,
+# enum values) and what the edge sends it (scheme, finding and refusal codes), which the
+# edge server, the central simulator and the API contracts name.
+WORD_SOURCES = ("kiosk", "common", "drivers", "edge_server", "simulators/central")
+CONTRACTS = ROOT / "docs" / "contracts"
 
 
 def test_both_catalogs_have_the_same_keys() -> None:
@@ -61,6 +68,52 @@ def test_every_key_the_code_names_exists() -> None:
     missing = sorted(k for k in named if k not in keys)
     assert missing == []
     assert len(named) > 30 and len(targets) >= 8  # the scan found what it is meant to check
+
+
+def _names_in_code() -> tuple[set[str], list[str]]:
+    """Every string constant of the kiosk's code and of the word sources, and every f-string
+    of the kiosk's code with a dotted literal part, as a regex: f"keypad.hint.{kind}" ->
+    `keypad\\.hint\\.(.+?)`."""
+    words: set[str] = set()
+    built: list[str] = []
+    for source in WORD_SOURCES:
+        for path in (ROOT / source).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    words.add(node.value)
+                elif isinstance(node, ast.JoinedStr) and source == "kiosk":
+                    literal = "".join(v.value for v in node.values
+                                      if isinstance(v, ast.Constant))
+                    if "." in literal and re.search("[a-z]", literal):
+                        built.append("".join(
+                            re.escape(v.value) if isinstance(v, ast.Constant) else "(.+?)"
+                            for v in node.values))
+    for doc in CONTRACTS.glob("*.md"):
+        words |= set(re.findall(r"[a-z][a-z0-9_\-]*", doc.read_text(encoding="utf-8")))
+    return words, built
+
+
+def test_every_key_in_the_catalogs_is_used() -> None:
+    """A key the code never names, literally or as an f-string of known words
+    (f"{msg}.title", f"scheme.{code}"), is dead text: remove it."""
+    words, built = _names_in_code()
+
+    def known(part: str) -> bool:  # "msg.card_lost", or each word named: "due.title"
+        return part in words or all(w in words or w.replace("_", "-") in words or w.isdigit()
+                   for w in part.split("."))
+
+    def used(key: str) -> bool:
+        if key in words:
+            return True
+        for pattern in built:
+            match = re.fullmatch(pattern, key)
+            if match and all(known(g) for g in match.groups()):
+                return True
+        return False
+
+    assert len(built) > 30  # the scan found the built keys it is meant to account for
+    assert sorted(k for k in catalog("zh_CN") if not used(k)) == []
 
 
 def test_lookup_falls_back_to_chinese_then_to_the_key(caplog) -> None:

@@ -1,23 +1,22 @@
 """EspeakVoice: one subprocess per prompt, the previous one cut off, nothing when muted.
 
 The cut-off is tested with a stand-in program that speaks "forever" (a real process, killed
-for real); the real espeak-ng is tested for what only it can show: the Mandarin voice exists
-and turns Chinese text into audio.
+for real); the real espeak-ng is tested for what only it can show: the Mandarin and English
+voices exist and turn text into audio (measured by sox), louder at a higher volume step.
 """
 
 from __future__ import annotations
 
-import os
+import re
 import shutil
 import stat
 import subprocess
-import wave
 from pathlib import Path
 
 import pytest
 
 from kiosk.settings import KioskSettings
-from kiosk.voice import EspeakVoice, SilentVoice, make_voice
+from kiosk.voice import AMPLITUDES, EspeakVoice, SilentVoice, Tunable, make_voice
 from tests.harness.waiting import wait_for
 
 # Writes its argv and what it reads on stdin to files named by its pid, then "speaks" until
@@ -128,22 +127,95 @@ def test_the_settings_choose_the_voice(stand_in: tuple[Path, Path]) -> None:
         chosen.close()
 
 
-def test_the_real_espeak_ng_speaks_mandarin(tmp_path: Path) -> None:
+def test_volume_and_language_change_the_next_command(stand_in: tuple[Path, Path]) -> None:
+    program, out = stand_in
+    voice = EspeakVoice(str(program), voices={"zh_CN": "cmn", "en": "en-us"})
+    assert isinstance(voice, Tunable) and not isinstance(SilentVoice(), Tunable)
+    try:
+        voice.say("attract.title", "请插入社会保障卡")
+        first = wait_for(lambda: voice.process, "the Mandarin prompt")
+        wait_for((out / f"{first.pid}.args").exists, "its argv")
+        assert (out / f"{first.pid}.args").read_text().split()[:6] == [
+            "-v", "cmn", "-s", "150", "-a", str(AMPLITUDES[2])]
+        voice.set_language("en")
+        voice.set_volume(5)
+        voice.say("attract.title", "Please insert your card")
+        second = wait_for(lambda: voice.process if voice.process is not first else None,
+                          "the English prompt")
+        wait_for(lambda: _spoken(out, second.pid) == "Please insert your card", "its text")
+        args = (out / f"{second.pid}.args").read_text().split()
+        assert args[:6] == ["-v", "en-us", "-s", "150", "-a", str(AMPLITUDES[4])]
+        voice.set_volume(99)  # beyond the last step: the loudest, never past espeak's 200
+        assert voice.argv[voice.argv.index("-a") + 1] == str(AMPLITUDES[-1]) == "190"
+    finally:
+        voice.close()
+
+
+def test_the_settings_give_each_language_its_voice(stand_in: tuple[Path, Path]) -> None:
+    program, _out = stand_in
+    voice = make_voice(KioskSettings(voice_executable=str(program), voice_name_en="en-gb",
+                                     voice_volume=1))
+    try:
+        assert isinstance(voice, EspeakVoice)
+        assert voice.argv[1:3] == ["-v", "cmn"] and "40" in voice.argv
+        voice.set_language("en")
+        assert voice.argv[1:3] == ["-v", "en-gb"]
+        voice.set_language("fr")  # not a kiosk language: the main voice
+        assert voice.argv[1:3] == ["-v", "cmn"]
+    finally:
+        voice.close()
+
+
+def _espeak() -> str:
     executable = shutil.which("espeak-ng")
     assert executable, "espeak-ng is not installed: run scripts/setup (Debian espeak-ng)"
-    voices = subprocess.run([executable, "--voices=cmn"], capture_output=True, text=True,
-                            timeout=10, check=True).stdout
-    assert "cmn" in voices
-    wav = tmp_path / "prompt.wav"
-    voice = EspeakVoice(executable, extra_args=["-w", str(wav)])
+    return executable
+
+
+def _speak_to_wav(wav: Path, language: str, text: str, volume: int = 3) -> None:
+    """The kiosk's own EspeakVoice, with -w: the real espeak-ng writes the prompt to `wav`."""
+    voice = EspeakVoice(_espeak(), extra_args=["-w", str(wav)], volume=volume)
+    voice.set_language(language)
     try:
-        voice.say("certify.challenge.nod", "请慢慢点一下头")
+        voice.say("prompt", text)
         process = wait_for(lambda: voice.process, "espeak-ng to start")
         wait_for(lambda: process.poll() is not None, "espeak-ng to finish writing")
     finally:
         voice.close()
     assert process.returncode == 0
-    with wave.open(str(wav)) as audio:
-        seconds = audio.getnframes() / audio.getframerate()
-    assert 0.5 < seconds < 10  # seven syllables of speech, not silence, not garbage
-    assert os.path.getsize(wav) > 10_000
+
+
+def _sox_stat(wav: Path) -> dict[str, float]:
+    """`sox WAV -n stat`: its length in seconds and RMS amplitude (0..1)."""
+    assert shutil.which("sox"), "sox is not installed: run scripts/setup (Debian sox)"
+    report = subprocess.run(["sox", str(wav), "-n", "stat"], capture_output=True, text=True,
+                            timeout=20, check=True).stderr
+    found = {name: float(value) for name, value in
+             re.findall(r"^(Length \(seconds\)|RMS\s+amplitude):\s+([0-9.]+)$", report, re.M)}
+    return {"seconds": found["Length (seconds)"], "rms": found["RMS     amplitude"]}
+
+
+@pytest.mark.parametrize(("language", "espeak_voice", "text"), [
+    ("zh_CN", "cmn", "请慢慢点一下头"),
+    ("en", "en-us", "Please insert your social security card"),
+])
+def test_the_real_espeak_ng_speaks_each_language(tmp_path: Path, language: str,
+                                                 espeak_voice: str, text: str) -> None:
+    voices = subprocess.run([_espeak(), f"--voices={espeak_voice.partition('-')[0]}"],
+                            capture_output=True, text=True, timeout=10, check=True).stdout
+    assert espeak_voice in voices
+    wav = tmp_path / "prompt.wav"
+    _speak_to_wav(wav, language, text)
+    audio = _sox_stat(wav)
+    # A sentence of speech, not silence, not garbage (silence measures RMS 0.000000).
+    assert 0.5 < audio["seconds"] < 10, audio
+    assert audio["rms"] > 0.02, audio
+
+
+def test_a_higher_volume_step_is_measurably_louder(tmp_path: Path) -> None:
+    quiet, loud = tmp_path / "quiet.wav", tmp_path / "loud.wav"
+    _speak_to_wav(quiet, "zh_CN", "请插入社会保障卡", volume=1)
+    _speak_to_wav(loud, "zh_CN", "请插入社会保障卡", volume=5)
+    q, lo = _sox_stat(quiet), _sox_stat(loud)
+    assert abs(q["seconds"] - lo["seconds"]) < 0.1  # the same words, only louder
+    assert lo["rms"] > 2.5 * q["rms"], (q, lo)

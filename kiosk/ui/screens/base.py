@@ -21,7 +21,7 @@ from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.i18n import Translator
 from kiosk.ui.theme import Theme
-from kiosk.ui.widgets import Banner, KioskButton, Text
+from kiosk.ui.widgets import Banner, ColumnFlow, KioskButton, Text
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,13 @@ class UiContext:
     on_value: Callable[[Action, str], None] = lambda _action, _value: None
     # The newest frame of the camera the QR scanner decodes (None: a serial scanner or none).
     qr_preview: Callable[[], Any] | None = None
+
+
+def landscape() -> bool:
+    """Whether the window is wider than tall (the window's size is fixed once it is open)."""
+    from kivy.core.window import Window
+
+    return bool(Window.width > Window.height)
 
 
 def spacer(weight: float = 1.0) -> Widget:
@@ -73,7 +80,11 @@ class KioskScreen(Screen):
         super().__init__(name=str(self.screen_name), **kwargs)
         self.ctx = ctx
         th = ctx.theme
-        self.column = BoxLayout(
+        # A landscape window is half as tall as the portrait panel the screens are drawn for:
+        # there the column flows into two columns when its content would not fit.
+        self.landscape = landscape()
+        column = ColumnFlow if self.landscape else BoxLayout
+        self.column: BoxLayout | ColumnFlow = column(
             orientation="vertical", padding=dp(th.padding), spacing=dp(th.spacing)
         )
         self.add_widget(self.column)

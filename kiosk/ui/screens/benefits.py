@@ -12,8 +12,8 @@ from kiosk.flow.view import View
 from kiosk.i18n import Translator
 from kiosk.ui.screens.base import KioskScreen, UiContext, show_freshness, spacer
 from kiosk.ui.screens.table import table_row
-from kiosk.ui.theme import Theme, rgba
-from kiosk.ui.widgets import Banner, Surface, Text
+from kiosk.ui.theme import Theme, rgba, rows_per_page
+from kiosk.ui.widgets import Banner, ColumnBreak, Surface, Text
 
 
 class BenefitsScreen(KioskScreen):
@@ -62,9 +62,18 @@ class BenefitsScreen(KioskScreen):
                                             text=t("button.back")))
         self.actions.add_widget(self.button("benefits.end", Action.END, text=t("button.end")))
 
-        for widget in (self.title, self.freshness, self.stale, self.participation,
-                       self.payments_heading, self.bank, self.table, spacer(1), self.pager,
-                       Widget(size_hint_y=None, height=dp(th.spacing * 0.6)), self.actions):
+        top = (self.title, self.freshness, self.stale, self.participation)
+        payments = (self.payments_heading, self.bank, self.table)
+        # Landscape: the cover on the left, the payments beside it, the pager between back
+        # and end in the one row of buttons.
+        if self.landscape:
+            self.actions.add_widget(self.pager, index=1)
+            self.pager.size_hint_x = 3
+        parts = ((*top, ColumnBreak(), *payments, self.actions)
+                 if self.landscape else
+                 (*top, *payments, spacer(1), self.pager,
+                  Widget(size_hint_y=None, height=dp(th.spacing * 0.6)), self.actions))
+        for widget in parts:
             self.column.add_widget(widget)
         self._shown: tuple[Benefits | None, int] | None = None
 
@@ -116,7 +125,7 @@ class BenefitsScreen(KioskScreen):
             t("benefits.col.period"), t("benefits.col.amount"), t("benefits.col.paid_on"),
             t("benefits.col.status"),
         ], _COLUMN_WEIGHTS, amounts=_AMOUNT, header=True))
-        size = th.page_size
+        size = rows_per_page(th, self.landscape)
         for i, payment in enumerate(payments[page * size:(page + 1) * size]):
             self.table.add_widget(table_row(th, _payment_cells(t, payment), _COLUMN_WEIGHTS,
                                             amounts=_AMOUNT, bold=_AMOUNT, shaded=i % 2 == 1))

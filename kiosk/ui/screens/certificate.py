@@ -23,7 +23,7 @@ from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.ui.screens.base import KioskScreen, UiContext, spacer
 from kiosk.ui.theme import rgba
-from kiosk.ui.widgets import BusyDots, Mark, QrCode, Surface
+from kiosk.ui.widgets import BusyDots, FitBox, Mark, QrCode, Surface
 
 
 class PrintingScreen(KioskScreen):
@@ -82,12 +82,28 @@ class CertificateScreen(KioskScreen):
         self.headline = self.text("display", bold=True)
         self.body = self.text("heading")
         self.code = self.text("title", bold=True)
-        holder = AnchorLayout(size_hint_y=None, height=dp(300))
-        self.qr = QrCode(side=290)
+        side = 230 if self.landscape else 290
+        holder = AnchorLayout(size_hint_y=None, height=dp(side + 10))
+        self.qr = QrCode(side=side)
         holder.add_widget(self.qr)
         self.hint = self.text("body", colour=p.text_muted, text=t("certificate.qr_hint"))
-        for widget in (self.mark, self.headline, self.body, self.code, holder, self.hint):
-            self.panel.add_widget(widget)
+        if self.landscape:
+            # Half the height: the words on the left, the code and its QR beside them (as
+            # on the receipt screen); the headline says what the round mark would.
+            self.panel.orientation = "horizontal"
+            self.panel.padding = (dp(th.padding), dp(th.padding * 0.5))
+            left = FitBox(spacing=dp(th.spacing * 0.5), size_hint_x=0.6,
+                          pos_hint={"center_y": 0.5})
+            right = FitBox(spacing=dp(th.spacing), size_hint_x=0.4, pos_hint={"center_y": 0.5})
+            for widget in (self.headline, self.body, self.hint):
+                left.add_widget(widget)
+            for widget in (self.code, holder):
+                right.add_widget(widget)
+            self.panel.add_widget(left)
+            self.panel.add_widget(right)
+        else:
+            for widget in (self.mark, self.headline, self.body, self.code, holder, self.hint):
+                self.panel.add_widget(widget)
         self.reprint = self.button("certificate.reprint", Action.REPRINT,
                                    text=t("certificate.reprint"))
         self.done = self.button("certificate.done", Action.DONE, text=t("certificate.done"))

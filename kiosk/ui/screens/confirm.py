@@ -13,7 +13,7 @@ from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.ui.screens.base import KioskScreen, UiContext, spacer
 from kiosk.ui.theme import rgba
-from kiosk.ui.widgets import Banner, Surface, Text
+from kiosk.ui.widgets import Banner, ColumnBreak, Surface, Text
 
 
 class ConfirmScreen(KioskScreen):
@@ -35,7 +35,11 @@ class ConfirmScreen(KioskScreen):
             self.button("confirm.back", Action.BACK, primary=False, text=t("button.back")),
             self.confirm,
         )
-        for widget in (self.title, self.table, spacer(0.2), self.warning, spacer(1), actions):
+        # Landscape: the title and the warning on the left, what is to be confirmed beside.
+        parts = ((self.title, self.warning, spacer(1), ColumnBreak(), self.table, actions)
+                 if self.landscape else
+                 (self.title, self.table, spacer(0.2), self.warning, spacer(1), actions))
+        for widget in parts:
             self.column.add_widget(widget)
         self._shown: tuple[str, Confirmation] | None = None
 

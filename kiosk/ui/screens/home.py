@@ -1,17 +1,21 @@
-"""The greeting and the services on offer: one big button per journey the flow offers."""
+"""The greeting and the services on offer: one big button per journey the flow offers, and
+the one-tap switch between elder (large text) and normal mode."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.widget import Widget
 
 from kiosk.flow.journeys import JOURNEYS
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.ui.screens.base import KioskScreen, UiContext, show_freshness, spacer
 from kiosk.ui.theme import rgba
-from kiosk.ui.widgets import Banner, KioskButton, Surface, Text
+from kiosk.ui.widgets import Banner, ColumnBreak, KioskButton, Surface, Text
 
 _TARGETS = {journey.key: journey.home_target for journey in JOURNEYS}
 MAX_ONE_COLUMN = 4
@@ -42,23 +46,47 @@ class HomeScreen(KioskScreen):
         self.tip = Text(th, "body", halign="left", colour=th.palette.info_text,
                         text=t("home.tip.body"))
         tip.add_widget(self.tip)
-        for widget in (spacer(0.35), self.greeting, self.prompt, self.stale, spacer(0.25),
-                       self.services, spacer(0.5), tip, spacer(0.6), self.end):
+        # Labelled by what it does, in this mode: the screens are rebuilt in the other theme
+        # once it is tapped, so the label never has to change in place.
+        other = "normal" if th.name == "elder" else "elder"
+        row_h = th.button_height
+        self.mode = self.button(
+            "home.mode", Action.TOGGLE_MODE, primary=False, height=row_h,
+            text=(f"[b]{t(f'home.mode.to_{other}')}[/b]\n"
+                  f"[size={int(dp(th.small))}]{t(f'home.mode.to_{other}_hint')}[/size]"))
+        self.end.height = dp(row_h)
+        # Side by side: seven services already fill a portrait screen in elder mode.
+        row = BoxLayout(size_hint_y=None, height=dp(row_h), spacing=dp(th.spacing))
+        row.add_widget(self.mode)
+        row.add_widget(self.end)
+        parts: tuple[Widget, ...] = (
+            spacer(0.35), self.greeting, self.prompt, self.stale, spacer(0.25),
+            self.services, spacer(0.5), tip, spacer(0.6), row)
+        if self.landscape:  # the greeting and the tip on the left, the services on the right
+            parts = (spacer(0.5), self.greeting, self.prompt, self.stale, spacer(0.3), tip,
+                     spacer(0.5), ColumnBreak(), self.services, spacer(0.5), row)
+        for widget in parts:
             self.column.add_widget(widget)
 
     def _service_button(self, key: str, rows: int) -> KioskButton:
         t, th = self.ctx.t, self.theme
         start = self.ctx.on_journey
-        # Four rows of big buttons fit under the greeting; more share that height, never below
-        # a comfortable touch target (well above the 60 dp elder-mode minimum).
-        height = max(th.big_button_height * min(1.0, 4 / max(rows, 1)), th.button_height * 1.2)
-        return KioskButton(
+        # 3.2 rows of big buttons fit under the greeting (2.4 beside it, in a landscape
+        # window); more share that height, never below a comfortable touch target (well above
+        # the 60 dp elder-mode minimum).
+        fit, least = (2.4, th.button_height) if self.landscape else (3.2, th.button_height * 1.2)
+        height = max(th.big_button_height * min(1.0, fit / max(rows, 1)), least)
+        name, hint = t(f"home.{key}"), t(f"home.{key}_hint")
+
+        def words(scale: float) -> str:
+            return f"[b]{name}[/b]\n[size={int(dp(th.body * scale))}]{hint}[/size]"
+
+        button = KioskButton(
             th, _TARGETS.get(key, f"home.{key}"), Action.START_JOURNEY,
-            lambda _action: start(key), height=height,
-            text=(f"[b]{t(f'home.{key}')}[/b]\n"
-                  f"[size={int(dp(th.body))}]{t(f'home.{key}_hint')}[/size]"),
-            font_size=th.title,
+            lambda _action: start(key), height=height, text=words(1.0), font_size=th.title,
         )
+        _shrink_to_fit(button, lambda scale: (words(scale), dp(th.title * scale)))
+        return button
 
     def render(self, view: View) -> None:
         t = self.ctx.t
@@ -94,3 +122,23 @@ class HomeScreen(KioskScreen):
     def clear(self) -> None:
         self.greeting.text = ""
         self.stale.hide()
+
+
+SMALLEST = 0.65  # of the theme's sizes: elder mode's names stay at 34 dp, its hints at 22
+
+
+def _shrink_to_fit(button: KioskButton, styled: Callable[[float], tuple[str, float]]) -> None:
+    """Smaller words, step by step, while they overflow the button: English runs to more
+    lines than Chinese in the two-column grid. Measured now (texture_update), not a frame
+    later, so that no frame shows words spilling out."""
+
+    def fit(*_: object) -> None:
+        scale = 1.0
+        while True:
+            button.text, button.font_size = styled(scale)
+            button.texture_update()
+            if button.texture_size[1] <= button.height - dp(16) or scale <= SMALLEST:
+                return
+            scale = max(SMALLEST, scale - 0.05)
+
+    button.bind(size=fit)

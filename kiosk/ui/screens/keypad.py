@@ -49,8 +49,10 @@ class KeypadScreen(KioskScreen):
         self.display.add_widget(self.value)
         self.count = self.text("small", colour=p.text_muted)
         self.error = Banner(th, "warning")
+        # Keys a little lower in a landscape window (half the height), still far above 60 dp.
+        self.key_height = th.button_height * (1.0 if self.landscape else 1.1)
         self.keys = GridLayout(cols=3, size_hint_y=None, spacing=dp(th.spacing * 0.6),
-                               height=dp(th.button_height * 1.1 * 4 + th.spacing * 0.6 * 3))
+                               height=dp(self.key_height * 4 + th.spacing * 0.6 * 3))
         self._kind: KeypadKind | None = None
         self.next = self.button(f"{self.target}.next", Action.NEXT, text=t("keypad.next"))
         self.actions = self.action_row(
@@ -71,7 +73,7 @@ class KeypadScreen(KioskScreen):
         if not char:
             return Widget()
         return self.value_button(f"{self.target}.key-{char}", Action.KEY, char, primary=False,
-                                 height=th.button_height * 1.1, font_size=th.display,
+                                 height=self.key_height, font_size=th.display,
                                  text=f"[b]{char}[/b]")
 
     def _build_keys(self, pad: Keypad | PinPad) -> None:
@@ -84,7 +86,7 @@ class KeypadScreen(KioskScreen):
         self.keys.add_widget(self._key("0"))
         self.keys.add_widget(KioskButton(th, f"{self.target}.erase", Action.ERASE,
                                          self.ctx.on_action,
-                                         primary=False, height=th.button_height * 1.1,
+                                         primary=False, height=self.key_height,
                                          text=t("keypad.erase")))
 
     def render(self, view: View) -> None:

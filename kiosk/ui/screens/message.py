@@ -40,9 +40,19 @@ class MessageScreen(KioskScreen):
         self.offer = self.text("heading", colour=p.info_text)
         # Other ways of identifying (the card cannot be used here): one line each.
         self.ways = self.text("heading", colour=p.info_text)
-        for widget in (self.mark, self.title, self.body, self.detail, self.offer, self.ways):
+        # The words sit under the mark; in a landscape window beside it (half the height).
+        self.words: BoxLayout = self.panel
+        if self.landscape:
+            self.panel.orientation = "horizontal"
+            self.mark.pos_hint = {"center_y": 0.5}
+            self.words = FitBox(spacing=dp(th.spacing * 1.2), pos_hint={"center_y": 0.5})
+            self.panel.add_widget(self.mark)
+            self.panel.add_widget(self.words)
+        else:
+            self.panel.add_widget(self.mark)
+        for widget in (self.title, self.body, self.detail, self.offer, self.ways):
             # + self.retrying
-            self.panel.add_widget(widget)
+            self.words.add_widget(widget)
         self.buttons = BoxLayout(size_hint_y=None, height=dp(th.button_height),
                                  spacing=dp(th.spacing))
         for widget in (spacer(0.6), self.panel, spacer(1), self.buttons):
@@ -67,9 +77,9 @@ class MessageScreen(KioskScreen):
         self.detail.text = t("message.reason", reason=notice.detail) if notice.detail else ""
         shown = self.retrying.parent is not None
         if notice.retrying and not shown:
-            self.panel.add_widget(self.retrying)
+            self.words.add_widget(self.retrying)
         elif not notice.retrying and shown:
-            self.panel.remove_widget(self.retrying)
+            self.words.remove_widget(self.retrying)
         if notice.retrying:
             self.dots.start()
         else:

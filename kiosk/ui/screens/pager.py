@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
@@ -29,6 +29,13 @@ class Pager(BoxLayout):
                                   text=t("button.next_page"))
         for widget in (self.previous, self.page, self.next):
             self.add_widget(widget)
+
+    def on_touch_down(self, touch: Any) -> bool:
+        # Hidden (one page) it must not take touches: a disabled widget swallows every touch
+        # on it, and in a two-column landscape layout it may lie over another button.
+        if self.opacity <= 0:
+            return False
+        return bool(super().on_touch_down(touch))
 
     def render(self, content: Content | None) -> None:
         page = content.page if content is not None else 0

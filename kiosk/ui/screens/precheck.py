@@ -32,8 +32,18 @@ class PrecheckScreen(KioskScreen):
         self.verdict = self.text("display", bold=True)
         self.body = self.text("heading")
         self.findings = FitBox(spacing=dp(10))
-        for widget in (self.mark, self.verdict, self.body, self.findings):
-            self.panel.add_widget(widget)
+        words = (self.verdict, self.body, self.findings)
+        if self.landscape:  # half the height: the mark beside the words, not above them
+            self.panel.orientation = "horizontal"
+            self.mark.pos_hint = {"center_y": 0.5}
+            beside = FitBox(spacing=dp(th.spacing), pos_hint={"center_y": 0.5})
+            for widget in words:
+                beside.add_widget(widget)
+            self.panel.add_widget(self.mark)
+            self.panel.add_widget(beside)
+        else:
+            for widget in (self.mark, *words):
+                self.panel.add_widget(widget)
         self.back = self.button("precheck.back", Action.BACK, primary=False,
                                 text=t("precheck.back"))
         self.next = self.button("precheck.next", Action.NEXT, text=t("precheck.next"))

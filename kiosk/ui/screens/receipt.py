@@ -54,13 +54,30 @@ class ReceiptScreen(KioskScreen):
         self.reasons = FitBox(spacing=dp(8))
         self.number = self.text("title", bold=True)
         self.application_no = self.text("body", colour=p.text_muted)
-        holder = AnchorLayout(size_hint_y=None, height=dp(300))
-        self.qr = QrCode(side=290)
+        side = 230 if self.landscape else 290
+        holder = AnchorLayout(size_hint_y=None, height=dp(side + 10))
+        self.qr = QrCode(side=side)
         holder.add_widget(self.qr)
         self.hint = self.text("body", colour=p.text_muted, text=t("receipt.qr_hint"))
-        for widget in (self.mark, self.headline, self.subject, self.body, self.reasons,
-                       self.number, self.application_no, holder, self.hint):
-            self.panel.add_widget(widget)
+        if self.landscape:
+            # Half the height: what happened on the left, the number and its code beside it.
+            # No round mark: the headline says the same, and there is no room above it.
+            self.panel.orientation = "horizontal"
+            self.panel.padding = (dp(th.padding), dp(th.padding * 0.5))
+            left = FitBox(spacing=dp(th.spacing * 0.5), size_hint_x=0.6,
+                          pos_hint={"center_y": 0.5})
+            self.hint.font_size = dp(th.small)
+            right = FitBox(spacing=dp(th.spacing), size_hint_x=0.4, pos_hint={"center_y": 0.5})
+            for widget in (self.headline, self.subject, self.body, self.reasons, self.hint):
+                left.add_widget(widget)
+            for widget in (self.number, self.application_no, holder):
+                right.add_widget(widget)
+            self.panel.add_widget(left)
+            self.panel.add_widget(right)
+        else:
+            for widget in (self.mark, self.headline, self.subject, self.body, self.reasons,
+                           self.number, self.application_no, holder, self.hint):
+                self.panel.add_widget(widget)
         actions = self.action_row(
             self.button("receipt.end", Action.END, primary=False, text=t("button.end")),
             self.button("receipt.done", Action.DONE, text=t("receipt.done")),

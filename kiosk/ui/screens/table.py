@@ -1,7 +1,6 @@
-"""The record screens (pension payments, contributions, pension account): their striped,
-fixed-height table (one
-row of cells with given widths, amounts right-aligned so their decimal points line up) and the
-screen around it, a page at a time (`PagedTableScreen`)."""
+"""The record screens (pension payments, contributions, pension account): their striped
+table (one row of cells with given widths, amounts right-aligned so their decimal points line
+up) and the screen around it, a page at a time (`PagedTableScreen`)."""
 
 from __future__ import annotations
 
@@ -15,18 +14,22 @@ from kivy.uix.widget import Widget
 from kiosk.flow.screens import Action
 from kiosk.flow.view import View
 from kiosk.i18n import Translator
-from kiosk.ui.screens.base import KioskScreen, UiContext, show_freshness, spacer
+from kiosk.ui.screens.base import KioskScreen, UiContext, landscape, show_freshness, spacer
 from kiosk.ui.screens.pager import Pager
-from kiosk.ui.theme import Theme, rgba
-from kiosk.ui.widgets import Banner, Surface, Text
+from kiosk.ui.theme import Theme, rgba, rows_per_page
+from kiosk.ui.widgets import Banner, ColumnBreak, Surface, Text
+
+LANDSCAPE_ROWS = 0.85  # row height in a landscape window, of the theme's
 
 
 def table_row(theme: Theme, cells: Sequence[str], weights: Sequence[float], *,
               amounts: frozenset[int] = frozenset(), bold: frozenset[int] = frozenset(),
               header: bool = False, shaded: bool = False) -> BoxLayout:
     p = theme.palette
+    # Lower rows in a landscape window: a page of them fits beside the screen's other parts.
+    least = dp(theme.row_height) * (LANDSCAPE_ROWS if landscape() else 1.0)
     row = Surface(
-        orientation="horizontal", size_hint_y=None, height=dp(theme.row_height),
+        orientation="horizontal", size_hint_y=None, height=least,
         fill=rgba(p.info_bg if header else (p.background if shaded else p.surface)),
         radius=dp(8), padding=(dp(12), 0),
     )
@@ -36,10 +39,21 @@ def table_row(theme: Theme, cells: Sequence[str], weights: Sequence[float], *,
                      colour=p.info_text if header else p.text,
                      halign="right" if amount else "center")
         label.size_hint = (weight, 1)
-        label.unbind(texture_size=label._fit)  # rows have a fixed height
+        label.unbind(texture_size=label._fit)  # the row sets its cells' height
         if amount:
             label.padding = (0, 0, dp(16), 0)
         row.add_widget(label)
+    labels = list(row.children)
+
+    def fit(*_: object) -> None:
+        # Rows keep one height (a steady rhythm) unless a cell wraps, e.g. a two-line header
+        # ("缴费基数（元）" in a narrow column): then the row grows rather than clip it.
+        tallest = max(label.texture_size[1] for label in labels)
+        row.height = max(least, tallest + dp(8))
+
+    for label in labels:
+        label.bind(texture_size=fit)
+    fit()
     return row
 
 
@@ -76,8 +90,16 @@ class PagedTableScreen(KioskScreen):
             self.button(f"{self.key}.back", Action.BACK, primary=False, text=t("button.back")),
             self.button(f"{self.key}.end", Action.END, text=t("button.end")),
         )
-        for widget in (self.title, self.freshness, self.stale, self.summary(), self.table,
-                       spacer(1), self.pager, actions):
+        top = (self.title, self.freshness, self.stale, self.summary())
+        # Landscape: what the table is about on the left, the table beside it, the pager
+        # between back and end in the one row of buttons.
+        if self.landscape:
+            actions.add_widget(self.pager, index=1)
+            self.pager.size_hint_x = 3
+            self.column.first_share = 0.34  # six columns of figures need the room
+        parts = ((*top, ColumnBreak(), self.table, actions)
+                 if self.landscape else (*top, self.table, spacer(1), self.pager, actions))
+        for widget in parts:
             self.column.add_widget(widget)
         self._shown: tuple[object, int] | None = None
 
@@ -118,7 +140,7 @@ class PagedTableScreen(KioskScreen):
             return
         self.table.add_widget(table_row(th, [t(c) for c in self.columns], self.weights,
                                         amounts=self.amounts, header=True))
-        size = th.page_size
+        size = rows_per_page(th, self.landscape)
         for i, item in enumerate(items[page * size:(page + 1) * size]):
             self.table.add_widget(table_row(th, self.cells(t, item), self.weights,
                                             amounts=self.amounts, shaded=i % 2 == 1))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from kiosk.flow.events import FlowEvent, IdleTick, IdleWarning, MessageExpired
+import pytest
+
+from kiosk.flow.events import FlowEvent, IdleTick, IdleWarning, MessageExpired, PreferencesExpired
 from kiosk.flow.timers import HoldTimer, IdleCountdown
 from tests.kiosk.fakes import ManualClock
 
@@ -50,3 +52,30 @@ def test_the_hold_timer_fires_once_and_can_be_withdrawn() -> None:
     hold.want(True)
     clock.advance(20)
     assert seen == [MessageExpired(hold.generation)]
+
+
+def test_retiming_applies_from_the_next_arm() -> None:
+    clock, seen = ManualClock(), []
+    idle = IdleCountdown(clock, seen.append, timeout_s=90, warning_s=30)
+    idle.arm()
+    idle.retime(135, 45)  # elder mode chosen: the quiet spell under way keeps its length
+    assert idle.timing == (135, 45)
+    clock.advance(60)
+    assert seen == [IdleWarning(idle.generation)]
+    idle.warn()
+    assert idle.seconds_left == 45
+    idle.arm()
+    clock.advance(89)
+    assert len(seen) == 1  # the countdown's ticks were cancelled, no new warning yet
+    clock.advance(1)
+    assert seen[-1] == IdleWarning(idle.generation) and len(seen) == 2
+    with pytest.raises(ValueError):
+        idle.retime(30, 30)
+
+
+def test_the_hold_timer_can_deliver_another_event() -> None:
+    clock, seen = ManualClock(), []
+    forget = HoldTimer(clock, seen.append, hold_s=90, event=PreferencesExpired)
+    forget.want(True)
+    clock.advance(90)
+    assert seen == [PreferencesExpired(forget.generation)]

@@ -35,8 +35,9 @@ at the next texture rewrite: seconds, on the home screen). The machine's load mo
 cold starts alternate with the bare ones, the other baselines run on the same stack just before
 (card) or after (taps), and the ratios are the steadier numbers. Ratios are kiosk / baseline;
 `met` judges cold start by its max, taps and card by their p95, memory by the largest sample.
-Progress goes to stderr; the last line on stdout is one JSON object. `--child cold|switch` runs
-the bare Kivy baselines (used internally).
+The automation client sends with TCP_NODELAY (see `_probe`). Progress goes to stderr; the
+last line on stdout is one JSON object. `--child cold|switch` runs the bare Kivy baselines
+(used internally).
 """
 
 from __future__ import annotations
@@ -244,6 +245,27 @@ def wait_attract(url: str, timeout: float) -> None:
                 time.sleep(0.005)  # pacing a connect retry while the process starts
 
 
+def _probe(url: str) -> Any:
+    """The automation client, sending without Nagle's algorithm: httpx writes a POST's headers
+    and body apart, and the body would wait for the kiosk's delayed ACK (40 ms), a stall of
+    the probe, not of the kiosk (the bare baselines are asked over a pipe)."""
+    import socket
+
+    import httpx
+
+    from simulators.stack.clients import KioskClient
+
+    class NoDelayClient(KioskClient):
+        def __init__(self) -> None:
+            super().__init__(url, timeout=CALL_TIMEOUT_S)
+            self._http.close()
+            nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+            self._http = httpx.Client(base_url=self.base_url, timeout=CALL_TIMEOUT_S,
+                                      transport=httpx.HTTPTransport(socket_options=nodelay))
+
+    return NoDelayClient()
+
+
 class KioskRun:
     """One kiosk process of the benchmark, started by hand (the Supervisor's readiness poll
     would add its 50 ms pace to the cold start) but stopped by the Supervisor if left."""
@@ -439,12 +461,10 @@ def card_baseline(card: Any, people: list[dict[str, Any]], count: int) -> dict[s
 def kiosk_session(stack: Any, work: Path, env: dict[str, str], people: list[dict[str, Any]],
                   args: argparse.Namespace) -> dict[str, Any]:
     """One kiosk process: card inserts, then taps, then its memory."""
-    from simulators.stack.clients import KioskClient
-
     card = stack.card()
     kiosk_run = KioskRun(stack, work / "kiosk", env)
     kiosk_run.start()
-    kiosk = KioskClient(kiosk_run.service.url, timeout=CALL_TIMEOUT_S)
+    kiosk = _probe(kiosk_run.service.url)
     try:
         _say(f"card inserts ({args.inserts} + 1 warm-up)...")
         first = card_to_name(kiosk, card, people[0])

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 def run_kiosk(settings: KioskSettings) -> int:
     """Run until SIGTERM/SIGINT; returns the process exit status (2: cannot start here)."""
     boot.prepare_environment()
+    boot.limit_malloc_arenas()
     try:
         boot.configure_kivy(settings)
         # Bind the status port before any window exists: a taken port is a clear start-up

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from common.backoff import Backoff
@@ -77,6 +76,8 @@ class FrameChecks:
         self._dark_since: float | None = None
 
     def observe(self, rgb: NDArray[np.uint8], now: float) -> Finding:
+        import cv2  # here, on the capture thread: not at the kiosk's start (time, RSS)
+
         thumbnail = cv2.resize(rgb, THUMBNAIL, interpolation=cv2.INTER_AREA)
         luma = float(thumbnail.reshape(-1, 3).astype(np.float32).mean(axis=0) @ _LUMA)
         if self._thumbnail is not None and np.array_equal(thumbnail, self._thumbnail):

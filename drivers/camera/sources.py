@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-import cv2
 import numpy as np
 
 from common.clock import Deadline
 from drivers.camera.interface import MAX_HEIGHT, MAX_WIDTH
 
 if TYPE_CHECKING:
+    import cv2
     from numpy.typing import NDArray
 
 # A JPEG of a 1920x1080 frame is 0.2-1 MB; a part beyond this is no camera frame.
@@ -72,6 +72,7 @@ class FrameSource(Protocol):
 def fit_within(rgb: NDArray[np.uint8], max_width: int = MAX_WIDTH,
                max_height: int = MAX_HEIGHT) -> NDArray[np.uint8]:
     """Scale down (keeping the aspect) to at most max_width x max_height; C-contiguous."""
+    import cv2  # here, not at import: OpenCV costs a start ~0.4 s and RSS
     height, width = rgb.shape[:2]
     scale = min(max_width / width, max_height / height, 1.0)
     if scale < 1.0:
@@ -82,6 +83,7 @@ def fit_within(rgb: NDArray[np.uint8], max_width: int = MAX_WIDTH,
 
 def bgr_to_rgb(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """OpenCV's BGR (or gray, or BGRA) to the RGB the face engine needs."""
+    import cv2
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.shape[2] == 4:
@@ -106,6 +108,7 @@ def decode_image(data: bytes) -> NDArray[np.uint8] | None:
     The header is read first: an image bigger than a frame is decoded at 1/2, 1/4 or 1/8
     scale by libjpeg itself (cheap), one beyond MAX_SOURCE_PIXELS is not decoded at all.
     """
+    import cv2
     size = _image_size(data)
     if size is None or size[0] <= 0 or size[1] <= 0 or size[0] * size[1] > MAX_SOURCE_PIXELS:
         return None
@@ -173,6 +176,8 @@ class DeviceSource:
         # Looked up first: OpenCV would log two warnings for each retry of an absent camera.
         if not Path(self.description).exists():
             raise SourceMissing(f"no device {self.description}")
+        import cv2
+
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, self._open_ms,
                   cv2.CAP_PROP_READ_TIMEOUT_MSEC, self._read_ms]
         capture = cv2.VideoCapture(self.device, cv2.CAP_V4L2, params)
@@ -215,6 +220,8 @@ class VideoFileSource:
     def open(self) -> None:
         if not self.path.is_file():
             raise SourceMissing(f"no video file {self.path}")
+        import cv2
+
         capture = cv2.VideoCapture(str(self.path))
         if not capture.isOpened():
             capture.release()
@@ -226,6 +233,8 @@ class VideoFileSource:
             raise SourceFailed("not open")
         ok, image = self._capture.read()
         if not ok:  # the end: loop
+            import cv2
+
             self._capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, image = self._capture.read()
         if not ok or image is None or image.size == 0:

@@ -25,6 +25,7 @@ from kiosk.edge.models import Credential, SessionOpened
 from kiosk.flow.effects import Effect, EndRemote, JourneyCall, OpenSession
 from kiosk.flow.events import (
     Activity,
+    BusyDue,
     EdgeAnswered,
     FlowEvent,
     IdleTick,
@@ -64,6 +65,16 @@ class _Active:
 
 
 @dataclass(frozen=True)
+class _BusyWait:
+    """A request whose busy screen is not shown yet: `screen` stays until `busy` is due."""
+
+    request: int
+    screen: ScreenName  # what was on screen when it left (and still is, while it waits)
+    notice: Notice | None
+    busy: ScreenName
+
+
+@dataclass(frozen=True)
 class FlowConfig:
     idle_timeout_s: float = 90.0
     idle_warning_s: float = 30.0
@@ -77,6 +88,11 @@ class FlowConfig:
     elder_idle_factor: float = 1.0
     normal_muted: bool = False  # normal mode starts without voice (a device setting)
     page_sizes: Mapping[str, int] = field(default_factory=dict)  # rows a page, by mode
+    # A request made from a screen without the journey's data on it (home, attract, the card
+    # being read) keeps that screen this long before its busy screen shows: an answer within
+    # it goes straight to the result, without a loading screen flashing by (and the frames
+    # it costs). Its taps meanwhile start nothing (a request is pending). 0: at once.
+    busy_delay_s: float = 0.0
 
 
 class KioskFlow:
@@ -122,6 +138,7 @@ class KioskFlow:
         self._unavailable: set[str] = {m.key for m in methods if not m.holds_presence}
         self._pending: Pending | None = None
         self._requests = 0
+        self._waiting: _BusyWait | None = None  # the pending request's busy screen, not shown
         self._active: _Active | None = None
         # Maintenance (the fleet's word): the operator's reason while on, None while off.
         self._maintenance: str | None = None
@@ -133,6 +150,7 @@ class KioskFlow:
         # long as a quiet session would.
         self._forget = HoldTimer(scheduler, self.handle, self._config.idle_timeout_s,
                                  PreferencesExpired)
+        self._busy = HoldTimer(scheduler, self.handle, self._config.busy_delay_s, BusyDue)
 
         self._view = self._build_view()
 
@@ -195,6 +213,7 @@ class KioskFlow:
         else:
             self._on_device_event(event)
         self._enforce_maintenance()
+        self._drop_stale_wait()
         self._hold.want(self._advice_outlives_token())
         self._prefs_at_rest(before)
         self._publish(before, event)
@@ -281,7 +300,7 @@ class KioskFlow:
             request=self._next_request(), key=self._new_key(), method=method.key,
             credential=credential,
         ))
-        self._go(ScreenName.IDENTIFYING)
+        self._go_busy(ScreenName.IDENTIFYING, self._pending.request)
         self._effects.append(self._pending.effect)
 
     def _busy_with_other(self, method: IdentifyMethod) -> bool:
@@ -358,8 +377,8 @@ class KioskFlow:
                 self._note_activity()
             case EdgeAnswered():
                 self._on_edge_answered(event)
-            case RetryDue(request=request):
-                self._on_retry_due(request)
+            case RetryDue() | BusyDue():
+                self._on_request_timer(event)
             case IdleWarning(generation=gen) if gen == self._idle.generation and self._engaged:
                 self._idle.warn()
             case IdleTick(generation=gen) if gen == self._idle.generation:
@@ -494,7 +513,10 @@ class KioskFlow:
                 self._pending = Pending(JourneyCall(
                     request=self._next_request(), journey=active.journey.key, call=step,
                 ))
-                self._go(step.busy)
+                if active.shown_once:
+                    self._go(step.busy)  # from a step's own screen, whose data it may change
+                else:
+                    self._go_busy(step.busy, self._pending.request)
                 self._effects.append(self._pending.effect)
             case Leave():
                 self._leave_journey()
@@ -626,6 +648,14 @@ class KioskFlow:
             actions=(Action.BACK,) if isinstance(pending.effect, JourneyCall) else (),
         ))
 
+    def _on_request_timer(self, event: RetryDue | BusyDue) -> None:
+        if isinstance(event, RetryDue):
+            self._on_retry_due(event.request)
+        elif event.generation == self._busy.generation and self._waiting is not None:
+            busy, self._waiting = self._waiting.busy, None  # still due: _drop_stale_wait
+            self._busy.cancel()
+            self._go(busy)
+
     def _on_retry_due(self, request: int) -> None:
         pending = self._pending
         if pending is None or pending.request != request:
@@ -633,6 +663,28 @@ class KioskFlow:
         pending.timer = None
         log.info("flow: retrying %s (retry %d)", pending.kind, pending.retries)
         self._effects.append(pending.effect)  # the same effect: the same Idempotency-Key
+
+    def _go_busy(self, busy: ScreenName, request: int) -> None:
+        """Show `busy` for request `request`: at once, or once busy_delay_s has passed
+        without an answer (the screen on now stays meanwhile, see FlowConfig)."""
+        self._waiting = None
+        self._busy.cancel()
+        if self._config.busy_delay_s <= 0 or self._screen is busy:
+            self._go(busy)
+            return
+        self._waiting = _BusyWait(request, self._screen, self._notice, busy)
+        self._busy.want(True)
+
+    def _drop_stale_wait(self) -> None:
+        """The busy screen is no longer due once its request is answered or dropped, or the
+        screen changed meanwhile (a retry notice, the session ended)."""
+        waiting, pending = self._waiting, self._pending
+        if waiting is None:
+            return
+        if (pending is None or pending.request != waiting.request
+                or (self._screen, self._notice) != (waiting.screen, waiting.notice)):
+            self._waiting = None
+            self._busy.cancel()
 
     def _cancel_pending(self) -> None:
         if self._pending is not None:

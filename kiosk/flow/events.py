@@ -43,6 +43,14 @@ class RetryDue:
 
 
 @dataclass(frozen=True)
+class BusyDue:
+    """The edge has not answered within FlowConfig.busy_delay_s: show the busy screen
+    (loading, identifying) now. A fast answer never shows it: no spinner flash."""
+
+    generation: int
+
+
+@dataclass(frozen=True)
 class IdleWarning:
     """The idle warning starts (idle_timeout - idle_warning seconds after the last activity)."""
 
@@ -81,5 +89,5 @@ class MaintenanceSet:
     reason: str = ""
 
 
-FlowEvent = (Tap | Activity | EdgeAnswered | RetryDue | IdleWarning | IdleTick | MessageExpired
-             | PreferencesExpired | MaintenanceSet)
+FlowEvent = (Tap | Activity | EdgeAnswered | RetryDue | BusyDue | IdleWarning | IdleTick
+             | MessageExpired | PreferencesExpired | MaintenanceSet)

@@ -6,6 +6,7 @@ does this). Dependencies are passed in, so the window tests can run it with fake
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -47,11 +48,12 @@ from kiosk.screen_watch import ScreenWatch
 from kiosk.settings import KioskSettings
 from kiosk.status_document import build_status
 from kiosk.status_server import StatusServer
+from kiosk.ui import boot
 from kiosk.ui.automation import UiAutomation
 from kiosk.ui.bridge import HardwareBridge
 from kiosk.ui.chrome import Footer, Header, IdleOverlay
 from kiosk.ui.control import UiControl
-from kiosk.ui.frames import after_frames, capture, unique_path
+from kiosk.ui.frames import after_frames, after_settled, capture, unique_path
 from kiosk.ui.screens import SCREENS, KioskScreen, UiContext
 from kiosk.ui.screens.field_banner import make_banner
 from kiosk.ui.staff_exit_panel import staff_exit_panel
@@ -63,6 +65,13 @@ from kiosk.workers import WorkerPool
 log = logging.getLogger(__name__)
 
 _SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
+# The loading (identifying) screen shows only for an edge slower than this (FlowConfig): a
+# usual answer (20-100 ms) goes straight to its result, no flash, and one frame fewer.
+BUSY_DELAY_S = 0.18
+# After the attract screen's first frame: collect start-up's garbage, then freeze what is left
+# (gc.freeze), so that later full collections, which run on the UI thread, no longer walk the
+# ~25 screens built at start (otherwise 120-160 ms each, every few seconds of use).
+HEAP_SETTLE_S = 1.0
 
 
 def _animations(settings: KioskSettings) -> bool:
@@ -84,8 +93,10 @@ class ClockScheduler:
 
 
 def post_to_ui(fn: Callable[[], None]) -> None:
-    """Run `fn` on the UI thread at the next frame; safe from any thread."""
-    Clock.schedule_once(lambda _dt: fn(), 0)
+    """Run `fn` on the UI thread as soon as it is free (at once under the "free_all" clock
+    kiosk.ui.boot sets, else at the next frame); safe from any thread."""
+    schedule = getattr(Clock, "schedule_once_free", Clock.schedule_once)
+    schedule(lambda _dt: fn(), 0)
 
 
 class KioskApp(App):
@@ -144,6 +155,7 @@ class KioskApp(App):
             retry=RetryPolicy(backoff=Backoff(initial_s=settings.retry_initial_s,
                                               max_s=settings.retry_max_s, jitter=0.2)),
             elder_idle_factor=settings.elder_idle_factor,
+            busy_delay_s=BUSY_DELAY_S,
         )
         # The device file is the one source of the defaults, whoever built the timing.
         config = replace(
@@ -169,6 +181,10 @@ class KioskApp(App):
         self.screens: dict[ScreenName, KioskScreen] = {}
         self._shown: KioskScreen | None = None
         self._stopped = False
+        # No collections while the screens are built (~0.1 s of full ones at each start):
+        # nothing is freed meanwhile that matters, and _settle_heap() collects once after.
+        self._heap_settled = False
+        gc.disable()
         # (on, pending) of maintenance for /status: written on the UI thread, read by the
         # status server's (a tuple is replaced whole, never changed in place).
         self._maintenance: tuple[bool, bool] = (False, False)
@@ -218,6 +234,9 @@ class KioskApp(App):
         return ctx
 
     def _remount(self) -> None:
+        # The screens about to go were frozen with the rest at start (_settle_heap): make them
+        # collectable again, or their reference cycles would never be freed.
+        gc.unfreeze()
         if self._shown is not None:
             self._shown.stopped()  # animations, the camera preview
         self._shown = None
@@ -360,7 +379,13 @@ class KioskApp(App):
             if self._shown is not None:
                 self._shown.stopped()
             self.manager.current = str(view.screen)
+            # Finish NoTransition's zero-length animation now, not at the next tick: else the
+            # next frame shows both screens overlapped and a second frame (70-280 ms under
+            # software GL) is needed before the new screen stands alone.
+            self.manager.transition.stop()
             screen.started()
+            if self._shown is not None and view.screen is ScreenName.ATTRACT:
+                after_frames(boot.trim_heap)  # a session's pages back to the system, once drawn
             self._shown = screen
         screen.render(view)
         for other in self.screens.values():
@@ -371,7 +396,10 @@ class KioskApp(App):
         self.header.render(view, enabled=not (on and not pending))
         self.tap_guard.shown((view.screen, view.notice, self.overlay.shown))
         self._speak(view)
-        after_frames(self._settled)
+        if self.settings.screenshots_dir is not None:
+            after_frames(self._settled)  # the automatic shot reads the frame at its flip
+        else:
+            after_settled(self._settled)  # no redraw asked for: the frame is not redrawn
 
     def _speak(self, view: View) -> None:
         notice = view.notice.key if view.notice else None
@@ -400,6 +428,9 @@ class KioskApp(App):
             return
         current = self.manager.current
         self.watch.update(current, self.flow.session_active)
+        if not self._heap_settled:
+            self._heap_settled = True
+            Clock.schedule_once(lambda _dt: _settle_heap(), HEAP_SETTLE_S)
         directory = self.settings.screenshots_dir
         if directory is not None and current != self._shot_screen:
             self._shot_screen = current
@@ -462,6 +493,15 @@ class KioskApp(App):
             log.warning("an edge call was still running at exit")
         if self.status is not None:
             self.status.stop()
+
+
+def _settle_heap() -> None:
+    """Collect start-up's garbage once, then freeze the survivors (see HEAP_SETTLE_S)."""
+    gc.collect()
+    gc.freeze()
+    gc.enable()
+    boot.trim_heap()
+    log.info("heap settled: %d objects frozen", gc.get_freeze_count())
 
 
 class _OnScreen:

@@ -24,13 +24,17 @@ from kivy.uix.label import Label
 from kivy.uix.widget import Widget
 
 from kiosk.status_server import AutomationError
-from kiosk.ui.frames import after_frames, capture, unique_path
+from kiosk.ui.frames import after_frames, after_settled, capture, unique_path
 from kiosk.ui.widgets import KioskButton, Mark
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _MARKUP = re.compile(r"\[/?[a-z]+(=[^\]]*)?\]")
+_KEY = re.compile(r"(\.key-).*$")
+# A run a line may not be broken inside: Latin words, numbers, amounts ("¥86,543.21").
+# Chinese breaks between any two characters, so it is not one.
+_UNBREAKABLE = re.compile(r"[A-Za-z0-9¥$%.,:/()'\-]{2,}")
 
 
 class _AutomationTouch(MotionEvent):
@@ -82,7 +86,7 @@ class UiAutomation:
             else:
                 # Where the button is once the screen has settled: a new screen's layout may
                 # move it in its first frames (text wraps, then its column re-flows).
-                after_frames(lambda: _settle(fut, lambda: fut.set_result(self._tap(target))))
+                after_settled(lambda: _settle(fut, lambda: fut.set_result(self._tap(target))))
 
         return self._on_ui(attempt, timeout_s)
 
@@ -156,7 +160,9 @@ class UiAutomation:
         touch = _AutomationTouch(x, y)
         EventLoop.post_dispatch_input("begin", touch)
         EventLoop.post_dispatch_input("end", touch)
-        log.info("automation: tapped %s on %s", button.target, screen_before)
+        # A keypad key names a digit of a PIN or an ID number: logged without it.
+        logged = _KEY.sub(r"\1*", button.target)
+        log.info("automation: tapped %s on %s", logged, screen_before)
         return {"target": button.target, "screen_before": screen_before,
                 "screen": self._screen()}
 
@@ -274,8 +280,27 @@ def _describe(widget: Widget, index: int, window_height: float, unit: float) -> 
     if isinstance(widget, Label):
         text = _MARKUP.sub("", widget.text) if widget.markup else widget.text
         entry.update(text=text, texture=[round(v, 1) for v in widget.texture_size],
-                     decoration=isinstance(widget.parent, Mark))
+                     decoration=isinstance(widget.parent, Mark),
+                     broken=_broken_word(widget, text))
     return entry
+
+
+def _broken_word(label: Label, text: str) -> list[Any] | None:
+    """[word, its width] when a wrapped label's line is narrower than one of its words: Kivy
+    then breaks the word (or the amount) mid-way, which no size check sees."""
+    width = label.text_size[0]
+    core = getattr(label, "_label", None)
+    if not width or core is None:
+        return None
+    words = _UNBREAKABLE.findall(text)
+    if not words:
+        return None
+    widest = max(words, key=len)
+    measured = max((core.get_extents(word)[0], word) for word in words
+                   if len(word) >= len(widest) // 2)
+    if measured[0] > width + 1:
+        return [measured[1], round(measured[0], 1)]
+    return None
 
 
 def _visible(widget: Widget) -> bool:

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.settings import KioskSettings
@@ -30,6 +32,32 @@ def prepare_environment() -> None:
     os.environ["SDL_NO_SIGNAL_HANDLERS"] = "1"
 
 
+_M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to tune
+        return None
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Before any thread starts: glibc gives each thread that allocates an arena of its own,
+    and the kiosk's dozen threads (drivers, workers, voice, status) hold tens of MB of RSS in
+    them for a few small allocations each (benchmarks/kiosk.py, rss_mb)."""
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(_M_ARENA_MAX, arenas)
+
+
+def trim_heap() -> None:
+    """Give freed heap pages back to the system (after start-up, after a session)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 def configure_kivy(settings: KioskSettings) -> None:
     """Steps 2 and 3. Call after prepare_environment() and before importing kivy.core.window."""
     if not Path(settings.font_path).is_file():
@@ -48,6 +76,9 @@ def configure_kivy(settings: KioskSettings) -> None:
     Config.set("graphics", "allow_screensaver", 0)  # the attract screen is the screensaver
     # Calm animations need no more; it halves the CPU a fanless terminal spends redrawing.
     Config.set("graphics", "maxfps", 30)
+    # ...but an answer from another thread (the edge, a driver: kiosk.ui.app.post_to_ui) runs
+    # as soon as it arrives, not at the next 33 ms tick: the "free" events of this clock.
+    Config.set("kivy", "kivy_clock", "free_all")
     # No multisampling (Kivy's default is 2x): flat shapes on a 1080x1920 screen do not need
     # it, and with a software renderer (llvmpipe) it doubles the work of every frame and costs
     # some 50 MB (benchmarks/kiosk.py). Rounded corners and round marks lose a little smoothing.
@@ -80,6 +111,22 @@ def finish_frames() -> None:
     if os.environ.get("SDL_VIDEODRIVER") != "offscreen":
         return
     from kivy.core.window import Window
-    from kivy.graphics.opengl import glFinish
 
-    Window.bind(on_flip=lambda *_: glFinish())
+    from kiosk.ui import frames
+
+    finish = frames.finish_frame = _gil_free_gl("glFinish")
+    Window.bind(on_flip=lambda *_: finish())
+
+
+def _gil_free_gl(name: str) -> Callable[[], object]:
+    """A GL call (glFinish) through ctypes, which lets go of the GIL while the software
+    renderer draws (Kivy's binding holds it): the edge's answer, a driver's event, the status
+    server's reply go on meanwhile, as they do beside a display's buffer swap."""
+    try:
+        call = getattr(ctypes.CDLL("libGL.so.1"), name)
+    except (OSError, AttributeError):
+        from kivy.graphics import opengl
+
+        return getattr(opengl, name)  # type: ignore[no-any-return]
+    call.restype, call.argtypes = None, []
+    return call  # type: ignore[no-any-return]

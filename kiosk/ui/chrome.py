@@ -69,13 +69,17 @@ class Header(BoxLayout):
                      padding=(dp(th.padding), dp(12)))
         band.bind(minimum_height=band.setter("height"))
         top = BoxLayout(orientation="horizontal", size_hint_y=None, spacing=dp(th.spacing))
-        names = FitBox(pos_hint={"center_y": 0.5}, size_hint_x=0.3 if wide else 0.62,
+        # The clock needs little width ("09:30", "5 Dec 2026"): the rest goes to the service's
+        # name, on one line (a second one cost every screen 60-70 px).
+        names = FitBox(pos_hint={"center_y": 0.5}, size_hint_x=0.38 if wide else 0.72,
                        spacing=dp(4))
-        names.add_widget(Text(th, "title", colour=p.header_text, halign="left", bold=True,
-                              text=t("app.title")))
+        title = Text(th, "title", colour=p.header_text, halign="left", bold=True,
+                     text=t("app.title"))
+        names.add_widget(title)
         names.add_widget(Text(th, "small", colour=p.header_text, halign="left",
                               text=t("app.subtitle")))
-        when = FitBox(pos_hint={"center_y": 0.5}, size_hint_x=0.22 if wide else 0.38,
+        title.bind(width=lambda *_: _one_line(title, dp(th.title), dp(th.heading)))
+        when = FitBox(pos_hint={"center_y": 0.5}, size_hint_x=0.16 if wide else 0.28,
                       spacing=dp(2))
         self.time = Text(th, "title", colour=p.header_text, halign="right", bold=True)
         self.date = Text(th, "small", colour=p.header_text, halign="right")
@@ -83,7 +87,7 @@ class Header(BoxLayout):
         when.add_widget(self.date)
         self.controls = BoxLayout(orientation="horizontal", size_hint_y=None,
                                   height=dp(control_h), spacing=dp(th.spacing * 0.6),
-                                  size_hint_x=0.48 if wide else 1, pos_hint={"center_y": 0.5})
+                                  size_hint_x=0.46 if wide else 1, pos_hint={"center_y": 0.5})
         for part in (names, self.controls, when) if wide else (names, when):
             top.add_widget(part)
 
@@ -110,8 +114,9 @@ class Header(BoxLayout):
         self.sound = sound
         self.mute = control("chrome.mute", Action.TOGGLE_MUTE, "chrome.mute")
         self.quieter = control("chrome.volume-down", Action.VOLUME_DOWN, "chrome.volume_down")
+        # As wide as a button in the band: "Volume 3/5" on one line there.
         self.level = Text(th, "small", colour=p.header_text if wide else p.text_muted,
-                          size_hint_x=0.7, pos_hint={"center_y": 0.5})
+                          size_hint_x=1.0 if wide else 0.7, pos_hint={"center_y": 0.5})
         self.louder = control("chrome.volume-up", Action.VOLUME_UP, "chrome.volume_up")
         if sound:  # no voice on this terminal: no sound buttons that would do nothing
             for widget in (self.mute, self.quieter, self.level, self.louder):
@@ -143,6 +148,24 @@ class Header(BoxLayout):
     def close(self) -> None:
         """The header is replaced (another theme or language): stop its clock."""
         self._clock.cancel()
+
+
+def _one_line(label: Text, largest: float, smallest: float) -> None:
+    """The label's words on one line at its width: a smaller font, step by step, down to
+    `smallest`; below that they wrap (measured now, so no frame shows two lines)."""
+    if label.width <= 1:
+        return
+    size = largest
+    while True:
+        label.font_size = size
+        label.text_size = (None, None)
+        label.texture_update()
+        fits = label.texture_size[0] <= label.width
+        if fits or size <= smallest:
+            break
+        size = max(smallest, size - dp(2))
+    label.text_size = (label.width, None)
+    label.texture_update()
 
 
 class Footer(_Band):

@@ -120,6 +120,9 @@ class FitBox(BoxLayout):
         kwargs.setdefault("size_hint_y", None)
         super().__init__(**kwargs)
         self.bind(minimum_height=self.setter("height"))
+        # A box that never gets a child never changes its minimum_height: without this it kept
+        # Kivy's default 100 px, a blank gap (a receipt's unused list of refusal reasons).
+        self.height = self.minimum_height
 
 
 class ColumnBreak(Widget):

@@ -247,6 +247,7 @@ def test_a_held_answer_that_fails_is_said_plainly_and_the_kiosk_tries_again(
     hold = proxy.arm(Hold("GET", "/contributions", answer="504"))
     kiosk.post("/automation/tap", json={"target": "home.contributions"}).raise_for_status()
     wait_for(hold.holding.is_set, "the contributions call to reach the proxy", timeout=20)
+    _wait_screen(stack, "loading", timeout=5)  # once the edge is slower than busy_delay_s
     rounds = keep_tapping(kiosk, hold, absent="home.contributions", until=hold.done)
     assert hold.status == 504 and rounds[0]["screen"] == "loading"
 
@@ -289,6 +290,7 @@ def test_a_session_opened_after_the_card_was_pulled_is_closed_at_the_edge(
     hold = proxy.arm(Hold("POST", "/api/v1/sessions"))
     stack.card().insert(citizen_index=int(citizen["index"]))
     wait_for(hold.holding.is_set, "the session's opening to reach the proxy", timeout=30)
+    _wait_screen(stack, "identifying", timeout=5)  # once the edge is slower than busy_delay_s
     rounds = keep_tapping(kiosk, hold, absent="home.benefits", until=hold.done, max_rounds=5)
     assert all(r["screen"] == "identifying" and not r["session_active"] for r in rounds)
     assert not hold.done.is_set()

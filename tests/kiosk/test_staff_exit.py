@@ -176,6 +176,7 @@ def test_the_gesture_and_a_wrong_pin_keep_it_running_the_right_pin_exits_0(
     assert "staff exit: wrong PIN (1 of 3)" in log and "staff exit: PIN accepted" in log
     assert "kiosk stopped" in log and "Traceback" not in log
     assert PIN not in log and WRONG not in log
+    assert "key-*" in log and not any(f"key-{d}" in log for d in "0123456789")
 
 
 def test_the_keypad_closes_by_itself_and_three_wrong_pins_lock_it(

@@ -10,10 +10,11 @@ a refused receipt. The PIN is wiped once sent.
 
 from __future__ import annotations
 
+from common.masking import mask_citizen_id
 from kiosk.edge.models import Credential, Receipt
 from kiosk.flow.events import Tap
 from kiosk.flow.journeys.base import LEAVE, Call, Entry, Journey, JourneyContext, Shown, Step
-from kiosk.flow.journeys.steps import Confirmation, FieldEntry, Receipted, Typed
+from kiosk.flow.journeys.steps import Confirmation, FieldEntry, Receipted, Row, Typed
 from kiosk.flow.messages import Msg
 from kiosk.flow.screens import Action, ScreenName
 
@@ -60,8 +61,11 @@ class ReversalSteps:
         if self._receipt is not None:
             return Shown(ScreenName.RECEIPT, Receipted(self._receipt))
         if self._submit is not None:
+            # Which card is unblocked, masked (the card in the slot; nothing else shows it).
+            citizen_id = self._card.fields.get("citizen_id", "") if self._card else ""
+            rows = (Row("field.citizen_id", mask_citizen_id(citizen_id)),) if citizen_id else ()
             return Shown(ScreenName.CONFIRM,
-                         Confirmation(warning="card-loss-reversal.confirm.warning"))
+                         Confirmation(rows, warning="card-loss-reversal.confirm.warning"))
         return Shown(ScreenName.KEYPAD, self._pin.keypad(1, 1))
 
     def wipe(self) -> None:

@@ -6,13 +6,15 @@ from collections.abc import Callable
 
 from kivy.clock import Clock
 from kivy.metrics import dp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.widget import Widget
 
 from kiosk.flow.journeys import JOURNEYS
 from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.ui.screens.base import KioskScreen, UiContext, spacer
 from kiosk.ui.screens.capture import PREVIEW_FPS, Preview
-from kiosk.ui.widgets import Banner, CardSlotArt, FitBox, KioskButton
+from kiosk.ui.widgets import Banner, CardSlotArt, ColumnBreak, FitBox, KioskButton
 
 _TARGETS = {journey.key: journey.home_target for journey in JOURNEYS}
 
@@ -42,13 +44,22 @@ class AttractScreen(KioskScreen):
         if ctx.qr_preview is not None:
             self.preview = Preview(self.theme, size_hint_y=None, height=dp(300))
         self.reader = Banner(self.theme, "warning")
-        # Services that need no card (a lost one): small, below the main invitation.
-        self.walk_up = FitBox(spacing=dp(self.theme.spacing))
+        # Services that need no card (a lost one): small, below the main invitation. In a
+        # landscape window, side by side across the foot of the screen (the column beside the
+        # card is full with the other ways in), added only when there are any.
+        self.walk_up: BoxLayout = FitBox(spacing=dp(self.theme.spacing))
+        if self.landscape:
+            self.walk_up = BoxLayout(size_hint_y=None, height=dp(self.theme.button_height),
+                                     spacing=dp(self.theme.spacing))
         self._offered: tuple[str, ...] = ()
-        widgets = [spacer(0.6), self.art, self.title, self.hint, self.keep, spacer(0.3),
-                   self.ways, spacer(0.2), self.reader, self.walk_up, spacer(0.3)]
-        if self.preview is not None:
-            widgets.insert(7, self.preview)
+        preview = [self.preview] if self.preview is not None else []
+        widgets: list[Widget] = [
+            spacer(0.6), self.art, self.title, self.hint, self.keep, spacer(0.3), self.ways,
+            *preview, spacer(0.2), self.reader, self.walk_up, spacer(0.3)]
+        if self.landscape:  # the card on the left, all the words beside it, fewer gaps
+            widgets = [spacer(0.5), self.art, spacer(0.5), ColumnBreak(), spacer(0.5),
+                       self.title, self.hint, self.keep, spacer(0.3), self.ways, *preview,
+                       self.reader, spacer(0.5)]
         for widget in widgets:
             self.column.add_widget(widget)
 
@@ -88,6 +99,11 @@ class AttractScreen(KioskScreen):
             self.walk_up.clear_widgets()
             for key in view.walk_up:
                 self.walk_up.add_widget(self._walk_up_button(key))
+            if self.landscape:  # the foot row: last in the column, and only with buttons
+                if self.walk_up.parent is not None:
+                    self.column.remove_widget(self.walk_up)
+                if view.walk_up:
+                    self.column.add_widget(self.walk_up)
         if view.reader_available:
             self.reader.hide()
         else:

@@ -15,7 +15,7 @@ from kiosk.flow.screens import Action, ScreenName
 from kiosk.flow.view import View
 from kiosk.ui.screens.base import KioskScreen, UiContext, show_freshness, spacer
 from kiosk.ui.theme import rgba
-from kiosk.ui.widgets import Banner, ColumnBreak, KioskButton, Surface, Text
+from kiosk.ui.widgets import Banner, ColumnBreak, FitBox, KioskButton, Surface, Text
 
 _TARGETS = {journey.key: journey.home_target for journey in JOURNEYS}
 MAX_ONE_COLUMN = 4
@@ -59,22 +59,27 @@ class HomeScreen(KioskScreen):
         row = BoxLayout(size_hint_y=None, height=dp(row_h), spacing=dp(th.spacing))
         row.add_widget(self.mode)
         row.add_widget(self.end)
+        # The greeting and its question as one block, closer together than the column's
+        # spacing: every child of the column costs a gap, and with the stale-data notice the
+        # column is full (in elder mode, in English).
+        hello = FitBox(spacing=dp(8))
+        hello.add_widget(self.greeting)
+        hello.add_widget(self.prompt)
         parts: tuple[Widget, ...] = (
-            spacer(0.35), self.greeting, self.prompt, self.stale, spacer(0.25),
-            self.services, spacer(0.5), tip, spacer(0.6), row)
+            spacer(0.35), hello, self.stale, self.services, spacer(0.5), tip, spacer(0.6), row)
         if self.landscape:  # the greeting and the tip on the left, the services on the right
-            parts = (spacer(0.5), self.greeting, self.prompt, self.stale, spacer(0.3), tip,
-                     spacer(0.5), ColumnBreak(), self.services, spacer(0.5), row)
+            parts = (spacer(0.5), hello, self.stale, spacer(0.3), tip, ColumnBreak(),
+                     self.services, spacer(0.5), row)
         for widget in parts:
             self.column.add_widget(widget)
 
     def _service_button(self, key: str, rows: int) -> KioskButton:
         t, th = self.ctx.t, self.theme
         start = self.ctx.on_journey
-        # 3.2 rows of big buttons fit under the greeting (2.4 beside it, in a landscape
-        # window); more share that height, never below a comfortable touch target (well above
-        # the 60 dp elder-mode minimum).
-        fit, least = (2.4, th.button_height) if self.landscape else (3.2, th.button_height * 1.2)
+        # 2.9 rows of big buttons fit under the greeting, with the stale-data notice too (2.55
+        # beside it, in a landscape window); more share that height, never below a comfortable
+        # touch target (well above the 60 dp elder-mode minimum).
+        fit, least = (2.55, th.button_height) if self.landscape else (2.9, th.button_height * 1.2)
         height = max(th.big_button_height * min(1.0, fit / max(rows, 1)), least)
         name, hint = t(f"home.{key}"), t(f"home.{key}_hint")
 
@@ -134,6 +139,9 @@ def _shrink_to_fit(button: KioskButton, styled: Callable[[float], tuple[str, flo
 
     def fit(*_: object) -> None:
         scale = 1.0
+        # The wrap width is set here, not left to the button's own size binding: that one may
+        # run after this one, and the words were measured at the old width.
+        button.text_size = (button.width - dp(24), None)
         while True:
             button.text, button.font_size = styled(scale)
             button.texture_update()

@@ -39,8 +39,11 @@ class KeypadScreen(KioskScreen):
         self.step = self.text("body", halign="left", colour=p.text_muted)
         self.label = self.text("title", bold=True, halign="left")
         self.hint = self.text("body", halign="left", colour=p.text_muted)
+        # Lower in a landscape window, where the keys' column is full: the typed value, at
+        # display size, still fits with room to spare.
         self.display = Surface(orientation="vertical", size_hint_y=None,
-                               height=dp(th.button_height * 1.2), padding=(dp(24), dp(8)),
+                               height=dp(th.button_height * (1.0 if self.landscape else 1.2)),
+                               padding=(dp(24), dp(8)),
                                fill=rgba(p.surface), outline=rgba(p.primary_bg),
                                radius=dp(th.radius))
         self.value = Text(th, "display", bold=True)

@@ -99,7 +99,12 @@ class MessageScreen(KioskScreen):
                 self.buttons.add_widget(KioskButton(
                     self.theme, f"message.{offered}", Action.START_JOURNEY,
                     lambda _action: start(offered), text=t(f"message.{offered}")))
-        self.buttons.opacity = 1 if targets else 0
+        # No buttons, no row: a blank row still took its height, and in a landscape window it
+        # was a second part of the column that split it in two (a long list of ways ran off).
+        if targets and self.buttons.parent is None:
+            self.column.add_widget(self.buttons)  # last, at the foot
+        elif not targets and self.buttons.parent is not None:
+            self.column.remove_widget(self.buttons)
         self.offer.text = t(f"message.{offered}.hint") if offered else ""
         self.ways.text = "\n".join((t("message.ways"), *(t(f"message.way.{way}")
                                                          for way in notice.ways))

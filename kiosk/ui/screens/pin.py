@@ -70,7 +70,11 @@ class PinScreen(KeypadScreen):
             self.label.text = t(f"pin.state.{pad.state}.title")
             self.hint.text = ""
             self.state.text = t(f"pin.state.{pad.state}.body")
-        if typing and pad.tries_left is not None:
+        # One notice at a time (a landscape column has room for one): an error takes the place
+        # of the tries left (a wrong PIN's own words say how many), and so does the card's
+        # checking, when there is nothing to type.
+        quiet = bool(pad.error) or pad.state is PinState.CHECKING
+        if typing and pad.tries_left is not None and not quiet:
             self.tries.show(t("pin.tries_left", tries=pad.tries_left))
         else:
             self.tries.hide()

@@ -61,6 +61,10 @@ def check_layout(layout: dict[str, Any], theme: str) -> list[str]:
         if w in texts and (tw > box[2] + SLACK_PX or th > box[3] + SLACK_PX):
             failures.append(f"{name_of(w)}: text {tw:.0f}x{th:.0f} px overflows its "
                             f"{box[2]:.0f}x{box[3]:.0f} px widget")
+        if w in texts and w.get("broken"):
+            word, word_w = w["broken"]
+            failures.append(f"{name_of(w)}: '{_short(word)}' ({word_w:.0f} px) is wider than "
+                            f"its {box[2]:.0f} px line: broken mid-word")
         if not _inside(box, window):
             failures.append(f"{name_of(w)}: {_fmt(box)} is outside the {width}x{height} window")
         elif w.get("outside") is not None:

@@ -46,6 +46,14 @@ def test_overflowing_clipped_and_overlapping_text_is_named_with_numbers() -> Non
     ]
 
 
+def test_a_word_wider_than_its_line_is_named() -> None:
+    amount = widget(box=(0, 0, 90, 80), text="¥86,543.21", texture=(90, 80))
+    amount["broken"] = ["¥86,543.21", 121.4]
+    assert check_layout(layout(amount), "normal") == [
+        "Text '¥86,543.21': '¥86,543.21' (121 px) is wider than its 90 px line: broken mid-word"
+    ]
+
+
 def test_touch_targets_are_measured_against_the_theme() -> None:
     key = widget("KioskButton", (0, 0, 120, 50), "1", tappable=True, target="keypad.key-1")
     assert check_layout(layout(key), "normal") == []

@@ -36,7 +36,11 @@ def test_the_card_lost_notice_offers_the_reversal_and_it_sends_the_card_and_pin(
     assert kiosk.view.content.data.shown == DOT * 6  # type: ignore[union-attr]
     kiosk.tap(Action.NEXT)
     assert kiosk.screen is ScreenName.CONFIRM
-    assert isinstance(kiosk.view.content.data, Confirmation)  # type: ignore[union-attr]
+    confirmation = kiosk.view.content.data  # type: ignore[union-attr]
+    assert isinstance(confirmation, Confirmation)
+    # The citizen sees which card is unblocked, masked as everywhere on screen.
+    assert [(r.label, r.value) for r in confirmation.rows] == [
+        ("field.citizen_id", "110105********002X")]
     kiosk.tap(Action.CONFIRM)
     kiosk.tasks.run_all()
     ((card, pin, key),) = kiosk.edge.reversal_calls

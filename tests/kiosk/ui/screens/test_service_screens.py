@@ -56,6 +56,7 @@ def test_every_service_screen_renders_with_its_words(walk: dict[str, Any]) -> No
     offer = texts["18-message-card-lost-offer"]
     assert "这张社保卡已挂失" in offer and "卡已找回，解除挂失" in offer
     assert "确认解除挂失" in texts["19-confirm-reversal"]
+    assert "110105********002X" in texts["19-confirm-reversal"]  # which card, masked
     assert "已解除挂失" in texts["20-receipt-reversal"]
     # Screens with citizen data are emptied when left: the home screen after the walk-up
     # journey shows nothing of the ID number typed before.

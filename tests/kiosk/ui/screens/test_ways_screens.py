@@ -63,7 +63,9 @@ def test_the_pin_keypad_is_masked_counts_tries_and_explains_locking(walk: dict[s
     texts = _texts(walk)
     old = texts["13-pin-old"]
     assert "●●●●" in old and "0000" not in old and "还可以输错 3 次" in old
-    assert "密码不对。还可以再试 2 次" in texts["14-pin-wrong"]
+    wrong = texts["14-pin-wrong"]
+    assert "密码不对。还可以再试 2 次" in wrong
+    assert "还可以输错" not in wrong  # one notice: the warning says the tries, no banner too
     locked = texts["15-pin-locked"]
     assert "社保卡密码已被锁定" in locked and "社保经办窗口" in locked
     assert "pin.key" not in locked and "删除" not in locked  # no keys on a locked card

@@ -85,7 +85,7 @@ def _paired_ratio(read: list[float], baseline: list[float]) -> float:
     return round(statistics.median(r / b for r, b in zip(read, baseline, strict=True)), 2)
 
 
-def _wait_reader(present: bool, timeout: float = 10.0, reader: str = READER) -> None:
+def wait_reader(present: bool, timeout: float = 10.0, reader: str = READER) -> None:
     from smartcard import scard
 
     _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
@@ -163,7 +163,7 @@ def _measure(card: SscCard, port: int, *, quickack: bool, reads: int) -> dict[st
     link = VpcdLink(card, "127.0.0.1", port, quickack=quickack)
     link.start()
     try:
-        _wait_reader(present=True)
+        wait_reader(present=True)
         reader = PcscCardReader(READER)
         reader.read()  # warm-up, and the APDU sequence to replay
         card.commands.clear()
@@ -179,7 +179,7 @@ def _measure(card: SscCard, port: int, *, quickack: bool, reads: int) -> dict[st
             bare.close()
     finally:
         link.close()
-        _wait_reader(present=False)
+        wait_reader(present=False)
     return {
         "read": _ms(read_samples), "baseline": _ms(baseline_samples),
         "apdus_only": _ms(apdu_samples), "apdus": len(sequence),
@@ -217,8 +217,8 @@ def _measure_gen3(card: SscCard, psam: PsamCard, port: int, *, reads: int) -> di
     link = VpcdLink(card, "127.0.0.1", port)
     link.start()
     try:
-        _wait_reader(present=True, reader=SAM_READER)
-        _wait_reader(present=True)
+        wait_reader(present=True, reader=SAM_READER)
+        wait_reader(present=True)
         reader = PcscCardReader(READER, sam_reader=SAM_READER)
         if not reader.read().psam_authenticated:  # warm-up, and proof the PSAM path is taken
             raise RuntimeError("the generation 3 read did not authenticate with the PSAM")
@@ -259,8 +259,8 @@ def _measure_gen3(card: SscCard, psam: PsamCard, port: int, *, reads: int) -> di
     finally:
         link.close()
         sam_link.close()
-        _wait_reader(present=False)
-        _wait_reader(present=False, reader=SAM_READER)
+        wait_reader(present=False)
+        wait_reader(present=False, reader=SAM_READER)
     return {
         "read": _ms(read_samples), "baseline": _ms(baseline_samples),
         "apdus_only": _ms(apdu_samples),

@@ -51,9 +51,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.card_read import READER, wait_reader
+
 TARGETS = {"cold_start_s": 1.5, "tap_p95_ms": 100.0, "card_to_name_ms": 700.0, "rss_mb": 250.0}
 TAP_GUARD_WAIT_S = 0.55  # kiosk.ui.tap_guard.TAP_GUARD_S (0.5 s) and a margin
-READER = "Virtual PCD 00 00"
 CALL_TIMEOUT_S = 60.0
 
 
@@ -297,27 +298,7 @@ class KioskRun:
         self.sup.processes.remove(self.proc)
 
 
-# -- the card baseline: bare pyscard -----------------------------------------------------------
-def _wait_reader(present: bool, timeout: float = 20.0) -> None:
-    from smartcard import scard
-
-    from common.clock import Deadline
-
-    _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
-    try:
-        deadline = Deadline(timeout)
-        current = scard.SCARD_STATE_UNAWARE
-        while not deadline.expired:
-            wait_ms = 0 if current == scard.SCARD_STATE_UNAWARE else 200
-            hresult, states = scard.SCardGetStatusChange(context, wait_ms, [(READER, current)])
-            if hresult == scard.SCARD_S_SUCCESS:
-                event = states[0][1]
-                if bool(event & scard.SCARD_STATE_PRESENT) == present:
-                    return
-                current = event & ~scard.SCARD_STATE_CHANGED
-        raise RuntimeError(f"{READER} did not become {'present' if present else 'empty'}")
-    finally:
-        scard.SCardReleaseContext(context)
+# -- the card baseline: bare pyscard (waiting for the reader as benchmarks.card_read does) -----
 
 
 def recorded_read() -> list[list[int]]:
@@ -345,7 +326,7 @@ def bare_card_read(commands: list[list[int]]) -> None:
     """Insert already asked for: wait until present, then one bare read session."""
     from smartcard import scard
 
-    _wait_reader(present=True)
+    wait_reader(present=True)
     _, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
     try:
         hresult, card, protocol = scard.SCardConnect(
@@ -443,10 +424,10 @@ def cold_starts(stack: Any, work: Path, env: dict[str, str], count: int) -> dict
 def card_baseline(card: Any, people: list[dict[str, Any]], count: int) -> dict[str, Any]:
     """Bare pyscard reads, no kiosk on the reader (see the module docstring)."""
     card.insert(citizen_index=int(people[0]["index"]))
-    _wait_reader(present=True)
+    wait_reader(present=True)
     commands = recorded_read()
     card.remove()
-    _wait_reader(present=False)
+    wait_reader(present=False)
     samples = []
     for n in range(count):
         started = time.perf_counter()
@@ -454,7 +435,7 @@ def card_baseline(card: Any, people: list[dict[str, Any]], count: int) -> dict[s
         bare_card_read(commands)
         samples.append(time.perf_counter() - started)
         card.remove()
-        _wait_reader(present=False)
+        wait_reader(present=False)
     return {"bare_card": samples, "apdus": len(commands)}
 
 

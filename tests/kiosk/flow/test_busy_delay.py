@@ -8,41 +8,21 @@ from dataclasses import replace
 
 import pytest
 
-from drivers.card.fake import FakeCardReader
 from kiosk.edge.errors import EdgeUnreachable
-from kiosk.flow import Action, KioskFlow, Msg, ScreenName, Tap, View
-from tests.kiosk.fakes import ManualClock, ManualTasks, ScriptedEdge, sample_card
+from kiosk.flow import Action, Msg, ScreenName
+from tests.kiosk.fakes import ScriptedEdge, sample_card
 from tests.kiosk.flow.test_core import CONFIG
+from tests.kiosk.flow.test_core import Kiosk as CoreKiosk
 
 DELAY_S = 0.18
 
 
-class Kiosk:
+class Kiosk(CoreKiosk):
     def __init__(self, edge: ScriptedEdge | None = None) -> None:
-        self.edge = edge or ScriptedEdge()
-        self.clock = ManualClock()
-        self.tasks = ManualTasks()
-        self.flow = KioskFlow(self.edge, self.tasks, self.clock,
-                              replace(CONFIG, busy_delay_s=DELAY_S))
-        self.reader = FakeCardReader()
-        self.reader.subscribe(self.flow.handle)
-        self.views: list[View] = []
-        self.flow.subscribe(self.views.append)
-
-    @property
-    def screen(self) -> ScreenName:
-        return self.flow.view.screen
-
-    def screens(self) -> list[ScreenName]:
-        return [v.screen for v in self.views]
-
-    def tap(self, action: Action, journey: str | None = None) -> None:
-        self.flow.handle(Tap(action, journey))
+        super().__init__(edge, replace(CONFIG, busy_delay_s=DELAY_S))
 
     def at_home(self) -> None:
-        self.reader.insert(sample_card())
-        self.tasks.run_all()
-        assert self.screen is ScreenName.HOME
+        super().at_home()
         self.views.clear()
 
 

@@ -27,6 +27,7 @@ from kiosk.flow import (
 )
 from kiosk.flow.identify.card import CARD_FAILURE_MESSAGES, CardMsg
 from kiosk.flow.messages import message_for_problem
+from kiosk.flow.prefs import Preferences
 from tests.kiosk.fakes import (
     AS_OF,
     ManualClock,
@@ -46,11 +47,11 @@ CONFIG = FlowConfig(
 class Kiosk:
     """The flow wired to fakes the way the app wires it to real parts."""
 
-    def __init__(self, edge: ScriptedEdge | None = None) -> None:
+    def __init__(self, edge: ScriptedEdge | None = None, config: FlowConfig = CONFIG) -> None:
         self.edge = edge or ScriptedEdge()
         self.clock = ManualClock()
         self.tasks = ManualTasks()
-        self.flow = KioskFlow(self.edge, self.tasks, self.clock, CONFIG)
+        self.flow = KioskFlow(self.edge, self.tasks, self.clock, config)
         self.reader = FakeCardReader()
         # FakeCardReader publishes on the caller's thread, so no bridge is needed here.
         self.reader.subscribe(self.flow.handle)
@@ -65,8 +66,15 @@ class Kiosk:
     def screen(self) -> ScreenName:
         return self.flow.view.screen
 
-    def tap(self, action: Action) -> None:
-        self.flow.handle(Tap(action))
+    @property
+    def prefs(self) -> Preferences:
+        return self.flow.view.prefs
+
+    def screens(self) -> list[ScreenName]:
+        return [v.screen for v in self.views]
+
+    def tap(self, action: Action, journey: str | None = None) -> None:
+        self.flow.handle(Tap(action, journey))
 
     def show_benefits(self) -> None:
         self.flow.handle(Tap(Action.START_JOURNEY, "benefits"))

@@ -6,10 +6,9 @@ from __future__ import annotations
 import pytest
 
 from common.backoff import Backoff
-from drivers.card.fake import FakeCardReader
-from kiosk.flow import Action, FlowConfig, KioskFlow, RetryPolicy, ScreenName, Tap, View
+from kiosk.flow import Action, FlowConfig, RetryPolicy, ScreenName
 from kiosk.flow.prefs import VOLUME_LEVELS, Preferences, device_defaults
-from tests.kiosk.fakes import ManualClock, ManualTasks, ScriptedEdge, sample_card
+from tests.kiosk.flow.test_core import Kiosk as CoreKiosk
 
 DEFAULTS = Preferences(mode="elder", language="zh_CN", muted=False)
 CONFIG = FlowConfig(
@@ -20,30 +19,9 @@ CONFIG = FlowConfig(
 )
 
 
-class Kiosk:
+class Kiosk(CoreKiosk):
     def __init__(self, config: FlowConfig = CONFIG) -> None:
-        self.clock, self.tasks, self.edge = ManualClock(), ManualTasks(), ScriptedEdge()
-        self.flow = KioskFlow(self.edge, self.tasks, self.clock, config)
-        self.reader = FakeCardReader()
-        self.reader.subscribe(self.flow.handle)
-        self.views: list[View] = []
-        self.flow.subscribe(self.views.append)
-
-    @property
-    def view(self) -> View:
-        return self.flow.view
-
-    @property
-    def prefs(self) -> Preferences:
-        return self.flow.view.prefs
-
-    def tap(self, action: Action, journey: str | None = None) -> None:
-        self.flow.handle(Tap(action, journey))
-
-    def at_home(self) -> None:
-        self.reader.insert(sample_card())
-        self.tasks.run_all()
-        assert self.view.screen is ScreenName.HOME
+        super().__init__(config=config)
 
 
 @pytest.fixture

@@ -221,13 +221,21 @@ def _wait_screen(stack: Stack, screen: str, timeout: float = 30) -> None:
     stack.kiosk_client().wait_screen(screen, timeout=timeout)
 
 
+def _held_query(stack: Stack, proxy: HoldingProxy, kiosk: httpx.Client, path: str,
+                target: str, answer: str = "forward") -> Hold:
+    """From home, tap `target` with the proxy holding the edge's answer to GET `path`; return
+    once the call is held and the kiosk shows its busy screen (once slower than busy_delay_s)."""
+    hold = proxy.arm(Hold("GET", path, answer=answer))
+    kiosk.post("/automation/tap", json={"target": target}).raise_for_status()
+    wait_for(hold.holding.is_set, f"the {path} call to reach the proxy", timeout=20)
+    _wait_screen(stack, "loading", timeout=5)
+    return hold
+
+
 def test_a_held_answer_keeps_the_kiosk_answering_then_shows_the_result(
         stack, proxy, kiosk, citizen, no_hold):
     _home(stack, kiosk, citizen)
-    hold = proxy.arm(Hold("GET", "/benefits"))
-    kiosk.post("/automation/tap", json={"target": "home.benefits"}).raise_for_status()
-    wait_for(hold.holding.is_set, "the benefits call to reach the proxy", timeout=20)
-    _wait_screen(stack, "loading", timeout=5)
+    hold = _held_query(stack, proxy, kiosk, "/benefits", "home.benefits")
 
     rounds = keep_tapping(kiosk, hold, absent="home.benefits", until=hold.done)
     assert hold.held_s >= HOLD_S - 0.5 and hold.status == 200  # it really was held, then sent
@@ -244,10 +252,7 @@ def test_a_held_answer_keeps_the_kiosk_answering_then_shows_the_result(
 def test_a_held_answer_that_fails_is_said_plainly_and_the_kiosk_tries_again(
         stack, proxy, kiosk, citizen, no_hold):
     _home(stack, kiosk, citizen)
-    hold = proxy.arm(Hold("GET", "/contributions", answer="504"))
-    kiosk.post("/automation/tap", json={"target": "home.contributions"}).raise_for_status()
-    wait_for(hold.holding.is_set, "the contributions call to reach the proxy", timeout=20)
-    _wait_screen(stack, "loading", timeout=5)  # once the edge is slower than busy_delay_s
+    hold = _held_query(stack, proxy, kiosk, "/contributions", "home.contributions", answer="504")
     rounds = keep_tapping(kiosk, hold, absent="home.contributions", until=hold.done)
     assert hold.status == 504 and rounds[0]["screen"] == "loading"
 
@@ -263,10 +268,7 @@ def test_a_held_answer_that_fails_is_said_plainly_and_the_kiosk_tries_again(
 def test_the_card_pulled_during_a_held_call_ends_the_session_at_once(
         stack, proxy, kiosk, citizen, no_hold):
     _home(stack, kiosk, citizen)
-    hold = proxy.arm(Hold("GET", "/pension-account"))
-    kiosk.post("/automation/tap", json={"target": "home.pension-account"}).raise_for_status()
-    wait_for(hold.holding.is_set, "the pension account call to reach the proxy", timeout=20)
-    _wait_screen(stack, "loading", timeout=5)
+    hold = _held_query(stack, proxy, kiosk, "/pension-account", "home.pension-account")
 
     pulled = time.monotonic()
     stack.card().remove()

@@ -9,9 +9,7 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.graphics import Color, Rectangle
 from kivy.metrics import dp
-from kivy.uix.anchorlayout import AnchorLayout
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.floatlayout import FloatLayout
 
 from common.clock import china_now
 from kiosk.flow.prefs import VOLUME_LEVELS
@@ -20,7 +18,7 @@ from kiosk.flow.view import View
 from kiosk.ui.screens import UiContext
 from kiosk.ui.screens.base import landscape
 from kiosk.ui.theme import rgba
-from kiosk.ui.widgets import FitBox, KioskButton, Surface, Text
+from kiosk.ui.widgets import FitBox, KioskButton, ModalLayer, Text
 
 
 class _Band(BoxLayout):
@@ -190,22 +188,13 @@ class Footer(_Band):
         self._line.size = (self.width, dp(2))
 
 
-class IdleOverlay(FloatLayout):
+class IdleOverlay(ModalLayer):
     """"Are you still there?" with a countdown and one big button. Modal while shown."""
 
     def __init__(self, ctx: UiContext) -> None:
-        super().__init__()
         th, p, t = ctx.theme, ctx.theme.palette, ctx.t
+        super().__init__(th, width=0.86, spacing=th.spacing)
         self._t = t
-        with self.canvas.before:
-            self._scrim_colour = Color(*rgba(p.scrim, 0.6))
-            self._scrim = Rectangle()
-        self.bind(pos=self._redraw, size=self._redraw)
-        anchor = AnchorLayout(anchor_x="center", anchor_y="center")
-        self.panel = Surface(orientation="vertical", size_hint=(0.86, None),
-                             padding=dp(th.padding), spacing=dp(th.spacing),
-                             fill=rgba(p.surface), radius=dp(th.radius * 1.5))
-        self.panel.bind(minimum_height=self.panel.setter("height"))
         self.title = Text(th, "display", bold=True, text=t("idle.title"))
         self.seconds = Text(th, "display", bold=True, colour=p.primary_bg)
         self.seconds.font_size = dp(th.display * 1.8)
@@ -215,35 +204,10 @@ class IdleOverlay(FloatLayout):
                                   text=t("button.extend"), height=th.button_height * 1.15)
         for widget in (self.title, self.seconds, self.body, self.hint, self.extend):
             self.panel.add_widget(widget)
-        anchor.add_widget(self.panel)
-        self.add_widget(anchor)
         self.shown = False
-        self.opacity = 0
-
-    def _redraw(self, *_: object) -> None:
-        self._scrim.pos, self._scrim.size = self.pos, self.size
 
     def render(self, view: View) -> None:
         self.shown = view.idle_seconds_left is not None
         self.opacity = 1 if self.shown else 0
         if self.shown:
             self.seconds.text = str(view.idle_seconds_left)
-
-    # Invisible means absent: no touches are taken while hidden; all of them while shown.
-    def on_touch_down(self, touch: Any) -> bool:
-        if not self.shown:
-            return False
-        super().on_touch_down(touch)
-        return True
-
-    def on_touch_move(self, touch: Any) -> bool:
-        if not self.shown:
-            return False
-        super().on_touch_move(touch)
-        return True
-
-    def on_touch_up(self, touch: Any) -> bool:
-        if not self.shown:
-            return False
-        super().on_touch_up(touch)
-        return True

@@ -11,43 +11,30 @@ from collections.abc import Callable
 from typing import Any
 
 from kivy.clock import Clock
-from kivy.graphics import Color, Rectangle
 from kivy.metrics import dp
-from kivy.uix.anchorlayout import AnchorLayout
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
 
 from kiosk.flow.screens import Action
 from kiosk.settings import KioskSettings
 from kiosk.ui.screens.base import UiContext
 from kiosk.ui.staff_exit import CORNER_DP, StaffExit, in_corner, load_pin
-from kiosk.ui.theme import rgba
-from kiosk.ui.widgets import Banner, KioskButton, Surface, Text
+from kiosk.ui.widgets import Banner, KioskButton, ModalLayer, Text
 
 
-class StaffExitPanel(FloatLayout):
+class StaffExitPanel(ModalLayer):
     """Sees every touch first (it is the root's topmost child): counts corner taps while
     hidden and lets every touch through; takes all of them while shown."""
 
     def __init__(self, ctx: UiContext, state: StaffExit, *, allowed: Callable[[], bool],
                  on_exit: Callable[[], None]) -> None:
-        super().__init__()
         th, p, t = ctx.theme, ctx.theme.palette, ctx.t
+        super().__init__(th, width=0.7, spacing=th.spacing * 0.6)
         self.state = state
         self._t = t
         self._theme = th
         self._allowed = allowed
         self._on_exit = on_exit
-        with self.canvas.before:
-            self._scrim_colour = Color(*rgba(p.scrim, 0.0))
-            self._scrim = Rectangle()
-        self.bind(pos=self._redraw, size=self._redraw)
-        anchor = AnchorLayout(anchor_x="center", anchor_y="center")
-        panel = Surface(orientation="vertical", size_hint=(0.7, None),
-                        padding=dp(th.padding), spacing=dp(th.spacing * 0.6),
-                        fill=rgba(p.surface), radius=dp(th.radius * 1.5))
-        panel.bind(minimum_height=panel.setter("height"))
         self.title = Text(th, "title", bold=True, text=t("staff_exit.title"))
         self.prompt = Text(th, "body", colour=p.text_muted, text=t("staff_exit.prompt"))
         self.dots = Text(th, "display", bold=True, text=" ")
@@ -67,13 +54,11 @@ class StaffExitPanel(FloatLayout):
         row.add_widget(self._button("staff-exit.cancel", Action.BACK, self.state.close,
                                     t("staff_exit.cancel")))
         for widget in (self.title, self.prompt, self.dots, self.error, keys, row):
-            panel.add_widget(widget)
-        anchor.add_widget(panel)
-        self.add_widget(anchor)
+            self.panel.add_widget(widget)
         self._ticker: Any = None
         self._show()
 
-    @property
+    @property  # type: ignore[override]
     def shown(self) -> bool:
         return self.state.open
 
@@ -91,14 +76,10 @@ class StaffExitPanel(FloatLayout):
             # answer goes out before the status server stops).
             Clock.schedule_once(lambda _dt: self._on_exit(), 0)
 
-    def _redraw(self, *_: object) -> None:
-        self._scrim.pos, self._scrim.size = self.pos, self.size
-
     def _show(self) -> None:
         """Draw the state: hidden (nothing at all), or the keypad with dots and any error."""
         shown = self.state.open
         self.opacity = 1 if shown else 0
-        self._scrim_colour.a = 0.6 if shown else 0.0
         self.dots.text = "●" * len(self.state.entered) or " "
         if self.state.wrong:
             left = self.state.max_failures - self.state.failures
@@ -122,7 +103,7 @@ class StaffExitPanel(FloatLayout):
             self.state.close()
             self._show()
 
-    # Touches: invisible means absent (only counted); modal while shown.
+    # Touches: counted while hidden (and let through); modal while shown (ModalLayer).
     def on_touch_down(self, touch: Any) -> bool:
         if not self.state.open:
             window = self.get_root_window()
@@ -134,21 +115,7 @@ class StaffExitPanel(FloatLayout):
             else:
                 self.state.other_tap()
             return False
-        super().on_touch_down(touch)
-        return True
-
-    def on_touch_move(self, touch: Any) -> bool:
-        if not self.state.open:
-            return False
-        super().on_touch_move(touch)
-        return True
-
-    def on_touch_up(self, touch: Any) -> bool:
-        if not self.state.open:
-            return False
-        super().on_touch_up(touch)
-        return True
-
+        return super().on_touch_down(touch)
 
 def staff_exit_panel(ctx: UiContext, settings: KioskSettings, *, allowed: Callable[[], bool],
                      on_exit: Callable[[], None]) -> StaffExitPanel:

@@ -21,8 +21,10 @@ from kivy.properties import (
     StringProperty,
     VariableListProperty,
 )
+from kivy.uix.anchorlayout import AnchorLayout
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.label import Label
 from kivy.uix.layout import Layout
 from kivy.uix.widget import Widget
@@ -529,3 +531,51 @@ class QrCode(Widget):
                         c += 1
                     Rectangle(pos=(x0 + start * cell, self.top - (r + 1) * cell),
                               size=((c - start) * cell, cell))
+
+
+class ModalLayer(FloatLayout):
+    """A panel centred over a dimmed screen (the idle warning, the staff exit keypad).
+
+    Invisible means absent: while `shown` is false it is drawn at opacity 0 and lets every
+    touch through; while shown it takes all of them, so nothing under it can be tapped.
+    Subclasses fill `self.panel` and keep `shown` and `opacity` in step.
+    """
+
+    shown: bool = False
+
+    def __init__(self, theme: Theme, *, width: float, spacing: float) -> None:
+        super().__init__()
+        p = theme.palette
+        with self.canvas.before:
+            Color(*rgba(p.scrim, 0.6))
+            self._scrim = Rectangle()
+        self.bind(pos=self._redraw, size=self._redraw)
+        anchor = AnchorLayout(anchor_x="center", anchor_y="center")
+        self.panel = Surface(orientation="vertical", size_hint=(width, None),
+                             padding=dp(theme.padding), spacing=dp(spacing),
+                             fill=rgba(p.surface), radius=dp(theme.radius * 1.5))
+        self.panel.bind(minimum_height=self.panel.setter("height"))
+        anchor.add_widget(self.panel)
+        self.add_widget(anchor)
+        self.opacity = 0
+
+    def _redraw(self, *_: object) -> None:
+        self._scrim.pos, self._scrim.size = self.pos, self.size
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.shown:
+            return False
+        super().on_touch_down(touch)
+        return True
+
+    def on_touch_move(self, touch: Any) -> bool:
+        if not self.shown:
+            return False
+        super().on_touch_move(touch)
+        return True
+
+    def on_touch_up(self, touch: Any) -> bool:
+        if not self.shown:
+            return False
+        super().on_touch_up(touch)
+        return True
